@@ -1,0 +1,258 @@
+"""Configuration: a TOML file plus environment overrides, validated once at start.
+
+Environment variables override file values with the pattern
+``SWITCHBOARD_<SECTION>__<KEY>`` (double underscore between levels), for example
+``SWITCHBOARD_WEB__PORT=8081`` or ``SWITCHBOARD_PBX__MAIN__SECRET=...``.
+Every error names the offending key and value, so an admin can fix it in one go.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+ENV_PREFIX = "SWITCHBOARD_"
+DEFAULT_DATA_DIR = Path("~/.local/share/switchboard/pgdata").expanduser()
+
+
+class ConfigError(ValueError):
+    """Raised with every problem found in the configuration, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class ServicesConfig:
+    fastagi: bool = True
+    ami: bool = True
+    web: bool = True
+
+
+@dataclass(frozen=True)
+class FastAGIConfig:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    # Time the recognition may take before the call goes on unrecognised.
+    budget_ms: int = 200
+
+
+@dataclass(frozen=True)
+class PBXConfig:
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "switchboard"
+    secret: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Only set behind a TLS-terminating proxy; makes the session cookie Secure.
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # Empty: run an embedded PostgreSQL under data_dir.
+    dsn: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+
+
+@dataclass(frozen=True)
+class Config:
+    services: ServicesConfig = field(default_factory=ServicesConfig)
+    fastagi: FastAGIConfig = field(default_factory=FastAGIConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    pbx: tuple[PBXConfig, ...] = ()
+    default_region: str = "NL"
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (optional), apply environment overrides, validate, return a Config."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError([f"config file {path} does not exist"]) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"config file {path} is not valid TOML: {exc}"]) from None
+    _apply_env(raw, os.environ if environ is None else environ)
+    return _build(raw)
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        node = raw
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[keys[-1]] = value
+
+
+class _Reader:
+    """Takes typed values out of a raw table, collecting problems instead of stopping."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def table(self, raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            self.problems.append(f"{key}: expected a table, got {value!r}")
+            return {}
+        return value
+
+    def unknown(self, section: str, table: Mapping[str, Any], known: set[str]) -> None:
+        for key in sorted(set(table) - known):
+            self.problems.append(
+                f"{section}.{key}: unknown key (known: {', '.join(sorted(known))})"
+            )
+
+    def boolean(self, section: str, table: Mapping[str, Any], key: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+            return False
+        self.problems.append(f"{section}.{key}: expected true or false, got {value!r}")
+        return default
+
+    def port(self, section: str, table: Mapping[str, Any], key: str, default: int) -> int:
+        return self.integer(section, table, key, default, low=0, high=65535)
+
+    def integer(
+        self, section: str, table: Mapping[str, Any], key: str, default: int, *, low: int, high: int
+    ) -> int:
+        value = table.get(key, default)
+        try:
+            number = (
+                int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+            )
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            self.problems.append(
+                f"{section}.{key}: expected a whole number from {low} to {high}, got {value!r}"
+            )
+            return default
+        return number
+
+    def string(self, section: str, table: Mapping[str, Any], key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            self.problems.append(f"{section}.{key}: expected a string, got {value!r}")
+            return default
+        return value
+
+    def host(self, section: str, table: Mapping[str, Any], key: str, default: str) -> str:
+        value = self.string(section, table, key, default)
+        if value == "localhost":
+            return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not value or any(c.isspace() for c in value):
+                self.problems.append(
+                    f"{section}.{key}: expected a host name or IP address, got {value!r}"
+                )
+        return value
+
+
+def _build(raw: dict[str, Any]) -> Config:
+    problems: list[str] = []
+    read = _Reader(problems)
+    known_sections = {"services", "fastagi", "web", "database", "pbx", "phone"}
+    for key in sorted(set(raw) - known_sections):
+        problems.append(f"{key}: unknown section (known: {', '.join(sorted(known_sections))})")
+
+    services_raw = read.table(raw, "services")
+    read.unknown("services", services_raw, {"fastagi", "ami", "web"})
+    services = ServicesConfig(
+        fastagi=read.boolean("services", services_raw, "fastagi", True),
+        ami=read.boolean("services", services_raw, "ami", True),
+        web=read.boolean("services", services_raw, "web", True),
+    )
+
+    agi_raw = read.table(raw, "fastagi")
+    read.unknown("fastagi", agi_raw, {"host", "port", "budget_ms"})
+    fastagi = FastAGIConfig(
+        host=read.host("fastagi", agi_raw, "host", FastAGIConfig.host),
+        port=read.port("fastagi", agi_raw, "port", FastAGIConfig.port),
+        budget_ms=read.integer("fastagi", agi_raw, "budget_ms", 200, low=10, high=5000),
+    )
+
+    web_raw = read.table(raw, "web")
+    read.unknown("web", web_raw, {"host", "port", "secure_cookies"})
+    web = WebConfig(
+        host=read.host("web", web_raw, "host", WebConfig.host),
+        port=read.port("web", web_raw, "port", WebConfig.port),
+        secure_cookies=read.boolean("web", web_raw, "secure_cookies", False),
+    )
+
+    db_raw = read.table(raw, "database")
+    read.unknown("database", db_raw, {"dsn", "data_dir"})
+    dsn = read.string("database", db_raw, "dsn", "")
+    if dsn and not dsn.startswith(("postgresql://", "postgres://")):
+        problems.append(f"database.dsn: expected a postgresql:// URL, got {dsn!r}")
+    data_dir = Path(read.string("database", db_raw, "data_dir", str(DEFAULT_DATA_DIR)))
+    database = DatabaseConfig(dsn=dsn, data_dir=data_dir.expanduser())
+
+    pbx_raw = read.table(raw, "pbx")
+    pbxes = []
+    for name, table in sorted(pbx_raw.items()):
+        section = f"pbx.{name}"
+        if not isinstance(table, dict):
+            problems.append(f"{section}: expected a table, got {table!r}")
+            continue
+        read.unknown(section, table, {"host", "port", "username", "secret"})
+        pbx = PBXConfig(
+            name=name,
+            host=read.host(section, table, "host", "127.0.0.1"),
+            port=read.port(section, table, "port", 5038),
+            username=read.string(section, table, "username", "switchboard"),
+            secret=read.string(section, table, "secret", ""),
+        )
+        if not pbx.secret:
+            problems.append(f"{section}.secret: must be set (the AMI user's secret)")
+        pbxes.append(pbx)
+    if services.ami and not pbxes:
+        problems.append("pbx: the AMI bridge is on but no [pbx.NAME] is configured")
+
+    phone_raw = read.table(raw, "phone")
+    read.unknown("phone", phone_raw, {"default_region"})
+    region = read.string("phone", phone_raw, "default_region", "NL").upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        problems.append(
+            f"phone.default_region: {region!r} is not a known region code (e.g. NL, BE)"
+        )
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        services=services,
+        fastagi=fastagi,
+        web=web,
+        database=database,
+        pbx=tuple(pbxes),
+        default_region=region,
+    )
