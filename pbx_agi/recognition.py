@@ -1,0 +1,71 @@
+"""Who is calling, and how sure are we? A pure decision from a number and its matches.
+
+Numbers change owner, so a match is only as good as its last verification: the
+confidence tells the receptionist whether to verify before trusting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from switchboard.contacts import ContactMatch
+from switchboard.display import sanitise_display_name
+from switchboard.numbers import CallerNumber
+
+# After this long without verification a match is shown as "verify first".
+VERIFICATION_VALID_FOR = timedelta(days=365)
+
+
+class Confidence(Enum):
+    VERIFIED = "verified"  # one contact, number verified recently
+    UNVERIFIED = "unverified"  # one contact, never or long ago verified
+    SHARED = "shared"  # several contacts share the number (a company switchboard)
+    UNKNOWN = "unknown"  # no match, withheld, internal or garbage
+
+
+@dataclass(frozen=True)
+class Recognition:
+    number: CallerNumber
+    confidence: Confidence
+    contact: ContactMatch | None
+    display_name: str
+
+    def channel_variables(self) -> dict[str, str]:
+        """The documented SB_* variables the dialplan may branch on."""
+        contact = self.contact
+        return {
+            "SB_RECOGNISED": "yes" if contact else "no",
+            "SB_CONFIDENCE": self.confidence.value,
+            "SB_CALLER_E164": self.number.e164 or "",
+            "SB_NUMBER_KIND": self.number.kind.value,
+            "SB_CONTACT_ID": str(contact.contact_id) if contact else "",
+            "SB_CONTACT_NAME": sanitise_display_name(contact.name) if contact else "",
+            "SB_COMPANY": sanitise_display_name(contact.company) if contact else "",
+            "SB_VIP": "1" if contact and contact.vip else "0",
+            "SB_LANGUAGE": contact.language if contact else "",
+        }
+
+
+def recognise(
+    number: CallerNumber,
+    matches: Sequence[ContactMatch],
+    *,
+    caller_name: str | None,
+    now: datetime,
+) -> Recognition:
+    fallback_name = sanitise_display_name(caller_name)
+    distinct = {m.contact_id: m for m in matches}
+    if not number.matchable or not distinct:
+        return Recognition(number, Confidence.UNKNOWN, None, fallback_name)
+    if len(distinct) > 1:
+        companies = {m.company for m in distinct.values() if m.company}
+        name = companies.pop() if len(companies) == 1 else fallback_name
+        return Recognition(number, Confidence.SHARED, None, sanitise_display_name(name))
+    (contact,) = distinct.values()
+    recent = contact.verified_at is not None and now - contact.verified_at <= VERIFICATION_VALID_FOR
+    confidence = Confidence.VERIFIED if recent else Confidence.UNVERIFIED
+    label = f"{contact.name} - {contact.company}" if contact.company else contact.name
+    return Recognition(number, confidence, contact, sanitise_display_name(label))
