@@ -1,0 +1,164 @@
+"""One AMI connection per Asterisk, feeding the live model, the journal and the boards.
+
+Events go through one ordered queue into the pure model, so the model never sees
+events out of order and never runs concurrently with itself. On every (re)connect
+the model is rebuilt from the PBX's own channel list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+
+from ami_bridge.hub import BoardHub, Message
+from ami_bridge.journal import CallJournal
+from ami_bridge.model import Change, PBXModel
+from ami_bridge.protocol import DecodingAMIProtocol
+from switchboard.config import PBXConfig
+
+log = logging.getLogger(__name__)
+
+_RESYNC = {"Event": "__resync__"}
+
+
+def event_headers(message: Mapping[str, Any]) -> dict[str, str]:
+    """AMI headers as plain strings (a repeated header keeps its last value)."""
+    headers = {}
+    for key, value in message.items():
+        if isinstance(value, list):
+            value = value[-1] if value else ""
+        headers[str(key)] = str(value)
+    return headers
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, but one that stays closed once we close it."""
+
+    closing = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            super().connection_lost(exc)
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.closing:
+            return None
+        return super().connect(*args, **kwargs)
+
+
+class AMIBridge:
+    def __init__(
+        self,
+        pbx: PBXConfig,
+        hub: BoardHub,
+        journal: CallJournal | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pbx = pbx
+        self.model = PBXModel(pbx.name)
+        self.connected = False
+        self._hub = hub
+        self._journal = journal
+        self._clock = clock
+        self._events: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        self._consumer: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._manager = _Manager(
+            host=pbx.host,
+            port=pbx.port,
+            username=pbx.username,
+            secret=pbx.secret,
+            events="on",
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=1,
+            protocol_factory=DecodingAMIProtocol,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        self._manager.register_event("*", self._on_event)
+        hub.add_snapshot_source(self._snapshot)
+
+    async def start(self) -> None:
+        self._manager.loop = asyncio.get_running_loop()
+        self._consumer = asyncio.create_task(self._consume(), name=f"ami-{self.pbx.name}")
+        self._manager.connect()
+        log.info(
+            "AMI bridge connecting to %s at %s:%d", self.pbx.name, self.pbx.host, self.pbx.port
+        )
+
+    async def close(self) -> None:
+        self._manager.closing = True
+        self._manager.close()
+        for task in [*self._tasks, *([self._consumer] if self._consumer else [])]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._consumer:
+            await asyncio.gather(self._consumer, return_exceptions=True)
+
+    def _snapshot(self) -> Message:
+        return {
+            "calls": [call.to_json() for call in self.model.snapshot()],
+            "pbx": [{"name": self.pbx.name, "connected": self.connected}],
+        }
+
+    # -- panoramisk callbacks (run in the event loop) ------------------------------------
+
+    def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
+        self._events.put_nowait(event_headers(message))
+
+    def _on_login(self, _manager: Manager) -> None:
+        log.info("AMI logged in to %s", self.pbx.name)
+        self.connected = True
+        task = asyncio.create_task(self._resync())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+        log.warning("AMI connection to %s lost (%s); reconnecting", self.pbx.name, exc)
+        self.connected = False
+        self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": False}})
+
+    async def _resync(self) -> None:
+        self._events.put_nowait(_RESYNC)
+        try:
+            reply = await asyncio.wait_for(
+                self._manager.send_action({"Action": "CoreShowChannels"}, as_list=True), 10
+            )
+        except TimeoutError:
+            log.error("CoreShowChannels on %s timed out; the board may miss calls", self.pbx.name)
+            return
+        for message in reply if isinstance(reply, list) else [reply]:
+            if message.get("Event") == "CoreShowChannel":
+                self._events.put_nowait(event_headers(message))
+        self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
+
+    # -- the one consumer ----------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                changes = self.apply(event)
+            except Exception:
+                # A model bug must not stop the board; the event is logged for a replay.
+                log.exception("AMI event could not be applied: %r", event)
+                continue
+            self._hub.publish_changes(changes)
+            if self._journal is not None:
+                self._journal.record(changes)
+
+    def apply(self, event: Mapping[str, str]) -> list[Change]:
+        if event is _RESYNC:
+            # Calls still up come back with the channel list that follows; the journal
+            # must not see them as ended, so the reset's changes go nowhere.
+            self.model.reset()
+            self._hub.publish({"type": "resync", "pbx": self.pbx.name})
+            return []
+        return self.model.apply(event, self._clock())

@@ -1,0 +1,92 @@
+"""Fan-out of live state to connected boards: a snapshot on connect, then deltas.
+
+Each board has a bounded queue; a board that cannot keep up is dropped (it reconnects
+and gets a fresh snapshot) rather than slowing every other board down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ami_bridge.model import CallChanged, CallEnded, Change
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+Message = dict[str, Any]
+
+
+class SubscriptionDropped(Exception):
+    """The board fell too far behind; it must reconnect for a fresh snapshot."""
+
+
+class Subscription:
+    def __init__(self, hub: BoardHub, size: int) -> None:
+        self._hub = hub
+        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+    def offer(self, message: Message) -> bool:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped = True
+            return False
+        return True
+
+    async def next(self) -> Message:
+        if self.dropped:
+            raise SubscriptionDropped
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._hub.unsubscribe(self)
+
+
+class BoardHub:
+    def __init__(self, queue_size: int = 512) -> None:
+        self._queue_size = queue_size
+        self._subscribers: set[Subscription] = set()
+        self._snapshot_sources: list[Callable[[], Message]] = []
+
+    def add_snapshot_source(self, source: Callable[[], Message]) -> None:
+        """``source`` returns a partial snapshot, e.g. {"calls": [...]}; parts are merged."""
+        self._snapshot_sources.append(source)
+
+    def snapshot(self) -> Message:
+        message: Message = {"v": PROTOCOL_VERSION, "type": "snapshot", "calls": [], "pbx": []}
+        for source in self._snapshot_sources:
+            for key, value in source().items():
+                message.setdefault(key, []).extend(value)
+        message["calls"].sort(key=lambda call: call["started_at"])
+        return message
+
+    def subscribe(self) -> tuple[Message, Subscription]:
+        """The current snapshot and a subscription to every change after it."""
+        subscription = Subscription(self, self._queue_size)
+        self._subscribers.add(subscription)
+        return self.snapshot(), subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, message: Message) -> None:
+        message = {"v": PROTOCOL_VERSION, **message}
+        for subscription in list(self._subscribers):
+            if not subscription.offer(message):
+                log.warning("dropping a board that fell %d messages behind", self._queue_size)
+                self._subscribers.discard(subscription)
+
+    def publish_changes(self, changes: list[Change]) -> None:
+        for change in changes:
+            if isinstance(change, CallChanged):
+                self.publish({"type": "call", "call": change.call.to_json()})
+            elif isinstance(change, CallEnded):
+                self.publish({"type": "call_ended", "call": change.call.to_json()})

@@ -1,0 +1,232 @@
+"""The live picture of one PBX's calls, built from AMI events.
+
+Pure and synchronous: events in (header dicts, as Asterisk sends them), changes out.
+The same model serves the live bridge and recorded replays, so it must accept any
+event in any order (the bridge may attach to a PBX mid-call) without raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+Event = Mapping[str, str]
+
+
+class CallState(Enum):
+    RINGING = "ringing"  # the caller is in the dialplan or ringing a phone
+    QUEUED = "queued"  # waiting in a queue for a receptionist
+    TALKING = "talking"  # bridged with somebody
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Channel:
+    unique_id: str
+    linked_id: str
+    name: str
+    number: str = ""
+    caller_name: str = ""
+    state: str = ""
+    bridge_id: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call as the receptionist sees it: one caller, one state, one answering party."""
+
+    call_id: str
+    pbx: str
+    linked_id: str
+    caller_number: str
+    caller_name: str
+    state: CallState
+    started_at: float
+    queue: str = ""
+    answered_at: float | None = None
+    ended_at: float | None = None
+    talking_with: str = ""
+    confidence: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+
+@dataclass(frozen=True)
+class CallChanged:
+    call: Call
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call: Call
+
+
+Change = CallChanged | CallEnded
+
+
+@dataclass
+class PBXModel:
+    pbx: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)  # by linked id
+    # Channels that hung up while a resynchronisation was under way: a channel list
+    # requested before their Hangup must not bring them back as ghosts.
+    _gone: set[str] = field(default_factory=set)
+
+    def snapshot(self) -> list[Call]:
+        return sorted(self.calls.values(), key=lambda call: call.started_at)
+
+    def reset(self) -> list[Change]:
+        """Forget everything (before a resynchronisation); every known call is reported ended."""
+        ended = [CallEnded(call) for call in self.calls.values()]
+        self.channels.clear()
+        self.calls.clear()
+        self._gone.clear()
+        return list(ended)
+
+    def apply(self, event: Event, now: float) -> list[Change]:
+        kind = event.get("Event", "")
+        handler = _HANDLERS.get(kind)
+        if handler is None or not event.get("Uniqueid"):
+            return []
+        return handler(self, event, now)
+
+    # -- channel lifecycle -------------------------------------------------------------
+
+    def _on_channel_seen(self, event: Event, now: float) -> list[Change]:
+        if event.get("Event") == "CoreShowChannel" and event["Uniqueid"] in self._gone:
+            return []
+        channel = self._channel_from(event)
+        self.channels[channel.unique_id] = channel
+        return self._refresh(channel.linked_id, now)
+
+    def _on_hangup(self, event: Event, now: float) -> list[Change]:
+        channel = self.channels.pop(event["Uniqueid"], None)
+        self._gone.add(event["Uniqueid"])
+        linked_id = channel.linked_id if channel else event.get("Linkedid", "")
+        if not linked_id or any(c.linked_id == linked_id for c in self.channels.values()):
+            return self._refresh(linked_id, now) if linked_id else []
+        call = self.calls.pop(linked_id, None)
+        if call is None:
+            return []
+        return [CallEnded(replace(call, state=CallState.ENDED, ended_at=now))]
+
+    def _on_bridge(self, event: Event, now: float) -> list[Change]:
+        channel = self._channel_from(event)
+        entering = event.get("Event") == "BridgeEnter"
+        bridge_id = event.get("BridgeUniqueid", "") if entering else ""
+        self.channels[channel.unique_id] = replace(channel, bridge_id=bridge_id)
+        return self._refresh(channel.linked_id, now)
+
+    def _on_queue(self, event: Event, now: float) -> list[Change]:
+        channel = self._channel_from(event)
+        self.channels[channel.unique_id] = channel
+        call = self.calls.get(channel.linked_id)
+        if call is None:
+            self._refresh(channel.linked_id, now)
+            call = self.calls[channel.linked_id]
+        queue = event.get("Queue", "") if event.get("Event") == "QueueCallerJoin" else ""
+        self.calls[channel.linked_id] = replace(call, queue=queue)
+        return self._refresh(channel.linked_id, now, force=True)
+
+    def _on_var_set(self, event: Event, now: float) -> list[Change]:
+        if event.get("Variable") != "SB_CONFIDENCE":
+            return []
+        channel = self.channels.get(event["Uniqueid"])
+        call = self.calls.get(channel.linked_id) if channel else None
+        if call is None:
+            return []
+        self.calls[call.linked_id] = replace(call, confidence=event.get("Value", ""))
+        return self._refresh(call.linked_id, now, force=True)
+
+    # -- derived call view -------------------------------------------------------------
+
+    def _channel_from(self, event: Event) -> Channel:
+        unique_id = event["Uniqueid"]
+        known = self.channels.get(unique_id)
+        return Channel(
+            unique_id=unique_id,
+            linked_id=event.get("Linkedid") or (known.linked_id if known else unique_id),
+            name=event.get("Channel") or (known.name if known else ""),
+            number=_field(event, "CallerIDNum", known.number if known else ""),
+            caller_name=_field(event, "CallerIDName", known.caller_name if known else ""),
+            state=event.get("ChannelStateDesc") or (known.state if known else ""),
+            bridge_id=event.get("BridgeId") or (known.bridge_id if known else ""),
+        )
+
+    def _refresh(self, linked_id: str, now: float, *, force: bool = False) -> list[Change]:
+        members = [c for c in self.channels.values() if c.linked_id == linked_id]
+        if not members:
+            return []
+        origin = next((c for c in members if c.unique_id == linked_id), members[0])
+        previous = self.calls.get(linked_id)
+        bridged_peers = self._bridged_peers(origin)
+        if bridged_peers:
+            state = CallState.TALKING
+        elif previous is not None and previous.queue:
+            state = CallState.QUEUED
+        else:
+            state = CallState.RINGING
+        call = Call(
+            call_id=f"{self.pbx}:{linked_id}",
+            pbx=self.pbx,
+            linked_id=linked_id,
+            caller_number=origin.number,
+            caller_name=origin.caller_name,
+            state=state,
+            started_at=previous.started_at if previous else now,
+            queue=previous.queue if previous and state is CallState.QUEUED else "",
+            answered_at=(previous.answered_at if previous and previous.answered_at else None)
+            or (now if state is CallState.TALKING else None),
+            talking_with=", ".join(_party(p) for p in bridged_peers),
+            confidence=previous.confidence if previous else "",
+        )
+        self.calls[linked_id] = call
+        if call == previous and not force:
+            return []
+        return [CallChanged(call)]
+
+    def _bridged_peers(self, origin: Channel) -> list[Channel]:
+        if not origin.bridge_id:
+            return []
+        return [
+            c
+            for c in self.channels.values()
+            if c.bridge_id == origin.bridge_id and c.unique_id != origin.unique_id
+        ]
+
+
+def _party(channel: Channel) -> str:
+    # "PJSIP/100-00000001" -> "100": the extension the receptionist knows.
+    technology, _, rest = channel.name.partition("/")
+    return rest.rsplit("-", 1)[0] if rest else technology
+
+
+def _field(event: Event, key: str, known: str) -> str:
+    """A caller ID field: the event's value when it carries one, else what we knew."""
+    if key not in event:
+        return known
+    value = event[key]
+    # Asterisk sends "<unknown>" for an absent caller ID.
+    return "" if value == "<unknown>" else value
+
+
+_HANDLERS = {
+    "Newchannel": PBXModel._on_channel_seen,
+    "NewCallerid": PBXModel._on_channel_seen,
+    "Newstate": PBXModel._on_channel_seen,
+    "NewConnectedLine": PBXModel._on_channel_seen,
+    "CoreShowChannel": PBXModel._on_channel_seen,
+    "Hangup": PBXModel._on_hangup,
+    "BridgeEnter": PBXModel._on_bridge,
+    "BridgeLeave": PBXModel._on_bridge,
+    "QueueCallerJoin": PBXModel._on_queue,
+    "QueueCallerLeave": PBXModel._on_queue,
+    "QueueCallerAbandon": PBXModel._on_queue,
+    "VarSet": PBXModel._on_var_set,
+}
