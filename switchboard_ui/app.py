@@ -1,0 +1,163 @@
+"""The receptionists' board: login, the live page, and its websocket feed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import asyncpg
+import jinja2
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ami_bridge.hub import BoardHub, SubscriptionDropped
+from switchboard_ui import auth
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "sb_session"
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+HUB: web.AppKey[BoardHub] = web.AppKey("hub", BoardHub)
+SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+# A board that sends nothing and answers no ping for this long is gone.
+WS_HEARTBEAT_S = 15.0
+
+
+def create_app(
+    pool: asyncpg.Pool, hub: BoardHub, *, secure_cookies: bool = False
+) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024, middlewares=[_same_origin_only])
+    app[POOL] = pool
+    app[HUB] = hub
+    app[SECURE_COOKIES] = secure_cookies
+    app[SOCKETS] = set()
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    app.router.add_get("/", _to_board)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/board", board_page)
+    app.router.add_get("/ws", board_socket)
+    app.router.add_get("/healthz", health)
+    app.router.add_static("/static", HERE / "static")
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+@web.middleware
+async def _same_origin_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse state-changing requests and websockets opened from another site."""
+    origin = request.headers.get("Origin")
+    if (request.method == "POST" or request.path == "/ws") and origin is not None:
+        expected = f"{request.scheme}://{request.host}"
+        if origin != expected:
+            return web.Response(status=403, text=f"cross-site request refused (Origin {origin})")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def _to_board(_request: web.Request) -> web.StreamResponse:
+    return web.HTTPFound("/board")
+
+
+async def _current_session(request: web.Request) -> auth.BoardSession | None:
+    return await auth.session_for(request.app[POOL], request.cookies.get(SESSION_COOKIE))
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return aiohttp_jinja2.render_template("login.html", request, {"error": None})
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()
+    password = str(form.get("password", ""))
+    token = await auth.log_in(request.app[POOL], username, password) if username else None
+    if token is None:
+        response = aiohttp_jinja2.render_template(
+            "login.html", request, {"error": "Wrong username or password."}
+        )
+        response.set_status(401)
+        return response
+    response = web.HTTPSeeOther("/board")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SECURE_COOKIES],
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await _current_session(request)
+    form = await request.post()
+    if session is None or form.get("csrf_token") != session.csrf_token:
+        return web.Response(status=403, text="log-out refused: missing or wrong CSRF token")
+    await auth.log_out(request.app[POOL], request.cookies[SESSION_COOKIE])
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    return response
+
+
+async def board_page(request: web.Request) -> web.StreamResponse:
+    session = await _current_session(request)
+    if session is None:
+        return web.HTTPSeeOther("/login")
+    return aiohttp_jinja2.render_template("board.html", request, {"session": session})
+
+
+async def health(request: web.Request) -> web.Response:
+    snapshot = request.app[HUB].snapshot()
+    return web.json_response({"pbx": snapshot["pbx"], "boards": request.app[HUB].subscriber_count})
+
+
+async def board_socket(request: web.Request) -> web.StreamResponse:
+    session = await _current_session(request)
+    if session is None:
+        return web.Response(status=401, text="log in first")
+    socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=16 * 1024)
+    await socket.prepare(request)
+    request.app[SOCKETS].add(socket)
+    snapshot, subscription = request.app[HUB].subscribe()
+    sender = asyncio.create_task(_send_updates(socket, snapshot, subscription.next))
+    try:
+        # The board sends nothing yet; reading keeps pings/pongs and close frames flowing.
+        async for message in socket:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        subscription.close()
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+        request.app[SOCKETS].discard(socket)
+    return socket
+
+
+async def _send_updates(
+    socket: web.WebSocketResponse, snapshot: dict[str, Any], next_message: Any
+) -> None:
+    try:
+        await socket.send_json(snapshot)
+        while True:
+            await socket.send_json(await next_message())
+    except SubscriptionDropped:
+        await socket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"fell behind; reconnect")
+    except ConnectionResetError:
+        pass
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets: set[web.WebSocketResponse] = app[SOCKETS]
+    for socket in list(sockets):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

@@ -1,0 +1,94 @@
+// The live board: a snapshot on connect, then deltas; reconnects by itself.
+"use strict";
+
+const PROTOCOL_VERSION = 1;
+const AMBER_AFTER_S = 10;
+const RED_AFTER_S = 15; // NEN 8878: answer within 15 seconds
+const CONFIDENCE_TEXT = {
+  verified: "recognised",
+  unverified: "recognised by number — verify",
+  shared: "shared number",
+};
+
+const calls = new Map(); // call_id -> call
+
+function connect(attempt) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.onopen = () => { attempt = 0; };
+  socket.onmessage = (event) => handle(JSON.parse(event.data));
+  socket.onclose = (event) => {
+    setLink(false);
+    if (event.code === 1008 || event.code === 4401) { location.href = "/login"; return; }
+    const delay = Math.min(5000, 250 * 2 ** attempt);
+    setTimeout(() => connect(attempt + 1), delay);
+  };
+}
+
+function handle(message) {
+  if (message.v !== PROTOCOL_VERSION) { console.warn("unknown protocol version", message); return; }
+  switch (message.type) {
+    case "snapshot":
+      calls.clear();
+      for (const call of message.calls) calls.set(call.call_id, call);
+      setLink(message.pbx.length > 0 && message.pbx.every((p) => p.connected));
+      break;
+    case "call": calls.set(message.call.call_id, message.call); break;
+    case "call_ended": calls.delete(message.call.call_id); break;
+    case "resync":
+      for (const [id, call] of calls) if (call.pbx === message.pbx) calls.delete(id);
+      break;
+    case "pbx": setLink(message.pbx.connected); break;
+    default: return;
+  }
+  render();
+}
+
+function setLink(up) {
+  const link = document.getElementById("link");
+  link.textContent = up ? "Live" : "Not connected to the PBX — reconnecting…";
+  link.className = "link " + (up ? "link-up" : "link-down");
+}
+
+function render() {
+  const waiting = [], talking = [];
+  for (const call of calls.values()) (call.state === "talking" ? talking : waiting).push(call);
+  const byStart = (a, b) => a.started_at - b.started_at;
+  fill("waiting", waiting.sort(byStart));
+  fill("talking", talking.sort(byStart));
+  tick();
+}
+
+function fill(listId, list) {
+  const ol = document.getElementById(listId);
+  const template = document.getElementById("call-template");
+  ol.replaceChildren(...list.map((call) => {
+    const li = template.content.firstElementChild.cloneNode(true);
+    li.dataset.callId = call.call_id;
+    li.dataset.state = call.state;
+    li.dataset.since = call.state === "talking" ? call.answered_at : call.started_at;
+    li.querySelector(".caller-name").textContent = call.caller_name || call.caller_number || "Unknown caller";
+    li.querySelector(".caller-number").textContent = call.caller_name ? call.caller_number : "";
+    li.querySelector(".confidence").textContent = CONFIDENCE_TEXT[call.confidence] || "";
+    li.querySelector(".detail").textContent =
+      call.state === "talking" ? `with ${call.talking_with}` :
+      call.state === "queued" ? `in queue ${call.queue}` : "ringing";
+    return li;
+  }));
+  document.getElementById(`${listId}-count`).textContent = list.length;
+}
+
+function tick() {
+  const now = Date.now() / 1000;
+  for (const li of document.querySelectorAll(".call")) {
+    const seconds = Math.max(0, Math.floor(now - Number(li.dataset.since)));
+    li.querySelector(".timer").textContent =
+      `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    const waiting = li.dataset.state !== "talking";
+    li.classList.toggle("red", waiting && seconds > RED_AFTER_S);
+    li.classList.toggle("amber", waiting && seconds >= AMBER_AFTER_S && seconds <= RED_AFTER_S);
+  }
+}
+
+setInterval(tick, 1000);
+connect(0);
