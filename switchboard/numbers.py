@@ -18,7 +18,7 @@ WITHHELD_WORDS = frozenset(
 # Internal extensions are short; anything this short cannot be a public number.
 MAX_EXTENSION_DIGITS = 6
 MAX_RAW_LENGTH = 64
-_SEPARATORS = re.compile(r"[\s\-./()]")
+_SEPARATORS = re.compile(r"[ \-./()]")
 _DIALLABLE = re.compile(r"\+?[0-9]+")
 
 

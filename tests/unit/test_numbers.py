@@ -1,0 +1,58 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switchboard.display import MAX_DISPLAY_NAME, sanitise_display_name
+from switchboard.numbers import NumberKind, normalise
+
+
+@pytest.mark.parametrize(
+    "raw", ["0612345678", "+31612345678", "0031 6 1234 5678", "31612345678", "06-12 34 56 78"]
+)
+def test_every_way_of_writing_a_dutch_mobile_is_one_number(raw: str) -> None:
+    number = normalise(raw, "NL")
+    assert number.kind is NumberKind.PUBLIC
+    assert number.e164 == "+31612345678"
+
+
+@pytest.mark.parametrize("raw", ["", "anonymous", "Anonymous", "unknown", "restricted", None])
+def test_withheld_numbers_are_recognised_as_such(raw: str | None) -> None:
+    assert normalise(raw).kind is NumberKind.WITHHELD
+    assert not normalise(raw).matchable
+
+
+@pytest.mark.parametrize("raw", ["100", "201", "2001"])
+def test_internal_extensions_never_match_a_contact(raw: str) -> None:
+    assert normalise(raw).kind is NumberKind.INTERNAL
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["12345678901234567890", "06123", "+1", "'; DROP TABLE contacts;--", "0612\n345678", "x" * 500],
+)
+def test_garbage_is_invalid_and_never_matches(raw: str) -> None:
+    number = normalise(raw)
+    assert number.kind in {NumberKind.INVALID, NumberKind.INTERNAL}
+    assert number.e164 is None
+
+
+@given(st.text(max_size=80))
+def test_normalise_never_raises_and_only_returns_e164(raw: str) -> None:
+    number = normalise(raw)
+    if number.kind is NumberKind.PUBLIC:
+        assert number.e164 is not None and number.e164.startswith("+")
+        assert number.e164[1:].isdigit()
+    else:
+        assert number.e164 is None
+
+
+@given(st.text())
+def test_display_names_are_one_short_harmless_line(text: str) -> None:
+    name = sanitise_display_name(text)
+    assert len(name) <= MAX_DISPLAY_NAME
+    assert not any(c in name for c in '"\\<>;\r\n\x00')
+    assert name == name.strip()
+
+
+def test_display_name_keeps_accents_and_drops_injection() -> None:
+    assert sanitise_display_name('José "Boss"\nEXEC System') == "José Boss EXEC System"
