@@ -1,0 +1,446 @@
+"""The AGI wire protocol, as pure synchronous functions (no sockets, no asyncio).
+
+Three jobs:
+
+* read the environment block Asterisk sends first (``agi_xxx: value`` lines up
+  to a blank line) into an :class:`AGIEnvironment`;
+* build command lines that Asterisk's ``res_agi`` reads back exactly as meant,
+  however hostile the values in them (caller names are caller-controlled);
+* parse the status lines Asterisk answers with into an :class:`AGIResult`.
+
+How Asterisk reads a command line (``res/res_agi.c``), which the quoting here is
+written against:
+
+* ``run_agi`` reads a line with ``fgets`` into a 2048-byte buffer
+  (``AGI_BUF_LEN``). A line longer than 2047 bytes is cut there and the rest of
+  it is read as the *next command*; a NUL byte ends the C string early and the
+  next line is glued on after it. So a command line must be at most
+  :data:`MAX_COMMAND_BYTES` bytes including its ``\\n``, and must hold no NUL.
+* ``parse_args`` splits it into words: space and tab separate words unless
+  quoted or escaped; ``"`` toggles quoting (a quote that opens after whitespace
+  starts a word, so ``""`` is an empty word); ``\\`` makes the next character
+  literal, inside quotes or not, whatever it is (``\\n`` is the letter ``n``,
+  not a newline), and a trailing lone ``\\`` is dropped.
+
+So ``"`` + value with every ``\\`` and ``"`` backslash-escaped + ``"`` is read
+back as exactly the value, as one word, provided the value holds no line
+break, NUL or other control character: those are removed first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from panoramisk.utils import parse_agi_result, re_kv
+
+__all__ = [
+    "MAX_COMMAND_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_LINES",
+    "AGICommandError",
+    "AGICommandTooLong",
+    "AGIEnvironment",
+    "AGIError",
+    "AGIHeaderIncomplete",
+    "AGIHeaderTooLarge",
+    "AGIProtocolError",
+    "AGIResult",
+    "EnvironmentParser",
+    "format_command",
+    "get_variable_command",
+    "parse_environment",
+    "parse_result_line",
+    "quote_argument",
+    "sanitize_value",
+    "set_variable_command",
+    "validate_variable_name",
+]
+
+#: Upper bound on the whole environment block, in bytes.
+MAX_HEADER_BYTES = 64 * 1024
+#: Upper bound on the number of lines in the environment block (blank line included).
+MAX_HEADER_LINES = 200
+#: Longest command line Asterisk reads as one command, ``\n`` included
+#: (``fgets`` into ``char buf[AGI_BUF_LEN]`` with ``AGI_BUF_LEN`` = 2048).
+MAX_COMMAND_BYTES = 2047
+
+
+class AGIError(Exception):
+    """Base class of every AGI error raised by ``pbx_agi``."""
+
+
+class AGIProtocolError(AGIError):
+    """Asterisk (or whatever is on the other end) sent something that is not AGI."""
+
+
+class AGIHeaderTooLarge(AGIProtocolError):
+    """The environment block is larger than we accept."""
+
+
+class AGIHeaderIncomplete(AGIProtocolError):
+    """The connection ended before the blank line that closes the environment block."""
+
+
+class AGICommandTooLong(AGIError, ValueError):
+    """The command line would not fit in Asterisk's 2048-byte command buffer."""
+
+
+class AGICommandError(AGIError):
+    """Asterisk answered a command with something other than success."""
+
+    def __init__(self, command: str, result: AGIResult) -> None:
+        super().__init__(f"{command!r} failed: {result.raw!r}")
+        self.command = command
+        self.result = result
+
+
+# ---------------------------------------------------------------------------
+# Environment block
+# ---------------------------------------------------------------------------
+
+_UNKNOWN = "unknown"  # what Asterisk sends for an absent caller id (S_OR(..., "unknown"))
+_HEADER_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+_ARG_KEY = re.compile(r"^agi_arg_(\d+)$")
+
+
+def _none_if_unknown(value: str | None) -> str | None:
+    if value is None or value == "" or value == _UNKNOWN:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class AGIEnvironment:
+    """The environment block of one AGI request.
+
+    ``raw`` holds every well-formed ``agi_xxx: value`` line as sent (the
+    separating ``": "`` removed, nothing else stripped). Lines that were not of
+    that form are kept, decoded, in ``malformed_lines``.
+    """
+
+    raw: Mapping[str, str]
+    network_script: str
+    query: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    arguments: tuple[str, ...] = ()
+    malformed_lines: tuple[str, ...] = ()
+
+    @classmethod
+    def from_headers(
+        cls, headers: Mapping[str, str], malformed_lines: Iterable[str] = ()
+    ) -> AGIEnvironment:
+        raw = dict(headers)
+        script = raw.get("agi_network_script", "")
+        path, _, query = script.partition("?")
+        args: list[tuple[int, str]] = []
+        for key, value in raw.items():
+            m = _ARG_KEY.fullmatch(key)
+            if m:
+                args.append((int(m.group(1)), value))
+        return cls(
+            raw=MappingProxyType(raw),
+            network_script=path.strip("/"),
+            query=query,
+            params=MappingProxyType(dict(parse_qsl(query, keep_blank_values=True))),
+            arguments=tuple(value for _, value in sorted(args)),
+            malformed_lines=tuple(malformed_lines),
+        )
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.raw.get(key, default)
+
+    @property
+    def request(self) -> str | None:
+        return self.raw.get("agi_request")
+
+    @property
+    def caller_id(self) -> str | None:
+        """Caller number, or None when Asterisk has none (it sends ``unknown``)."""
+        return _none_if_unknown(self.raw.get("agi_callerid"))
+
+    @property
+    def caller_id_name(self) -> str | None:
+        """Caller name, or None when Asterisk has none (it sends ``unknown``)."""
+        return _none_if_unknown(self.raw.get("agi_calleridname"))
+
+    @property
+    def channel(self) -> str | None:
+        return self.raw.get("agi_channel")
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.raw.get("agi_uniqueid")
+
+    @property
+    def linked_id(self) -> str | None:
+        """``agi_linkedid`` when the dialplan or a patched Asterisk sends it."""
+        return self.raw.get("agi_linkedid") or None
+
+    @property
+    def extension(self) -> str | None:
+        return self.raw.get("agi_extension")
+
+    @property
+    def context(self) -> str | None:
+        return self.raw.get("agi_context")
+
+    @property
+    def language(self) -> str | None:
+        return self.raw.get("agi_language")
+
+
+class EnvironmentParser:
+    """Incremental reader of the environment block, one line at a time.
+
+    ``feed()`` takes one line (bytes or str, with or without its line end) and
+    returns True once the blank line is seen. Whole lines are decoded, so a
+    UTF-8 sequence split across TCP reads is never a problem; invalid bytes
+    become U+FFFD and the rest of the value is kept. Bounds are checked before
+    anything is stored.
+    """
+
+    def __init__(
+        self, *, max_bytes: int = MAX_HEADER_BYTES, max_lines: int = MAX_HEADER_LINES
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_lines = max_lines
+        self.bytes_seen = 0
+        self.lines_seen = 0
+        self.done = False
+        self._headers: dict[str, str] = {}
+        self._malformed: list[str] = []
+
+    def feed(self, line: bytes | str) -> bool:
+        if self.done:
+            raise RuntimeError("environment block already complete")
+        data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+        self.bytes_seen += len(data)
+        self.lines_seen += 1
+        if self.bytes_seen > self.max_bytes:
+            raise AGIHeaderTooLarge(
+                f"AGI environment block exceeds {self.max_bytes} bytes "
+                f"(after {self.lines_seen} lines)"
+            )
+        if self.lines_seen > self.max_lines:
+            raise AGIHeaderTooLarge(f"AGI environment block exceeds {self.max_lines} lines")
+        text = data.decode("utf-8", errors="replace")
+        if text.endswith("\n"):
+            text = text[:-1]
+        if text.endswith("\r"):
+            text = text[:-1]
+        if text == "":
+            self.done = True
+            return True
+        key, sep, value = text.partition(":")
+        if not sep or not _HEADER_KEY.fullmatch(key):
+            self._malformed.append(text)
+            return False
+        if value.startswith(" "):
+            value = value[1:]
+        if key in self._headers:
+            self._malformed.append(text)  # a repeated key: keep the first, report the rest
+            return False
+        self._headers[key] = value
+        return False
+
+    def environment(self) -> AGIEnvironment:
+        return AGIEnvironment.from_headers(self._headers, self._malformed)
+
+
+def parse_environment(
+    data: bytes | str,
+    *,
+    max_bytes: int = MAX_HEADER_BYTES,
+    max_lines: int = MAX_HEADER_LINES,
+) -> AGIEnvironment:
+    """Parse an environment block up to its blank line (or the end of ``data``).
+
+    Malformed lines are reported in ``malformed_lines``, never raised; only a
+    block over the size bounds raises :class:`AGIHeaderTooLarge`.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    parser = EnvironmentParser(max_bytes=max_bytes, max_lines=max_lines)
+    for line in raw.splitlines(keepends=True):
+        if parser.feed(line):
+            break
+    return parser.environment()
+
+
+# ---------------------------------------------------------------------------
+# Command lines
+# ---------------------------------------------------------------------------
+
+# Every C0 and C1 control character, DEL, and the two Unicode line/paragraph
+# separators (so the result is one line even for str.splitlines()).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_COMMAND_WORDS = re.compile(r"^[A-Za-z]+(?: [A-Za-z]+)*$")
+# Our own variable names: plain (optionally ``_``/``__`` for inheritance) or a
+# dialplan function with simple arguments, e.g. CALLERID(name).
+_VARIABLE_NAME = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]{0,63}(?:\([A-Za-z0-9_,.-]{0,64}\))?$")
+
+
+def sanitize_value(value: str) -> str:
+    """Remove control characters (CR, LF, NUL, tab, ...) and replace lone surrogates."""
+    return _SURROGATE.sub("\ufffd", _UNSAFE.sub("", value))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def quote_argument(value: str) -> str:
+    """Quote one AGI argument so res_agi's parse_args reads back ``sanitize_value(value)``."""
+    return '"' + _escape(sanitize_value(value)) + '"'
+
+
+def _line_bytes(line: str) -> int:
+    return len(line.encode("utf-8")) + 1  # + the "\n" the session appends
+
+
+def format_command(command: str, *args: str) -> str:
+    """Build one AGI command line (without its trailing ``\\n``).
+
+    ``command`` is the command's words (``"SET VARIABLE"``, ``"EXEC"``), which
+    are ours and must be letters; every argument is sanitised and quoted.
+    Raises :class:`AGICommandTooLong` when Asterisk would split the line.
+    """
+    if not _COMMAND_WORDS.fullmatch(command):
+        raise ValueError(f"not an AGI command name: {command!r}")
+    line = " ".join([command, *(quote_argument(a) for a in args)])
+    if _line_bytes(line) > MAX_COMMAND_BYTES:
+        raise AGICommandTooLong(
+            f"{command} line is {_line_bytes(line)} bytes; Asterisk reads at most "
+            f"{MAX_COMMAND_BYTES} per command and would run the rest as another command"
+        )
+    return line
+
+
+def validate_variable_name(name: str) -> str:
+    if not _VARIABLE_NAME.fullmatch(name):
+        raise ValueError(f"invalid channel variable name: {name!r}")
+    return name
+
+
+def _fit_value(prefix: str, value: str) -> str:
+    """Longest prefix of ``value`` whose quoted form still fits after ``prefix``."""
+    budget = MAX_COMMAND_BYTES - _line_bytes(prefix + ' ""')
+    used = 0
+    for i, ch in enumerate(value):
+        cost = len(ch.encode("utf-8")) + (1 if ch in '\\"' else 0)
+        if used + cost > budget:
+            return value[:i]
+        used += cost
+    return value
+
+
+def set_variable_command(name: str, value: str) -> str:
+    """``SET VARIABLE "name" "value"`` with the value sanitised and quoted.
+
+    A value too long for one command line is cut (on a character boundary) so
+    that the line fits: the alternative, letting Asterisk split it, would run
+    the tail of a caller-controlled value as a command.
+    """
+    validate_variable_name(name)
+    clean = sanitize_value(value)
+    prefix = f"SET VARIABLE {quote_argument(name)}"
+    return format_command("SET VARIABLE", name, _fit_value(prefix, clean))
+
+
+def get_variable_command(name: str) -> str:
+    return format_command("GET VARIABLE", validate_variable_name(name))
+
+
+# ---------------------------------------------------------------------------
+# Replies
+# ---------------------------------------------------------------------------
+
+_STATUS_LINE = re.compile(r"^(?P<code>\d{3})(?:[ -](?P<rest>.*))?$")
+# "200 result= (timeout)": GET DATA with no digits. panoramisk's re_kv needs a
+# non-empty value, so it would lose the "(timeout)".
+_EMPTY_RESULT = re.compile(r"^result=(?:\s+\((?P<data>.*)\))?(?:\s|$)")
+
+
+@dataclass(frozen=True)
+class AGIResult:
+    """One reply from Asterisk.
+
+    ``code`` is the status (200, 510, 511, 520...); ``result`` the text after
+    ``result=`` (``""`` when there is none); ``data`` the text in parentheses
+    after it; ``extra`` any further ``key=value`` pairs (``endpos=1234``);
+    ``error`` panoramisk's classification (``AGIAppError`` for ``result=-1``,
+    ``AGIResultHangup`` for ``(hangup)``, ``AGIInvalidCommand``,
+    ``AGIUsageError``...); ``usage`` the text of a ``520-`` usage block.
+    """
+
+    code: int
+    result: str = ""
+    data: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    raw: str = ""
+    usage: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Status 200 and not ``result=-1``."""
+        return self.code == 200 and self.result != "-1"
+
+    @property
+    def result_int(self) -> int | None:
+        try:
+            return int(self.result)
+        except ValueError:
+            return None
+
+    def with_usage(self, usage: str) -> AGIResult:
+        return replace(self, usage=usage)
+
+
+def parse_result_line(line: str) -> AGIResult:
+    """Parse one status line (``200 result=1 (value)``) into an :class:`AGIResult`.
+
+    Built on ``panoramisk.utils.parse_agi_result`` (classification) and its
+    ``re_kv`` (the ``key=value (data)`` pairs), with its gaps filled: it drops
+    the status code and value for ``result=-1`` and ``(hangup)``, loses
+    ``(timeout)`` after an empty ``result=``, and raises on anything without a
+    numeric code. ``HANGUP`` is not a reply and is rejected here: the session
+    handles it out of band.
+    """
+    text = line.rstrip("\r\n")
+    m = _STATUS_LINE.fullmatch(text)
+    if m is None:
+        raise AGIProtocolError(f"not an AGI status line: {text!r}")
+    code = int(m.group("code"))
+    rest = m.group("rest") or ""
+    try:
+        parsed: dict[str, Any] = parse_agi_result(text)
+    except (ValueError, TypeError, AttributeError) as exc:  # pragma: no cover - guarded above
+        raise AGIProtocolError(f"unparsable AGI status line: {text!r}") from exc
+    error = parsed.get("error")
+    result = ""
+    data = ""
+    extra: dict[str, str] = {}
+    if code == 200:
+        for key, value, kv_data in re_kv.findall(rest):
+            if key == "result" and not result:
+                result, data = value, kv_data
+            else:
+                extra[key] = value
+        if not result:
+            empty = _EMPTY_RESULT.match(rest)
+            if empty is not None:
+                data = empty.group("data") or ""
+    return AGIResult(
+        code=code,
+        result=result,
+        data=data,
+        extra=MappingProxyType(extra),
+        error=error if isinstance(error, str) else None,
+        raw=text,
+    )

@@ -1,0 +1,426 @@
+"""The AGI wire protocol: environment parsing, command quoting, reply parsing.
+
+The quoting tests check our command lines against a Python transcription of
+what Asterisk's res_agi.c does with them: ``run_agi()`` reading lines with
+``fgets`` into a 2048-byte buffer, then ``parse_args()`` splitting a line into
+words. Both models are used by test_fastagi.py as well.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pbx_agi.agi_protocol import (
+    MAX_COMMAND_BYTES,
+    AGICommandTooLong,
+    AGIHeaderTooLarge,
+    AGIProtocolError,
+    format_command,
+    get_variable_command,
+    parse_environment,
+    parse_result_line,
+    quote_argument,
+    sanitize_value,
+    set_variable_command,
+    validate_variable_name,
+)
+
+# ---------------------------------------------------------------------------
+# Models of res_agi.c (asterisk/asterisk, res/res_agi.c)
+# ---------------------------------------------------------------------------
+
+MAX_ARGS = 128
+AGI_BUF_LEN = 2048
+
+
+def asterisk_parse_args(line: bytes) -> list[bytes]:
+    """``static int parse_args(char *s, int *max, const char *argv[])``, transcribed."""
+    s = line.split(b"\0", 1)[0]  # while (*s): a C string ends at its first NUL
+    argv: list[bytearray] = []
+    quoted = escaped = False
+    whitespace = True
+    for c in s:
+        normal = False
+        if c == ord('"'):
+            if escaped:  # an escaped quote is a literal quote
+                normal = True
+            else:
+                quoted = not quoted
+                if quoted and whitespace:  # a quote after whitespace starts a word
+                    if len(argv) >= MAX_ARGS:  # no bound check on this path in C
+                        raise OverflowError("argv[] overflow in res_agi parse_args")
+                    argv.append(bytearray())
+                    whitespace = False
+                escaped = False
+        elif c in (ord(" "), ord("\t")):
+            if not quoted and not escaped:
+                whitespace = True  # *(cur++) = '\0': ends the word
+            else:
+                normal = True
+        elif c == ord("\\"):
+            if escaped:
+                normal = True
+            else:
+                escaped = True
+        else:
+            normal = True
+        if normal:
+            if whitespace:
+                if len(argv) >= MAX_ARGS - 1:
+                    continue  # "Too many arguments, truncating": char dropped
+                argv.append(bytearray())
+                whitespace = False
+            argv[-1].append(c)
+            escaped = False
+    return [bytes(a) for a in argv]
+
+
+def run_agi_read_commands(stream: bytes) -> list[bytes]:
+    """The command lines ``run_agi()`` hands to ``agi_handle_command()`` for
+    everything a FastAGI server wrote, then closed (``agi->fast`` is set)."""
+    commands: list[bytes] = []
+    pos = 0
+    while True:
+        cstr = b""  # the C string in buf
+        room = AGI_BUF_LEN  # "len"
+        eof = False
+        while room > 1:
+            # fgets(buf + buflen, len, readf): at most len-1 bytes, through '\n'
+            if pos >= len(stream):
+                eof = True
+                break
+            end = min(pos + room - 1, len(stream))
+            newline = stream.find(b"\n", pos, end)
+            if newline != -1:
+                end = newline + 1
+            chunk = stream[pos:end]
+            pos = end
+            short = not chunk.endswith(b"\n") and len(chunk) < room - 1
+            cstr = (cstr + chunk).split(b"\0", 1)[0]  # buflen = strlen(buf)
+            if short:  # fgets hit end of file
+                eof = True
+                break
+            if cstr.endswith(b"\n"):
+                break
+            room = AGI_BUF_LEN - len(cstr)
+        if not cstr:  # "Program terminated"
+            return commands
+        commands.append(cstr[:-1] if cstr.endswith(b"\n") else cstr)
+        if eof:
+            return commands
+
+
+class TestModels:
+    """The models must reproduce the C behaviour they stand for, or the
+    quoting tests below prove nothing."""
+
+    @pytest.mark.parametrize(
+        ("line", "argv"),
+        [
+            (b"SET VARIABLE A B", [b"SET", b"VARIABLE", b"A", b"B"]),
+            (b'VERBOSE "a b"  \t 1', [b"VERBOSE", b"a b", b"1"]),
+            (b'X ""', [b"X", b""]),
+            (b'X "" ""', [b"X", b"", b""]),
+            (b'X "a"b', [b"X", b"ab"]),
+            (b'X a"b c"', [b"X", b"ab c"]),
+            (b"X a\\ b", [b"X", b"a b"]),
+            (b'X "a\\"b"', [b"X", b'a"b']),
+            (b'X "a\\\\b"', [b"X", b"a\\b"]),
+            (b"X \\n", [b"X", b"n"]),  # an escape is never a control character
+            (b"X a\\", [b"X", b"a"]),  # a trailing lone backslash vanishes
+            (b"X a\0 b", [b"X", b"a"]),
+        ],
+    )
+    def test_parse_args(self, line: bytes, argv: list[bytes]) -> None:
+        assert asterisk_parse_args(line) == argv
+
+    def test_run_agi_splits_lines_and_long_lines(self) -> None:
+        assert run_agi_read_commands(b"A 1\nB 2\n") == [b"A 1", b"B 2"]
+        long = b"X " + b"a" * 3000 + b"\n"
+        assert [len(c) for c in run_agi_read_commands(long)] == [2047, 955]
+
+    def test_run_agi_nul_glues_the_next_line_on(self) -> None:
+        assert run_agi_read_commands(b"A x\0junk\nB y\n") == [b"A xB y"]
+
+    def test_models_catch_a_naively_quoted_injection(self) -> None:
+        evil = 'Bob"\nEXEC System "rm -rf /'
+        naive = f'SET VARIABLE NAME "{evil}"\n'.encode()
+        commands = run_agi_read_commands(naive)
+        assert len(commands) == 2
+        assert asterisk_parse_args(commands[1])[:2] == [b"EXEC", b"System"]
+
+
+# ---------------------------------------------------------------------------
+# Quoting
+# ---------------------------------------------------------------------------
+
+EVIL_NAMES = [
+    'Bob "The Boss"',
+    "back\\slash\\",
+    "line\nbreak",
+    "carriage\rreturn",
+    "Bob\nEXEC System rm -rf /",
+    'Bob"\nEXEC System "rm -rf /',
+    "nul\0byte",
+    "tab\there",
+    "\\",
+    '"',
+    "",
+    "José Zoë 😀",
+    "vertical\x0bform\x0cfeed\x1bescape\x7fdel\x85nel\u2028ls",
+]
+
+
+@pytest.mark.parametrize("value", EVIL_NAMES)
+def test_set_variable_is_one_command_that_asterisk_reads_back_as_the_sanitised_value(
+    value: str,
+) -> None:
+    line = (set_variable_command("CALLER_NAME", value) + "\n").encode()
+    commands = run_agi_read_commands(line)
+    assert len(commands) == 1
+    assert asterisk_parse_args(commands[0]) == [
+        b"SET",
+        b"VARIABLE",
+        b"CALLER_NAME",
+        sanitize_value(value).encode(),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "clean"),
+    [
+        ("Bob\nEXEC System rm -rf /", "BobEXEC System rm -rf /"),
+        ("a\r\n\0b", "ab"),
+        ("José\u2028Zoë", "JoséZoë"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ('keep "quotes" and \\ and spaces', 'keep "quotes" and \\ and spaces'),
+    ],
+)
+def test_sanitize_value(value: str, clean: str) -> None:
+    assert sanitize_value(value) == clean
+
+
+def test_quote_argument_exact_bytes() -> None:
+    assert quote_argument('a "b" \\c') == '"a \\"b\\" \\\\c"'
+    assert quote_argument("") == '""'
+
+
+def test_a_caller_value_too_long_for_one_line_is_cut_not_split_into_a_second_command() -> None:
+    value = "A" * 3000 + "\nEXEC System rm -rf /"
+    line = set_variable_command("CALLER_NAME", value) + "\n"
+    assert len(line.encode()) <= MAX_COMMAND_BYTES
+    commands = run_agi_read_commands(line.encode())
+    assert len(commands) == 1
+    argv = asterisk_parse_args(commands[0])
+    assert argv[:3] == [b"SET", b"VARIABLE", b"CALLER_NAME"]
+    assert len(argv) == 4 and set(argv[3]) == {ord("A")}
+
+
+def test_cutting_never_splits_an_escape_or_a_multibyte_character() -> None:
+    for filler in ('"', "\\", "é", "😀"):
+        line = set_variable_command("V", filler * 2000) + "\n"
+        (command,) = run_agi_read_commands(line.encode())
+        value = asterisk_parse_args(command)[3].decode()  # strict: whole characters
+        assert set(value) == {filler}
+
+
+def test_format_command_refuses_a_line_asterisk_would_split() -> None:
+    with pytest.raises(AGICommandTooLong):
+        format_command("VERBOSE", "x" * MAX_COMMAND_BYTES)
+
+
+@pytest.mark.parametrize("command", ["SET\nVARIABLE", "NOOP\n", "EXEC ${X}", "", "NOOP\0"])
+def test_format_command_refuses_odd_command_words(command: str) -> None:
+    with pytest.raises(ValueError):
+        format_command(command)
+
+
+@pytest.mark.parametrize("name", ["CALLER_NAME", "__INHERITED", "CALLERID(name)", "CDR(userfield)"])
+def test_variable_names_accepted(name: str) -> None:
+    assert validate_variable_name(name) == name
+    assert asterisk_parse_args(get_variable_command(name).encode())[2] == name.encode()
+
+
+@pytest.mark.parametrize(
+    "name", ["", "A B", "A\n", "${X}", '"A"', "1ABC", "A;B", "X" * 100, "CALLERID(na me)"]
+)
+def test_variable_names_rejected(name: str) -> None:
+    with pytest.raises(ValueError):
+        validate_variable_name(name)
+    with pytest.raises(ValueError):
+        set_variable_command(name, "v")
+
+
+any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=300)
+
+
+@given(any_text)
+def test_quote_argument_property(value: str) -> None:
+    quoted = quote_argument(value)
+    line = f"VERBOSE {quoted}"
+    assert len(line.splitlines()) == 1
+    raw = line.encode("utf-8")  # never raises: surrogates are gone
+    assert not set(raw) & {0, ord("\n"), ord("\r")}
+    assert asterisk_parse_args(raw) == [b"VERBOSE", sanitize_value(value).encode()]
+    assert sanitize_value(sanitize_value(value)) == sanitize_value(value)
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))))
+def test_sanitize_keeps_ordinary_text_intact(value: str) -> None:
+    assert sanitize_value(value) == value
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=2500))
+def test_set_variable_property(value: str) -> None:
+    line = set_variable_command("CALLER_NAME", value) + "\n"
+    commands = run_agi_read_commands(line.encode())
+    assert len(commands) == 1
+    argv = asterisk_parse_args(commands[0])
+    assert argv[:3] == [b"SET", b"VARIABLE", b"CALLER_NAME"]
+    assert len(argv) == 4
+    clean = sanitize_value(value)
+    got = argv[3].decode()
+    assert clean.startswith(got)
+    if len(quote_argument(clean).encode()) <= 1900:
+        assert got == clean
+
+
+# ---------------------------------------------------------------------------
+# Environment block
+# ---------------------------------------------------------------------------
+
+HEADERS = (
+    "agi_network: yes\n"
+    "agi_network_script: recognize?lang=fr&vip=\n"
+    "agi_request: agi://127.0.0.1:4573/recognize?lang=fr&vip=\n"
+    "agi_channel: PJSIP/trunk-00000001\n"
+    "agi_language: fr\n"
+    "agi_type: PJSIP\n"
+    "agi_uniqueid: 1700000000.1\n"
+    "agi_version: 20.5.0\n"
+    "agi_callerid: +33612345678\n"
+    'agi_calleridname: José Zoë: "le boss"\n'
+    "agi_callingpres: 0\n"
+    "agi_callingani2: 0\n"
+    "agi_callington: 0\n"
+    "agi_callingtns: 0\n"
+    "agi_dnid: 100\n"
+    "agi_rdnis: unknown\n"
+    "agi_context: from-trunk\n"
+    "agi_extension: 100\n"
+    "agi_priority: 2\n"
+    "agi_enhanced: 0.0\n"
+    "agi_accountcode: \n"
+    "agi_threadid: 140245091038912\n"
+    "agi_arg_1: first\n"
+    "agi_arg_2: second, with comma\n"
+    "\n"
+)
+
+
+def test_parse_environment_typical_block() -> None:
+    env = parse_environment(HEADERS.encode())
+    assert env.network_script == "recognize"
+    assert env.query == "lang=fr&vip="
+    assert dict(env.params) == {"lang": "fr", "vip": ""}
+    assert env.arguments == ("first", "second, with comma")
+    assert env.caller_id == "+33612345678"
+    assert env.caller_id_name == 'José Zoë: "le boss"'
+    assert env.channel == "PJSIP/trunk-00000001"
+    assert env.unique_id == "1700000000.1"
+    assert env.linked_id is None
+    assert env.extension == "100"
+    assert env.context == "from-trunk"
+    assert env.raw["agi_accountcode"] == ""
+    assert env.raw["agi_rdnis"] == "unknown"
+    assert env.malformed_lines == ()
+
+
+def test_unknown_caller_is_none() -> None:
+    env = parse_environment("agi_callerid: unknown\nagi_calleridname: unknown\n\n")
+    assert env.caller_id is None and env.caller_id_name is None
+
+
+def test_linked_id_and_leading_slash_and_crlf() -> None:
+    env = parse_environment(
+        b"agi_network_script: /recognize/\r\nagi_linkedid: 1700000000.0\r\n\r\n"
+    )
+    assert env.network_script == "recognize"
+    assert env.linked_id == "1700000000.0"
+
+
+def test_malformed_lines_are_reported_not_fatal() -> None:
+    env = parse_environment(
+        b"agi_network_script: r\n"
+        b"this line has no colon\n"
+        b"agi bad key: x\n"
+        b": no key\n"
+        b"agi_calleridname: Jos\xe9 Smith\n"  # Latin-1, not UTF-8
+        b"agi_network_script: spoofed\n"
+        b"\n"
+        b"agi_after_blank: ignored\n"
+    )
+    assert env.network_script == "r"  # a repeated key never overrides the first
+    assert env.caller_id_name == "Jos\ufffd Smith"  # the rest of the value survives
+    assert env.malformed_lines == (
+        "this line has no colon",
+        "agi bad key: x",
+        ": no key",
+        "agi_network_script: spoofed",
+    )
+    assert "agi_after_blank" not in env.raw
+
+
+def test_header_line_count_is_bounded() -> None:
+    block = "".join(f"agi_x{i}: {i}\n" for i in range(250)) + "\n"
+    with pytest.raises(AGIHeaderTooLarge, match="200 lines"):
+        parse_environment(block)
+
+
+def test_header_size_is_bounded() -> None:
+    block = "agi_calleridname: " + "x" * (70 * 1024) + "\n\n"
+    with pytest.raises(AGIHeaderTooLarge, match="bytes"):
+        parse_environment(block)
+
+
+# ---------------------------------------------------------------------------
+# Replies
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "result", "data", "ok"),
+    [
+        ("200 result=1", 200, "1", "", True),
+        ("200 result=0\n", 200, "0", "", True),
+        ("200 result=1 (José Zoë)", 200, "1", "José Zoë", True),
+        ("200 result=1 ()", 200, "1", "", True),
+        ("200 result=1 (a) b=(c)", 200, "1", "a) b=(c", True),
+        ("200 result=-1", 200, "-1", "", False),
+        ("200 result=-1 (hangup)", 200, "-1", "hangup", False),
+        ("200 result= (timeout)", 200, "", "timeout", True),
+        ("510 Invalid or unknown command", 510, "", "", False),
+        ("511 Command Not Permitted on a dead channel", 511, "", "", False),
+        ("520 Invalid command syntax.  Proper usage not available.", 520, "", "", False),
+    ],
+)
+def test_parse_result_line(line: str, code: int, result: str, data: str, ok: bool) -> None:
+    parsed = parse_result_line(line)
+    assert (parsed.code, parsed.result, parsed.data, parsed.ok) == (code, result, data, ok)
+
+
+def test_parse_result_extra_pairs_and_classification() -> None:
+    parsed = parse_result_line("200 result=1 (timeout) endpos=12345")
+    assert parsed.data == "timeout"
+    assert dict(parsed.extra) == {"endpos": "12345"}
+    assert parsed.result_int == 1
+    assert parse_result_line("200 result=-1").error == "AGIAppError"
+    assert parse_result_line("510 Invalid or unknown command").error == "AGIInvalidCommand"
+
+
+@pytest.mark.parametrize("line", ["HANGUP", "", "garbage", "agi_callingpres: 0", "20 result=1"])
+def test_parse_result_line_rejects_non_status_lines(line: str) -> None:
+    with pytest.raises(AGIProtocolError):
+        parse_result_line(line)
