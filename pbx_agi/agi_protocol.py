@@ -50,7 +50,6 @@ __all__ = [
     "AGIHeaderTooLarge",
     "AGIProtocolError",
     "AGIResult",
-    "EnvironmentParser",
     "format_command",
     "get_variable_command",
     "parse_environment",
@@ -139,7 +138,7 @@ class AGIEnvironment:
         path, _, query = script.partition("?")
         args: list[tuple[int, str]] = []
         for key, value in raw.items():
-            m = _ARG_KEY.fullmatch(key)
+            m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
             if m:
                 args.append((int(m.group(1)), value))
         return cls(
@@ -194,62 +193,8 @@ class AGIEnvironment:
         return self.raw.get("agi_language")
 
 
-class EnvironmentParser:
-    """Incremental reader of the environment block, one line at a time.
-
-    ``feed()`` takes one line (bytes or str, with or without its line end) and
-    returns True once the blank line is seen. Whole lines are decoded, so a
-    UTF-8 sequence split across TCP reads is never a problem; invalid bytes
-    become U+FFFD and the rest of the value is kept. Bounds are checked before
-    anything is stored.
-    """
-
-    def __init__(
-        self, *, max_bytes: int = MAX_HEADER_BYTES, max_lines: int = MAX_HEADER_LINES
-    ) -> None:
-        self.max_bytes = max_bytes
-        self.max_lines = max_lines
-        self.bytes_seen = 0
-        self.lines_seen = 0
-        self.done = False
-        self._headers: dict[str, str] = {}
-        self._malformed: list[str] = []
-
-    def feed(self, line: bytes | str) -> bool:
-        if self.done:
-            raise RuntimeError("environment block already complete")
-        data = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
-        self.bytes_seen += len(data)
-        self.lines_seen += 1
-        if self.bytes_seen > self.max_bytes:
-            raise AGIHeaderTooLarge(
-                f"AGI environment block exceeds {self.max_bytes} bytes "
-                f"(after {self.lines_seen} lines)"
-            )
-        if self.lines_seen > self.max_lines:
-            raise AGIHeaderTooLarge(f"AGI environment block exceeds {self.max_lines} lines")
-        text = data.decode("utf-8", errors="replace")
-        if text.endswith("\n"):
-            text = text[:-1]
-        if text.endswith("\r"):
-            text = text[:-1]
-        if text == "":
-            self.done = True
-            return True
-        key, sep, value = text.partition(":")
-        if not sep or not _HEADER_KEY.fullmatch(key):
-            self._malformed.append(text)
-            return False
-        if value.startswith(" "):
-            value = value[1:]
-        if key in self._headers:
-            self._malformed.append(text)  # a repeated key: keep the first, report the rest
-            return False
-        self._headers[key] = value
-        return False
-
-    def environment(self) -> AGIEnvironment:
-        return AGIEnvironment.from_headers(self._headers, self._malformed)
+# The blank line that ends the block: at the very start, or after a line end.
+_BLOCK_END = re.compile(rb"(?:^|\n)\r?\n")
 
 
 def parse_environment(
@@ -260,15 +205,37 @@ def parse_environment(
 ) -> AGIEnvironment:
     """Parse an environment block up to its blank line (or the end of ``data``).
 
-    Malformed lines are reported in ``malformed_lines``, never raised; only a
-    block over the size bounds raises :class:`AGIHeaderTooLarge`.
+    Whole lines are decoded (so a UTF-8 sequence split across TCP reads is no
+    concern); bytes that are not UTF-8 become U+FFFD and the rest of the value
+    is kept. Only LF ends a line, as for Asterisk; a CR before it is dropped.
+    Malformed lines, and repeats of a key already seen (the first one wins: a
+    line smuggled in through a caller name cannot override the route), are
+    reported in ``malformed_lines``, never raised. Only a block over the size
+    bounds raises :class:`AGIHeaderTooLarge`.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    parser = EnvironmentParser(max_bytes=max_bytes, max_lines=max_lines)
-    for line in raw.splitlines(keepends=True):
-        if parser.feed(line):
+    end = _BLOCK_END.search(raw)
+    block = raw[: end.end()] if end is not None else raw
+    if len(block) > max_bytes:
+        raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_bytes} bytes")
+    lines = block.decode("utf-8", errors="replace").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if len(lines) > max_lines:
+        raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_lines} lines")
+    headers: dict[str, str] = {}
+    malformed: list[str] = []
+    for line in lines:
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line:
             break
-    return parser.environment()
+        key, sep, value = line.partition(":")
+        if not sep or not _HEADER_KEY.fullmatch(key) or key in headers:
+            malformed.append(line)
+            continue
+        headers[key] = value[1:] if value.startswith(" ") else value
+    return AGIEnvironment.from_headers(headers, malformed)
 
 
 # ---------------------------------------------------------------------------

@@ -37,9 +37,9 @@ from .agi_protocol import (
     AGIHeaderTooLarge,
     AGIProtocolError,
     AGIResult,
-    EnvironmentParser,
     format_command,
     get_variable_command,
+    parse_environment,
     parse_result_line,
     set_variable_command,
 )
@@ -91,7 +91,7 @@ class AGICommandTimeout(AGIConnectionClosed):
 @dataclass
 class RouteMetrics:
     served: int = 0  # route returned normally
-    failed: int = 0  # route raised
+    failed: int = 0  # route raised (a command timeout counts here)
     hung_up: int = 0  # Asterisk went away while the route was talking to it
     cancelled: int = 0  # cut off by FastAGIServer.close()
     seconds: float = 0.0  # total time spent in the route
@@ -406,21 +406,23 @@ class FastAGIServer:
     # -- one connection ------------------------------------------------------
 
     async def _read_environment(self, reader: asyncio.StreamReader) -> AGIEnvironment:
-        parser = EnvironmentParser()
-        while True:
-            try:
-                line = await reader.readline()
-            except ValueError as exc:  # one line longer than the stream limit
-                raise AGIHeaderTooLarge(
-                    f"AGI environment line longer than {MAX_HEADER_BYTES} bytes"
-                ) from exc
-            if not line.endswith(b"\n"):
-                raise AGIHeaderIncomplete(
-                    f"connection closed after {parser.lines_seen} environment lines, "
-                    "before the blank line"
-                )
-            if parser.feed(line):
-                return parser.environment()
+        # res_agi ends every environment line with "\n" and the block with an
+        # empty line, so one readuntil() takes the whole block (bounded by the
+        # stream limit) and whole lines are decoded together afterwards. (A
+        # client ending lines with CRLF would never match, and be dropped at
+        # header_timeout; Asterisk never does.)
+        try:
+            block = await reader.readuntil(b"\n\n")
+        except asyncio.IncompleteReadError as exc:
+            raise AGIHeaderIncomplete(
+                f"connection closed after {len(exc.partial)} bytes of environment, "
+                "before the blank line"
+            ) from None
+        except asyncio.LimitOverrunError:
+            raise AGIHeaderTooLarge(
+                f"AGI environment block exceeds {MAX_HEADER_BYTES} bytes"
+            ) from None
+        return parse_environment(block)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -491,6 +493,8 @@ class FastAGIServer:
             else:
                 outcome = await asyncio.to_thread(entry.handler, session)
                 if inspect.isawaitable(outcome):
+                    if inspect.iscoroutine(outcome):
+                        outcome.close()  # never awaited: no "never awaited" warning
                     raise TypeError(
                         f"route {entry.name!r} returned an awaitable; declare it 'async def'"
                     )
@@ -499,6 +503,10 @@ class FastAGIServer:
             self.metrics.sessions_cancelled += 1
             log.warning("route %r cancelled on channel %s", entry.name, env.channel)
             raise
+        except AGICommandTimeout:
+            stats.failed += 1
+            self.metrics.sessions_failed += 1
+            log.exception("route %r timed out on channel %s", entry.name, env.channel)
         except AGIConnectionClosed as exc:
             stats.hung_up += 1
             self.metrics.sessions_hung_up += 1
