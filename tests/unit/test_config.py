@@ -69,10 +69,10 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_ami_on_without_a_pbx_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no \\[pbx.NAME\\] is configured"):
+    with pytest.raises(ConfigError, match=r"no \[pbx\.NAME\] is configured"):
         load_config(write(tmp_path, ""), environ={})
 
 
 def test_a_pbx_without_secret_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="pbx.main.secret"):
+    with pytest.raises(ConfigError, match=r"pbx\.main\.secret"):
         load_config(write(tmp_path, SANE.replace('secret = "s3cret"', "")), environ={})

@@ -1,0 +1,174 @@
+"""The `switchboard` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from switchboard.config import Config, ConfigError, load_config
+from switchboard.database import DatabaseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = args.handler(args)
+        return result
+    except ConfigError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help="TOML config file (env SWITCHBOARD_<SECTION>__<KEY> overrides)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run FastAGI, the AMI bridge and the board")
+    run.set_defaults(handler=_run)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(handler=_migrate)
+
+    user = commands.add_parser("user-add", help="create a board user (password read from stdin)")
+    user.add_argument("username")
+    user.add_argument("--role", choices=["receptionist", "admin"], default="receptionist")
+    user.add_argument("--name", default="", help="display name")
+    user.set_defaults(handler=_user_add)
+
+    contact = commands.add_parser("contact-add", help="add a contact with one or more numbers")
+    contact.add_argument("name")
+    contact.add_argument("numbers", nargs="+")
+    contact.add_argument("--company")
+    contact.add_argument("--vip", action="store_true")
+    contact.add_argument("--language", choices=["nl", "en"], default="nl")
+    contact.set_defaults(handler=_contact_add)
+
+    sandbox = commands.add_parser(
+        "sandbox", help="the sandbox Asterisk: up | down | status | cli CMD"
+    )
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sandbox.set_defaults(handler=_sandbox)
+
+    demo = commands.add_parser(
+        "demo", help="sandbox Asterisk + embedded PostgreSQL + all services + simulated callers"
+    )
+    demo.add_argument("--port", type=int, default=8080, help="board port")
+    demo.add_argument("--calls-every", type=float, default=8.0, help="seconds between callers")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from switchboard.service import run
+
+    asyncio.run(run(_config(args)))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from switchboard.database import open_database
+
+    async def go() -> None:
+        database = await open_database(_config(args).database)
+        await database.close()
+
+    asyncio.run(go())
+    print("schema up to date")
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from switchboard.database import open_database
+    from switchboard_ui.auth import UserError, create_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+
+    async def go() -> None:
+        database = await open_database(_config(args).database)
+        try:
+            await create_user(
+                database.pool, args.username, password, role=args.role, display_name=args.name
+            )
+        finally:
+            await database.close()
+
+    try:
+        asyncio.run(go())
+    except UserError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.username} ({args.role}) saved")
+    return 0
+
+
+def _contact_add(args: argparse.Namespace) -> int:
+    from switchboard.contacts import ContactError, add_contact
+    from switchboard.database import open_database
+
+    config = _config(args)
+
+    async def go() -> int:
+        database = await open_database(config.database)
+        try:
+            return await add_contact(
+                database.pool,
+                args.name,
+                args.numbers,
+                company=args.company,
+                vip=args.vip,
+                language=args.language,
+                region=config.default_region,
+            )
+        finally:
+            await database.close()
+
+    try:
+        contact_id = asyncio.run(go())
+    except ContactError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    print(f"contact {contact_id} saved")
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from switchboard import sandbox
+
+    return sandbox.main(args.sandbox_args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from switchboard import demo
+
+    return demo.main(port=args.port, calls_every_s=args.calls_every)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`switchboard run`: FastAGI, AMI bridge and board in one asyncio process.
+
+Each part can be switched off in the config, so they can also run as separate services.
+Shutdown (SIGTERM/SIGINT) stops accepting new work first, lets what was accepted finish,
+then closes the database last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ami_bridge.bridge import AMIBridge
+from ami_bridge.hub import BoardHub
+from ami_bridge.journal import CallJournal
+from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.recognize import RecognizeRoute
+from switchboard.config import Config
+from switchboard.database import Database, open_database
+from switchboard_ui.app import create_app
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+@dataclass
+class Services:
+    """Everything `run` started, so that tests and the demo can reach the parts."""
+
+    database: Database
+    hub: BoardHub
+    journal: CallJournal
+    bridges: list[AMIBridge] = field(default_factory=list)
+    fastagi: FastAGIServer | None = None
+    web_runner: web.AppRunner | None = None
+    board_url: str = ""
+
+    async def close(self) -> None:
+        if self.fastagi is not None:
+            await self.fastagi.close(SHUTDOWN_GRACE_S)
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        for bridge in self.bridges:
+            await bridge.close()
+        await self.journal.close(SHUTDOWN_GRACE_S)
+        await self.database.close()
+
+
+async def start_services(config: Config) -> Services:
+    database = await open_database(config.database)
+    hub = BoardHub()
+    journal = CallJournal(database.pool)
+    journal.start()
+    services = Services(database=database, hub=hub, journal=journal)
+    try:
+        if config.services.ami:
+            for pbx in config.pbx:
+                bridge = AMIBridge(pbx, hub, journal)
+                await bridge.start()
+                services.bridges.append(bridge)
+        if config.services.fastagi:
+            services.fastagi = FastAGIServer()
+            services.fastagi.add_route(
+                "recognize",
+                RecognizeRoute.from_pool(
+                    database.pool,
+                    region=config.default_region,
+                    budget_s=config.fastagi.budget_ms / 1000,
+                ),
+            )
+            await services.fastagi.start(config.fastagi.host, config.fastagi.port)
+            log.info("FastAGI listening on %s:%d", config.fastagi.host, services.fastagi.port)
+        if config.services.web:
+            app = create_app(database.pool, hub, secure_cookies=config.web.secure_cookies)
+            services.web_runner = web.AppRunner(app)
+            await services.web_runner.setup()
+            site = web.TCPSite(services.web_runner, config.web.host, config.web.port)
+            await site.start()
+            port = services.web_runner.addresses[0][1]
+            services.board_url = f"http://{config.web.host}:{port}/board"
+            log.info("board at %s", services.board_url)
+    except BaseException:
+        await services.close()
+        raise
+    return services
+
+
+async def run(
+    config: Config, *, on_ready: Callable[[Services], Awaitable[None]] | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    services = await start_services(config)
+    try:
+        if on_ready is not None:
+            await on_ready(services)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await services.close()

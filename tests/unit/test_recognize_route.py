@@ -1,0 +1,102 @@
+"""The recognize route against a real FastAGI socket, with the database replaced by
+lookups that are fast, slow or broken."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.recognize import RecognizeRoute
+from switchboard.contacts import ContactMatch
+
+ANNA = ContactMatch(7, "Anna de Vries", "Bakkerij", True, "nl", datetime.now(UTC))
+
+
+async def play_asterisk(port: int, caller_id: str, caller_name: str) -> dict[str, str]:
+    """Act as Asterisk: send the AGI environment, answer every command, collect SETs."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    header = (
+        "agi_network: yes\nagi_network_script: recognize\nagi_channel: PJSIP/trunk-1\n"
+        f"agi_callerid: {caller_id}\nagi_calleridname: {caller_name}\n\n"
+    )
+    writer.write(header.encode())
+    variables = {}
+    while line := await reader.readline():
+        command = line.decode().rstrip("\n")
+        _, _, rest = command.partition("SET VARIABLE ")
+        name, _, value = rest.partition(" ")
+        variables[name.strip('"')] = value.strip('"')
+        writer.write(b"200 result=1\n")
+        await writer.drain()
+    writer.close()
+    return variables
+
+
+async def serve(route: RecognizeRoute) -> FastAGIServer:
+    server = FastAGIServer()
+    server.add_route("recognize", route)
+    await server.start("127.0.0.1", 0)
+    return server
+
+
+async def test_a_known_caller_gets_name_and_variables() -> None:
+    async def lookup(e164: str) -> list[ContactMatch]:
+        return [ANNA] if e164 == "+31612345678" else []
+
+    server = await serve(RecognizeRoute(lookup, region="NL", budget_s=0.2))
+    try:
+        variables = await play_asterisk(server.port, "0612345678", "whatever")
+    finally:
+        await server.close(1)
+    assert variables["CALLERID(name)"] == "Anna de Vries - Bakkerij"
+    assert variables["SB_RECOGNISED"] == "yes"
+    assert variables["SB_CONFIDENCE"] == "verified"
+    assert variables["SB_VIP"] == "1"
+    assert variables["SB_CALLER_E164"] == "+31612345678"
+
+
+async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> None:
+    async def slow(_e164: str) -> list[ContactMatch]:
+        await asyncio.sleep(5)
+        return [ANNA]
+
+    server = await serve(RecognizeRoute(slow, region="NL", budget_s=0.1))
+    started = time.monotonic()
+    try:
+        variables = await play_asterisk(server.port, "0612345678", "Caller")
+    finally:
+        await server.close(1)
+    assert time.monotonic() - started < 2  # far below the 5 s the lookup would take
+    assert variables["SB_RECOGNISED"] == "no"
+    assert variables["SB_CONFIDENCE"] == "unknown"
+    assert variables["CALLERID(name)"] == "Caller"
+
+
+async def test_a_database_that_is_down_leaves_the_call_unrecognised() -> None:
+    async def down(_e164: str) -> list[ContactMatch]:
+        raise ConnectionRefusedError("connection refused")
+
+    server = await serve(RecognizeRoute(down, region="NL", budget_s=0.2))
+    try:
+        variables = await play_asterisk(server.port, "0612345678", "Caller")
+    finally:
+        await server.close(1)
+    assert variables["SB_RECOGNISED"] == "no"
+
+
+async def test_withheld_numbers_are_never_looked_up() -> None:
+    looked_up: list[str] = []
+
+    async def lookup(e164: str) -> list[ContactMatch]:
+        looked_up.append(e164)
+        return [ANNA]
+
+    server = await serve(RecognizeRoute(lookup, region="NL", budget_s=0.2))
+    try:
+        variables = await play_asterisk(server.port, "anonymous", "")
+    finally:
+        await server.close(1)
+    assert looked_up == []
+    assert variables["SB_NUMBER_KIND"] == "withheld"
