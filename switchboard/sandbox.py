@@ -1,0 +1,806 @@
+"""A real Asterisk 22 for development and tests, in a chroot, on loopback only.
+
+The sandbox root is a Debian (sid) ``minbase`` tree with Debian's ``asterisk``
+package, built once with debootstrap into a cache directory outside the repo
+(``/var/cache/switchboard/sandbox-root``, or ``$SWITCHBOARD_SANDBOX_ROOT``).
+``Sandbox.up()`` installs the project's ``dialplans/`` as the complete
+``/etc/asterisk`` of that root, adds small generated ``*_site.conf`` files with
+the sandbox's ports and AMI secret, and runs ``asterisk -f`` under ``chroot``
+as the ``asterisk`` user, detached from the caller so it keeps running.
+
+Everything binds to 127.0.0.1:
+
+* AMI on :data:`AMI_PORT` (user :data:`AMI_USERNAME`, secret :data:`AMI_SECRET`)
+* PJSIP/UDP on :data:`SIP_PORT` (the trunk: SIPp callers send INVITEs here)
+* the dialplan's FastAGI requests go to ``agi://127.0.0.1:14573``, where the
+  switchboard service (not Asterisk) listens
+* demo phones are SIPp UAS processes on ``127.0.0.1:16000+ext``
+
+Command line: ``python -m switchboard.sandbox up|down|restart|status|cli CMD``.
+Needs root (debootstrap, chroot, mount).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+AMI_PORT = 15038
+SIP_PORT = 15060
+FASTAGI_HOST = LOOPBACK
+FASTAGI_PORT = 14573
+AMI_USERNAME = "switchboard"
+#: Fixed, public demo secret: the sandbox AMI only listens on loopback.
+AMI_SECRET = "sandbox-demo-secret"
+#: Demo phone ``ext`` is played by a SIPp UAS on ``PHONE_PORT_BASE + int(ext)``.
+PHONE_PORT_BASE = 16000
+#: Outgoing calls on the trunk go to this port (a SIPp stand-in for the PSTN).
+PSTN_PORT = PHONE_PORT_BASE
+#: RTP (call audio) port range of the sandbox Asterisk.
+RTP_START = 17000
+RTP_END = 17999
+OPERATOR_EXTENSION = "100"
+PHONE_EXTENSIONS: tuple[str, ...] = (OPERATOR_EXTENSION, *(str(n) for n in range(200, 210)))
+QUEUE_NAME = "switchboard"
+
+ROOT_ENV = "SWITCHBOARD_SANDBOX_ROOT"
+DEFAULT_ROOT = Path("/var/cache/switchboard/sandbox-root")
+DEFAULT_DIALPLANS = Path(__file__).resolve().parent.parent / "dialplans"
+
+DEBIAN_SUITE = "sid"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+#: Packages installed into the root besides debootstrap's minbase.
+ROOT_PACKAGES: tuple[str, ...] = ("asterisk", "asterisk-moh-opsound-gsm")
+
+BUILD_TIMEOUT_S = 20 * 60
+BOOT_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+CLI_TIMEOUT_S = 30.0
+
+_ASTERISK = "/usr/sbin/asterisk"
+#: Preloaded into Asterisk, see _LOOPBACK_GUARD_C.
+_GUARD_SO = "/usr/local/lib/switchboard/loopback-guard.so"
+#: PJSIP creates a DNS resolver whose sockets bind to 0.0.0.0 and [::] and
+#: that no Asterisk setting can move or disable (it is created whenever
+#: /etc/resolv.conf yields a nameserver, and glibc always yields one).  This
+#: LD_PRELOAD shim rewrites wildcard binds to the loopback address, so that
+#: whatever a module does, the sandbox cannot listen beyond 127.0.0.1/::1.
+_LOOPBACK_GUARD_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    static bind_fn real_bind;
+    if (!real_bind)
+        real_bind = (bind_fn)dlsym(RTLD_NEXT, "bind");
+    if (addr && addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        struct sockaddr_in a;
+        memcpy(&a, addr, sizeof a);
+        if (a.sin_addr.s_addr == htonl(INADDR_ANY)) {
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            return real_bind(fd, (const struct sockaddr *)&a, sizeof a);
+        }
+    } else if (addr && addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        struct sockaddr_in6 a;
+        memcpy(&a, addr, sizeof a);
+        if (IN6_IS_ADDR_UNSPECIFIED(&a.sin6_addr)) {
+            a.sin6_addr = in6addr_loopback;
+            return real_bind(fd, (const struct sockaddr *)&a, sizeof a);
+        }
+    }
+    return real_bind(fd, addr, len);
+}
+"""
+#: The sandbox needs no DNS; PJSIP's resolver then only talks to loopback.
+_SANDBOX_RESOLV_CONF = "# switchboard sandbox: no DNS\nnameserver 127.0.0.1\n"
+_MARKER = ".switchboard-sandbox.json"
+#: Changing one of these needs a restart; anything else is applied by a reload.
+_RESTART_FILES = frozenset({"asterisk.conf", "modules.conf"})
+#: Directories Asterisk writes to, relative to the root.
+_ASTERISK_DIRS = (
+    "etc/asterisk",
+    "var/lib/asterisk",
+    "var/log/asterisk",
+    "var/spool/asterisk",
+    "var/cache/asterisk",
+    "run/asterisk",
+)
+_CHILD_ENV = {
+    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/var/lib/asterisk",
+    "TERM": "dumb",
+}
+
+
+class SandboxError(RuntimeError):
+    """Something the user can act on; the message says what."""
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Where the sandbox lives and what it listens on (all on 127.0.0.1)."""
+
+    root: Path
+    ami_port: int = AMI_PORT
+    sip_port: int = SIP_PORT
+    fastagi_host: str = FASTAGI_HOST
+    fastagi_port: int = FASTAGI_PORT
+    ami_username: str = AMI_USERNAME
+    ami_secret: str = AMI_SECRET
+    dialplans: Path = DEFAULT_DIALPLANS
+    rtp_start: int = RTP_START
+    rtp_end: int = RTP_END
+
+    @classmethod
+    def from_env(cls) -> SandboxSettings:
+        """Default settings; the root can be moved with $SWITCHBOARD_SANDBOX_ROOT."""
+        root = os.environ.get(ROOT_ENV)
+        return cls(root=Path(root) if root else DEFAULT_ROOT)
+
+    @property
+    def fastagi_url(self) -> str:
+        return f"agi://{self.fastagi_host}:{self.fastagi_port}"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Directory holding the root and the sandbox's pid, log and lock files."""
+        return self.root.parent
+
+    def _state_file(self, suffix: str) -> Path:
+        return self.cache_dir / f"{self.root.name}.{suffix}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self._state_file("pid")
+
+    @property
+    def console_log(self) -> Path:
+        """Asterisk's stdout/stderr."""
+        return self._state_file("console.log")
+
+    @property
+    def build_log(self) -> Path:
+        return self._state_file("build.log")
+
+    @property
+    def lock_file(self) -> Path:
+        return self._state_file("lock")
+
+    @property
+    def messages_log(self) -> Path:
+        """Asterisk's own log (logger.conf), seen from outside the chroot."""
+        return self.root / "var/log/asterisk/messages.log"
+
+
+def phone_port(ext: str) -> int:
+    """UDP port the SIPp process playing phone ``ext`` listens on (100 -> 16100)."""
+    if not ext.isdigit():
+        raise ValueError(f"extension must be digits, got {ext!r}")
+    return PHONE_PORT_BASE + int(ext)
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    root_built: bool
+    running: bool
+    pid: int | None
+    version: str | None
+
+
+def site_files(settings: SandboxSettings) -> dict[str, str]:
+    """The generated ``*_site.conf`` files that the shipped configs ``#tryinclude``."""
+    header = (
+        "; Generated by switchboard.sandbox for the test sandbox: do not edit,\n"
+        "; it is rewritten on every 'switchboard sandbox up'.\n"
+        "; The shipped config includes this file last, so these values win.\n\n"
+    )
+    return {
+        "pjsip_site.conf": header + f"[transport-udp](+)\nbind = {LOOPBACK}:{settings.sip_port}\n",
+        "manager_site.conf": header
+        + f"[general](+)\nport = {settings.ami_port}\nbindaddr = {LOOPBACK}\n\n"
+        + f"[{settings.ami_username}](+)\nsecret = {settings.ami_secret}\n",
+        "extensions_site.conf": header
+        + f"[globals](+)\nSWITCHBOARD_FASTAGI = {settings.fastagi_url}\n",
+        "rtp_site.conf": header
+        + f"[general](+)\nrtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
+    }
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _mounts_under(path: Path) -> list[Path]:
+    """Mount points at or below ``path``, deepest first."""
+    prefix = str(path.resolve()) if path.exists() else str(path)
+    found: list[Path] = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            mount_point = line.split()[4].replace("\\040", " ")
+            if mount_point == prefix or mount_point.startswith(prefix + "/"):
+                found.append(Path(mount_point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def _unmount_all_under(path: Path) -> None:
+    for mount_point in _mounts_under(path):
+        result = subprocess.run(
+            ["umount", str(mount_point)], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            # Busy (e.g. a process still has a file open there): detach it.
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, check=False)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie (reaping it if it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def _proc_root(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/root")
+    except OSError:
+        return None
+
+
+def _proc_exe_is_asterisk(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(cmdline) and cmdline[0] in (_ASTERISK.encode(), b"asterisk")
+
+
+class Sandbox:
+    """Build, start, stop and query the sandbox Asterisk."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.root = settings.root
+
+    # ----------------------------------------------------------------- public
+
+    def up(self) -> None:
+        """Make sure the sandbox runs with the current configs (idempotent).
+
+        Builds the root if missing, (re)installs ``dialplans/`` and the site
+        files, starts Asterisk (or reloads it if the configs changed) and waits
+        until it is fully booted.
+        """
+        with self._locked():
+            self._require_root_user()
+            if not self._root_built():
+                self._build_root()
+            self._ensure_packages()
+            changed = self._install_configs()
+            pid = self._running_pid()
+            if pid is not None and changed & _RESTART_FILES:
+                self._stop(pid)
+                pid = None
+            if pid is None:
+                pid = self._start()
+                self._wait_fully_booted(pid)
+            else:
+                self._wait_fully_booted(pid)
+                if changed:
+                    self._cli("core reload")
+                    self._wait_fully_booted(pid)
+
+    def down(self) -> None:
+        """Stop Asterisk (gracefully, then by force) and unmount /proc."""
+        with self._locked():
+            pid = self._running_pid()
+            if pid is not None:
+                self._require_root_user()
+                self._stop(pid)
+            if self.root.exists() and _mounts_under(self.root):
+                self._require_root_user()
+                _unmount_all_under(self.root)
+            self.settings.pid_file.unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        self.down()
+        self.up()
+
+    def status(self) -> SandboxStatus:
+        built = self._root_built()
+        pid = self._running_pid()
+        version: str | None = None
+        if built:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                result = subprocess.run(
+                    ["chroot", str(self.root), _ASTERISK, "-V"],
+                    capture_output=True,
+                    text=True,
+                    timeout=CLI_TIMEOUT_S,
+                    env=_CHILD_ENV,
+                    check=False,
+                )
+                if result.returncode == 0:
+                    version = result.stdout.strip() or None
+        return SandboxStatus(root_built=built, running=pid is not None, pid=pid, version=version)
+
+    def cli(self, command: str) -> str:
+        """Run an Asterisk CLI command (``asterisk -rx``) and return its output."""
+        if self._running_pid() is None:
+            raise SandboxError("the sandbox Asterisk is not running: run 'switchboard sandbox up'")
+        return self._cli(command)
+
+    # --------------------------------------------------------------- building
+
+    def _root_built(self) -> bool:
+        return (self.root / _ASTERISK.lstrip("/")).is_file()
+
+    def _require_root_user(self) -> None:
+        if os.geteuid() != 0:
+            raise SandboxError(
+                "the sandbox needs root (debootstrap, chroot and mount): run it as root"
+            )
+
+    def _build_root(self) -> None:
+        if shutil.which("debootstrap") is None:
+            raise SandboxError("debootstrap not found: apt-get install debootstrap")
+        cache = self.settings.cache_dir
+        cache.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_builds()
+        tmp = cache / f".{self.root.name}.build-{os.getpid()}"
+        cmd = [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(ROOT_PACKAGES)}",
+            DEBIAN_SUITE,
+            str(tmp),
+            DEBIAN_MIRROR,
+        ]
+        log_path = self.settings.build_log
+        print(
+            f"Building the sandbox root in {self.root} (about a minute; log: {log_path})",
+            file=sys.stderr,
+        )
+        started = time.monotonic()
+        try:
+            with log_path.open("wb") as log:
+                log.write(("$ " + " ".join(cmd) + "\n").encode())
+                log.flush()
+                try:
+                    result = subprocess.run(
+                        cmd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        timeout=BUILD_TIMEOUT_S,
+                        check=False,
+                    )
+                except subprocess.TimeoutExpired as exc:
+                    raise SandboxError(
+                        f"debootstrap did not finish within {BUILD_TIMEOUT_S} s; "
+                        f"last lines of {log_path}:\n{_tail(log_path)}"
+                    ) from exc
+            if result.returncode != 0:
+                raise SandboxError(
+                    f"debootstrap failed (exit {result.returncode}); "
+                    f"last lines of {log_path}:\n{_tail(log_path)}"
+                )
+            if not (tmp / _ASTERISK.lstrip("/")).is_file():
+                raise SandboxError(f"debootstrap finished but {_ASTERISK} is missing in {tmp}")
+            # Downloaded .deb files are not needed any more (~100 MB).
+            subprocess.run(
+                ["chroot", str(tmp), "apt-get", "clean"],
+                capture_output=True,
+                env=_CHILD_ENV,
+                check=False,
+            )
+            self._write_marker(tmp, ROOT_PACKAGES)
+            _unmount_all_under(tmp)
+            try:
+                os.rename(tmp, self.root)
+            except OSError as exc:
+                if self._root_built():  # someone else finished first
+                    return
+                raise SandboxError(f"cannot move the new root to {self.root}: {exc}") from exc
+        finally:
+            if tmp.exists():
+                _unmount_all_under(tmp)
+                shutil.rmtree(tmp, ignore_errors=True)
+        print(f"Sandbox root built in {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+    def _remove_stale_builds(self) -> None:
+        """Remove half-built roots left by interrupted builds."""
+        for stale in self.settings.cache_dir.glob(f".{self.root.name}.build-*"):
+            pid_text = stale.name.rsplit("-", 1)[-1]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and _pid_alive(int(pid_text)):
+                continue  # another process is building right now
+            _unmount_all_under(stale)
+            if not _mounts_under(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+
+    @staticmethod
+    def _write_marker(root: Path, packages: Sequence[str]) -> None:
+        marker = {
+            "suite": DEBIAN_SUITE,
+            "mirror": DEBIAN_MIRROR,
+            "packages": sorted(packages),
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (root / _MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+    def _ensure_packages(self) -> None:
+        """Install packages added to ROOT_PACKAGES since the root was built."""
+        marker_path = self.root / _MARKER
+        try:
+            have = set(json.loads(marker_path.read_text(encoding="utf-8"))["packages"])
+        except (OSError, ValueError, KeyError, TypeError):
+            have = set()
+        missing = [p for p in ROOT_PACKAGES if p not in have]
+        if not missing:
+            return
+        dpkg = subprocess.run(
+            ["chroot", str(self.root), "dpkg-query", "-W", "-f=${Status}\\n", *missing],
+            capture_output=True,
+            text=True,
+            env=_CHILD_ENV,
+            check=False,
+        )
+        if dpkg.returncode != 0 or dpkg.stdout.count("install ok installed") != len(missing):
+            print(f"Installing {' '.join(missing)} into {self.root}", file=sys.stderr)
+            # apt needs the host's DNS; Asterisk gets the sandbox's again at start.
+            with contextlib.suppress(OSError):
+                shutil.copyfile("/etc/resolv.conf", self.root / "etc/resolv.conf")
+            for cmd in (
+                # The mirror may serve a Release file past its Valid-Until date.
+                ["apt-get", "-o", "Acquire::Check-Valid-Until=false", "update"],
+                ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+                ["apt-get", "clean"],
+            ):
+                result = subprocess.run(
+                    ["chroot", str(self.root), *cmd],
+                    capture_output=True,
+                    text=True,
+                    env={**_CHILD_ENV, "DEBIAN_FRONTEND": "noninteractive"},
+                    timeout=BUILD_TIMEOUT_S,
+                    check=False,
+                )
+                if result.returncode != 0:
+                    raise SandboxError(
+                        f"{' '.join(cmd)} failed in {self.root}:\n{result.stdout[-2000:]}"
+                        f"{result.stderr[-2000:]}"
+                    )
+        self._write_marker(self.root, sorted(have | set(missing)))
+
+    # ---------------------------------------------------------------- configs
+
+    def _asterisk_ids(self) -> tuple[int, int]:
+        """uid and gid of the 'asterisk' user inside the root (not the host's)."""
+        uid = gid = None
+        for line in (self.root / "etc/passwd").read_text(encoding="utf-8").splitlines():
+            fields = line.split(":")
+            if len(fields) > 3 and fields[0] == "asterisk":
+                uid, gid = int(fields[2]), int(fields[3])
+        if uid is None or gid is None:
+            raise SandboxError(f"no 'asterisk' user in {self.root}/etc/passwd: is the root broken?")
+        return uid, gid
+
+    def desired_configs(self) -> dict[str, bytes]:
+        """Everything /etc/asterisk should contain: dialplans/*.conf plus site files."""
+        source = self.settings.dialplans
+        if not source.is_dir():
+            raise SandboxError(f"dialplans directory not found: {source}")
+        files = {p.name: p.read_bytes() for p in sorted(source.glob("*.conf")) if p.is_file()}
+        if "modules.conf" not in files:
+            raise SandboxError(f"{source}/modules.conf is missing")
+        for name, text in site_files(self.settings).items():
+            if name in files:
+                raise SandboxError(f"{source}/{name} would be overwritten by the sandbox")
+            files[name] = text.encode()
+        return files
+
+    def _install_configs(self) -> set[str]:
+        """Make ROOT/etc/asterisk hold exactly our configs; return the changed names."""
+        uid, gid = self._asterisk_ids()
+        for rel in _ASTERISK_DIRS:
+            d = self.root / rel
+            d.mkdir(parents=True, exist_ok=True)
+            os.chown(d, uid, gid)
+        etc = self.root / "etc/asterisk"
+        os.chmod(etc, 0o750)
+        desired = self.desired_configs()
+        changed: set[str] = set()
+        for entry in etc.iterdir():
+            if entry.name in desired and entry.is_file() and not entry.is_symlink():
+                continue
+            # Stock sample configs (and manager.d/) would load and bind ports.
+            changed.add(entry.name)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for name, content in desired.items():
+            path = etc / name
+            try:
+                current: bytes | None = path.read_bytes()
+            except FileNotFoundError:
+                current = None
+            if current != content:
+                changed.add(name)
+                tmp = path.with_name(f".{name}.tmp")
+                tmp.write_bytes(content)
+                os.replace(tmp, path)
+            os.chown(path, uid, gid)
+            os.chmod(path, 0o640)
+        return changed
+
+    # ------------------------------------------------------------- processes
+
+    def _running_pid(self) -> int | None:
+        """Pid of the Asterisk running in our root, from the pid file or /proc."""
+        root = str(self.root.resolve()) if self.root.exists() else str(self.root)
+        candidates: list[int] = []
+        with contextlib.suppress(OSError, ValueError):
+            candidates.append(int(self.settings.pid_file.read_text(encoding="utf-8").strip()))
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                candidates.append(int(entry.name))
+        for pid in candidates:
+            if _proc_root(pid) == root and _proc_exe_is_asterisk(pid) and _pid_alive(pid):
+                # "asterisk -rx" clients also live in the root; the daemon is
+                # the one with -f in its command line.
+                with contextlib.suppress(OSError):
+                    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    if b"-f" in args:
+                        return pid
+        return None
+
+    def _mount_proc(self) -> None:
+        proc = self.root / "proc"
+        proc.mkdir(exist_ok=True)
+        if not os.path.ismount(proc):
+            result = subprocess.run(
+                ["mount", "-t", "proc", "proc", str(proc)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise SandboxError(f"cannot mount /proc in {self.root}: {result.stderr.strip()}")
+        for dev in ("null", "zero", "random", "urandom", "tty"):
+            if not (self.root / "dev" / dev).exists():
+                raise SandboxError(f"{self.root}/dev/{dev} is missing: rebuild the root")
+
+    def _ensure_loopback_guard(self) -> None:
+        """Compile the LD_PRELOAD loopback guard into the root (host gcc)."""
+        target = self.root / _GUARD_SO.lstrip("/")
+        source = target.with_suffix(".c")
+        try:
+            if source.read_text(encoding="utf-8") == _LOOPBACK_GUARD_C and target.is_file():
+                return
+        except OSError:
+            pass
+        gcc = shutil.which("gcc") or shutil.which("cc")
+        if gcc is None:
+            raise SandboxError(
+                "gcc not found (needed once to build the sandbox's loopback guard): "
+                "apt-get install gcc libc6-dev"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(_LOOPBACK_GUARD_C, encoding="utf-8")
+        tmp = target.with_name(target.name + ".tmp")
+        result = subprocess.run(
+            [gcc, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(source), "-ldl"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            source.unlink(missing_ok=True)
+            raise SandboxError(f"cannot build the loopback guard:\n{result.stderr.strip()}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+
+    def _start(self) -> int:
+        self._mount_proc()
+        self._ensure_loopback_guard()
+        (self.root / "etc/resolv.conf").write_text(_SANDBOX_RESOLV_CONF, encoding="utf-8")
+        (self.root / "run/asterisk/asterisk.ctl").unlink(missing_ok=True)
+        cmd = [
+            "chroot",
+            str(self.root),
+            # Set LD_PRELOAD inside the root only (chroot itself runs outside).
+            "/usr/bin/env",
+            f"LD_PRELOAD={_GUARD_SO}",
+            _ASTERISK,
+            "-f",  # foreground: we are its parent, no fork
+            "-n",  # no colours in the console log
+            "-U",
+            "asterisk",
+            "-G",
+            "asterisk",
+        ]
+        with self.settings.console_log.open("wb") as log:
+            log.write(f"=== {time.strftime('%F %T')} $ {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the CLI/test run that started it
+                close_fds=True,
+                env=_CHILD_ENV,
+            )
+        self.settings.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
+        return proc.pid
+
+    def _stop(self, pid: int) -> None:
+        with contextlib.suppress(SandboxError, subprocess.SubprocessError):
+            self._cli("core stop now", timeout=STOP_TIMEOUT_S)
+        if self._wait_exit(pid, STOP_TIMEOUT_S):
+            return
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            if self._wait_exit(pid, wait):
+                return
+        raise SandboxError(f"Asterisk (pid {pid}) does not stop, even after SIGKILL")
+
+    @staticmethod
+    def _wait_exit(pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _pid_alive(pid):
+                return True
+            time.sleep(0.1)
+        return not _pid_alive(pid)
+
+    def _cli(self, command: str, *, timeout: float = CLI_TIMEOUT_S) -> str:
+        try:
+            result = subprocess.run(
+                ["chroot", str(self.root), _ASTERISK, "-rx", command],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=_CHILD_ENV,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"'asterisk -rx {command}' timed out after {timeout} s") from exc
+        if result.returncode != 0:
+            raise SandboxError(
+                f"'asterisk -rx {command}' failed (exit {result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()}"
+            )
+        return result.stdout
+
+    def _wait_fully_booted(self, pid: int, timeout: float = BOOT_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while True:
+            if not _pid_alive(pid):
+                raise SandboxError(f"Asterisk exited during startup.\n{self._log_tails()}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxError(
+                    f"Asterisk did not become fully booted within {timeout:.0f} s "
+                    f"({last_error}).\n{self._log_tails()}"
+                )
+            try:
+                out = self._cli("core waitfullybooted", timeout=max(1.0, remaining))
+                if "fully booted" in out.lower():
+                    return
+                last_error = out.strip()
+            except SandboxError as exc:  # control socket not there yet
+                last_error = str(exc)
+            time.sleep(0.2)
+
+    def _log_tails(self) -> str:
+        parts = []
+        for path in (self.settings.console_log, self.settings.messages_log):
+            tail = _tail(path)
+            if tail:
+                parts.append(f"--- last lines of {path} ---\n{tail}")
+        return "\n".join(parts) or "(no Asterisk log output)"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise up/down across processes (several test runs may share it)."""
+        cache = self.settings.cache_dir
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.settings.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SandboxError(f"cannot use cache directory {cache}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def main(argv: list[str]) -> int:
+    """``switchboard sandbox up|down|restart|status|cli CMD``."""
+    parser = argparse.ArgumentParser(
+        prog="switchboard sandbox",
+        description="Run a real Asterisk 22 in a chroot on 127.0.0.1 for development and tests.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("up", help="build if needed, install configs, start or reload")
+    sub.add_parser("down", help="stop Asterisk and unmount")
+    sub.add_parser("restart", help="down, then up")
+    sub.add_parser("status", help="show whether the sandbox is built and running")
+    cli_parser = sub.add_parser("cli", help="run an Asterisk CLI command (asterisk -rx)")
+    cli_parser.add_argument("command", nargs="+", help='e.g. "queue show switchboard"')
+    args = parser.parse_args(argv)
+
+    settings = SandboxSettings.from_env()
+    sandbox = Sandbox(settings)
+    try:
+        if args.action == "up":
+            started = time.monotonic()
+            sandbox.up()
+            status = sandbox.status()
+            print(
+                f"Sandbox up in {time.monotonic() - started:.1f} s: {status.version}, "
+                f"pid {status.pid}\n"
+                f"  AMI     {LOOPBACK}:{settings.ami_port} "
+                f"user {settings.ami_username} secret {settings.ami_secret}\n"
+                f"  SIP     udp {LOOPBACK}:{settings.sip_port} (trunk)\n"
+                f"  FastAGI {settings.fastagi_url} (switchboard listens there)\n"
+                f"  phones  SIPp on {LOOPBACK}:{PHONE_PORT_BASE}+ext"
+            )
+        elif args.action == "down":
+            sandbox.down()
+            print("Sandbox stopped")
+        elif args.action == "restart":
+            sandbox.restart()
+            print("Sandbox restarted")
+        elif args.action == "status":
+            st = sandbox.status()
+            for key, value in dataclasses.asdict(st).items():
+                print(f"{key}: {value}")
+            print(f"root: {settings.root}")
+            return 0 if st.running else 3
+        elif args.action == "cli":
+            sys.stdout.write(sandbox.cli(" ".join(args.command)))
+    except SandboxError as exc:
+        print(f"switchboard sandbox: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
