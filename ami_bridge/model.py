@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from switchboard.display import sanitise_display_name
+
 Event = Mapping[str, str]
 
 
@@ -134,14 +136,15 @@ class PBXModel:
         self.calls[channel.linked_id] = replace(call, queue=queue)
         return self._refresh(channel.linked_id, now, force=True)
 
-    def _on_var_set(self, event: Event, now: float) -> list[Change]:
-        if event.get("Variable") != "SB_CONFIDENCE":
+    def _on_recognition(self, event: Event, now: float) -> list[Change]:
+        # Sent by the recognize route (UserEvent SwitchboardRecognition).
+        if event.get("UserEvent") != "SwitchboardRecognition":
             return []
         channel = self.channels.get(event["Uniqueid"])
         call = self.calls.get(channel.linked_id) if channel else None
         if call is None:
             return []
-        self.calls[call.linked_id] = replace(call, confidence=event.get("Value", ""))
+        self.calls[call.linked_id] = replace(call, confidence=event.get("Confidence", ""))
         return self._refresh(call.linked_id, now, force=True)
 
     # -- derived call view -------------------------------------------------------------
@@ -212,8 +215,9 @@ def _field(event: Event, key: str, known: str) -> str:
     if key not in event:
         return known
     value = event[key]
-    # Asterisk sends "<unknown>" for an absent caller ID.
-    return "" if value == "<unknown>" else value
+    # Asterisk sends "<unknown>" for an absent caller ID. Anything else is the
+    # caller's own text until recognition replaces it: shown harmless, never raw.
+    return "" if value == "<unknown>" else sanitise_display_name(value)
 
 
 _HANDLERS = {
@@ -228,5 +232,5 @@ _HANDLERS = {
     "QueueCallerJoin": PBXModel._on_queue,
     "QueueCallerLeave": PBXModel._on_queue,
     "QueueCallerAbandon": PBXModel._on_queue,
-    "VarSet": PBXModel._on_var_set,
+    "UserEvent": PBXModel._on_recognition,
 }

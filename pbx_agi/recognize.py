@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from pbx_agi.agi_protocol import format_command
 from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition import Recognition, recognise
 from switchboard.contacts import ContactMatch, find_by_number
@@ -44,6 +45,14 @@ class RecognizeRoute:
             await session.set_variable("CALLERID(name)", recognition.display_name)
         for name, value in recognition.channel_variables().items():
             await session.set_variable(name, value)
+        # Tells the board (via AMI) how sure the recognition is.
+        await session.send_command(
+            format_command(
+                "EXEC",
+                "UserEvent",
+                f"SwitchboardRecognition,Confidence: {recognition.confidence.value}",
+            )
+        )
 
     async def recognise(self, caller_id: str | None, caller_name: str | None) -> Recognition:
         started = time.monotonic()

@@ -91,3 +91,19 @@ def test_resync_rebuilds_a_call_from_the_channel_list() -> None:
     )
     assert isinstance(changes[0], CallChanged)
     assert changes[0].call.caller_name == "De Vries"
+
+
+def test_a_callers_own_name_is_shown_harmless_before_recognition() -> None:
+    model = PBXModel("pbx1")
+    hostile = channel("Newchannel", "5.1", "5.1", "PJSIP/trunk-5", cname='Eve\\" <b>\nEXEC')
+    (change,) = model.apply(hostile, now=1.0)
+    assert change.call.caller_name == "Eve b EXEC"
+
+
+def test_the_recognition_confidence_reaches_the_call() -> None:
+    model = PBXModel("pbx1")
+    model.apply(channel("Newchannel", "6.1", "6.1", "PJSIP/trunk-6"), now=1.0)
+    event = channel("UserEvent", "6.1", "6.1", "PJSIP/trunk-6")
+    event |= {"UserEvent": "SwitchboardRecognition", "Confidence": "unverified"}
+    (change,) = model.apply(event, now=2.0)
+    assert change.call.confidence == "unverified"

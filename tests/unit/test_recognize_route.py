@@ -25,6 +25,8 @@ async def play_asterisk(port: int, caller_id: str, caller_name: str) -> dict[str
     variables = {}
     while line := await reader.readline():
         command = line.decode().rstrip("\n")
+        if command.startswith("EXEC "):
+            variables["EXEC"] = command
         _, _, rest = command.partition("SET VARIABLE ")
         name, _, value = rest.partition(" ")
         variables[name.strip('"')] = value.strip('"')
@@ -55,6 +57,7 @@ async def test_a_known_caller_gets_name_and_variables() -> None:
     assert variables["SB_CONFIDENCE"] == "verified"
     assert variables["SB_VIP"] == "1"
     assert variables["SB_CALLER_E164"] == "+31612345678"
+    assert variables["EXEC"] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"'
 
 
 async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> None:
