@@ -1,0 +1,112 @@
+"""`switchboard demo`: the whole product on one machine, with simulated callers.
+
+Sandbox Asterisk + embedded PostgreSQL + FastAGI + AMI bridge + board, a SIPp phone
+for the operator and a trickle of SIPp callers, some known, some not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import subprocess
+from pathlib import Path
+
+from switchboard.config import (
+    Config,
+    DatabaseConfig,
+    FastAGIConfig,
+    PBXConfig,
+    ServicesConfig,
+    WebConfig,
+)
+from switchboard.contacts import add_contact
+from switchboard.sandbox import Sandbox, SandboxSettings
+from switchboard.service import Services, run
+from switchboard.sipp import place_call, start_phone
+from switchboard_ui.auth import create_user
+
+log = logging.getLogger(__name__)
+
+DEMO_DATA_DIR = Path("~/.local/share/switchboard/demo-pgdata").expanduser()
+DEMO_USER = "reception"
+# (name, company, numbers, vip)
+DEMO_CONTACTS = [
+    ("Anna de Vries", "Bakkerij De Vries", ["0612345678"], True),
+    ("Pieter Jansen", "Jansen Installatietechniek", ["0687654321", "0201234567"], False),
+    ("Fatima El Amrani", None, ["+31 6 1122 3344"], False),
+    ("José García", "Hotel Zoë", ["0031 6 5566 7788"], False),
+]
+UNKNOWN_CALLERS = ["0641234567", "0107654321", "anonymous"]
+
+
+def sandbox_config(
+    settings: SandboxSettings, *, data_dir: Path, dsn: str = "", web_port: int = 8080
+) -> Config:
+    """The config that makes the services talk to the sandbox Asterisk."""
+    return Config(
+        services=ServicesConfig(),
+        fastagi=FastAGIConfig(host=settings.fastagi_host, port=settings.fastagi_port),
+        web=WebConfig(host="127.0.0.1", port=web_port),
+        database=DatabaseConfig(dsn=dsn, data_dir=data_dir),
+        pbx=(
+            PBXConfig(
+                name="sandbox",
+                host="127.0.0.1",
+                port=settings.ami_port,
+                username=settings.ami_username,
+                secret=settings.ami_secret,
+            ),
+        ),
+    )
+
+
+def main(*, port: int, calls_every_s: float) -> int:
+    settings = SandboxSettings.from_env()
+    print("Starting the sandbox Asterisk (the first time builds it: about a minute)...")
+    Sandbox(settings).up()
+    config = sandbox_config(settings, data_dir=DEMO_DATA_DIR, web_port=port)
+    password = secrets.token_urlsafe(9)
+    processes: list[subprocess.Popen[bytes]] = []
+    background: set[asyncio.Task[None]] = set()
+
+    async def on_ready(services: Services) -> None:
+        await _seed(services, password)
+        processes.append(start_phone("100", answer_after_s=12.0))
+        background.add(asyncio.create_task(_trickle(settings, calls_every_s, processes)))
+        print(
+            f"\n  Board:    {services.board_url}\n"
+            f"  Login:    {DEMO_USER} / {password}\n"
+            f"  A simulated caller arrives about every {calls_every_s:.0f} s. Ctrl-C stops.\n",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(run(config, on_ready=on_ready))
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+    return 0
+
+
+async def _seed(services: Services, password: str) -> None:
+    pool = services.database.pool
+    await create_user(pool, DEMO_USER, password, role="receptionist", display_name="Reception")
+    if await pool.fetchval("SELECT count(*) FROM contacts") == 0:
+        for name, company, numbers, vip in DEMO_CONTACTS:
+            await add_contact(pool, name, numbers, company=company, vip=vip)
+
+
+async def _trickle(
+    settings: SandboxSettings, every_s: float, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    known = [number for _, _, numbers, _ in DEMO_CONTACTS for number in numbers]
+    while True:
+        number = random.choice(known + UNKNOWN_CALLERS)
+        duration = random.uniform(15, 45)
+        processes.append(place_call(number, None, duration_s=duration, sip_port=settings.sip_port))
+        processes[:] = [p for p in processes if p.poll() is None]
+        await asyncio.sleep(random.uniform(0.5, 1.5) * every_s)
