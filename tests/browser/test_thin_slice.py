@@ -52,8 +52,16 @@ async def test_recognised_caller_shows_on_the_board_within_a_second(
         await page.screenshot(path=str(ARTIFACTS / "board.png"))
     finally:
         call.wait(timeout=30)
-    # The caller hung up: the board must not keep showing the call.
+    # The caller hung up: the board must not keep showing the call...
     await expect(row).to_have_count(0, timeout=5_000)
+    # ...and the call is in the journal, from start to end.
+    journalled = await db.fetchrow(
+        "SELECT caller_name, started_at, ended_at FROM calls WHERE caller_number = '0612345678'"
+        " ORDER BY started_at DESC LIMIT 1"
+    )
+    assert journalled is not None
+    assert journalled["caller_name"] == "Anna de Vries - Bakkerij De Vries"
+    assert journalled["ended_at"] > journalled["started_at"]
 
 
 async def test_a_hostile_caller_name_is_shown_harmless_and_the_call_goes_on(
