@@ -79,6 +79,8 @@ class PBXModel:
     # Channels that hung up while a resynchronisation was under way: a channel list
     # requested before their Hangup must not bring them back as ghosts.
     _gone: set[str] = field(default_factory=set)
+    # Calls whose caller hung up while other legs are still being torn down.
+    _ended: set[str] = field(default_factory=set)
 
     def snapshot(self) -> list[Call]:
         return sorted(self.calls.values(), key=lambda call: call.started_at)
@@ -89,6 +91,7 @@ class PBXModel:
         self.channels.clear()
         self.calls.clear()
         self._gone.clear()
+        self._ended.clear()
         return list(ended)
 
     def apply(self, event: Event, now: float) -> list[Change]:
@@ -108,12 +111,22 @@ class PBXModel:
         return self._refresh(channel.linked_id, now)
 
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
-        channel = self.channels.pop(event["Uniqueid"], None)
-        self._gone.add(event["Uniqueid"])
+        unique_id = event["Uniqueid"]
+        channel = self.channels.pop(unique_id, None)
+        self._gone.add(unique_id)
         linked_id = channel.linked_id if channel else event.get("Linkedid", "")
-        if not linked_id or any(c.linked_id == linked_id for c in self.channels.values()):
-            return self._refresh(linked_id, now) if linked_id else []
+        if not linked_id:
+            return []
+        remaining = any(c.linked_id == linked_id for c in self.channels.values())
+        if not remaining:
+            self._ended.discard(linked_id)
+        elif unique_id != linked_id:
+            return self._refresh(linked_id, now)
+        # The caller hung up: for the receptionist the call is over, even while the
+        # other legs (a phone still ringing, a queue member) are being torn down.
         call = self.calls.pop(linked_id, None)
+        if remaining:
+            self._ended.add(linked_id)
         if call is None:
             return []
         return [CallEnded(replace(call, state=CallState.ENDED, ended_at=now))]
@@ -164,10 +177,18 @@ class PBXModel:
 
     def _refresh(self, linked_id: str, now: float, *, force: bool = False) -> list[Change]:
         members = [c for c in self.channels.values() if c.linked_id == linked_id]
-        if not members:
+        if not members or linked_id in self._ended:
             return []
-        origin = next((c for c in members if c.unique_id == linked_id), members[0])
         previous = self.calls.get(linked_id)
+        origin = next((c for c in members if c.unique_id == linked_id), None)
+        if origin is None:
+            # The caller's channel is gone (or was never seen, when attaching mid-call):
+            # keep who called rather than relabel the call with whoever is left.
+            origin = members[0]
+            if previous is not None:
+                origin = replace(
+                    origin, number=previous.caller_number, caller_name=previous.caller_name
+                )
         bridged_peers = self._bridged_peers(origin)
         if bridged_peers:
             state = CallState.TALKING

@@ -47,7 +47,8 @@ def test_a_caller_shows_with_recognised_name_then_queue_then_conversation_then_g
     assert talking and talking[0].talking_with == "100" and talking[0].answered_at == 106.0
     last = seen[-1][1]
     assert isinstance(last, CallEnded)
-    assert last.call.ended_at == 110.0 and last.call.started_at == 100.0
+    # Ended when the caller hung up (t=8), not when the last leg went (t=10).
+    assert last.call.ended_at == 108.0 and last.call.started_at == 100.0
     assert model.snapshot() == []
 
 
@@ -107,3 +108,28 @@ def test_the_recognition_confidence_reaches_the_call() -> None:
     event |= {"UserEvent": "SwitchboardRecognition", "Confidence": "unverified"}
     (change,) = model.apply(event, now=2.0)
     assert change.call.confidence == "unverified"
+
+
+def test_the_call_keeps_its_caller_when_the_caller_leg_hangs_up_first() -> None:
+    model = PBXModel("pbx1")
+    events = inbound_call_answered_by_operator()
+    for event in events[:9]:  # up to and including the caller's Hangup
+        changes = model.apply(event, now=1.0)
+    for change in changes:
+        assert change.call.caller_number == "0612345678"
+        assert change.call.caller_name == "Jansen - Bakkerij"
+
+
+def test_the_call_ends_when_the_caller_hangs_up_even_if_a_phone_still_rings() -> None:
+    model = PBXModel("pbx1")
+    caller = ("3.1", "3.1", "PJSIP/trunk-3")
+    ringing_phone = ("3.2", "3.1", "PJSIP/100-3")
+    model.apply(channel("Newchannel", *caller), now=1.0)
+    model.apply(channel("Newchannel", *ringing_phone, num="100", state="Ringing"), now=2.0)
+    (ended,) = model.apply(channel("Hangup", *caller), now=3.0)
+    assert isinstance(ended, CallEnded) and ended.call.caller_number == "0612345678"
+    assert model.snapshot() == []
+    # The ringing leg's own events afterwards do not bring the call back.
+    assert model.apply(channel("Newstate", *ringing_phone, num="100", state="Down"), now=4.0) == []
+    assert model.apply(channel("Hangup", *ringing_phone, num="100"), now=5.0) == []
+    assert model.snapshot() == [] and not model.channels
