@@ -127,16 +127,18 @@ class AMIBridge:
 
     async def _resync(self) -> None:
         self._events.put_nowait(_RESYNC)
-        try:
-            reply = await asyncio.wait_for(
-                self._manager.send_action({"Action": "CoreShowChannels"}, as_list=True), 10
-            )
-        except TimeoutError:
-            log.error("CoreShowChannels on %s timed out; the board may miss calls", self.pbx.name)
-            return
-        for message in reply if isinstance(reply, list) else [reply]:
-            if message.get("Event") == "CoreShowChannel":
-                self._events.put_nowait(event_headers(message))
+        # Channels first (calls), then queues (who waits where since when).
+        for action in ("CoreShowChannels", "QueueStatus"):
+            try:
+                reply = await asyncio.wait_for(
+                    self._manager.send_action({"Action": action}, as_list=True), 10
+                )
+            except TimeoutError:
+                log.error("%s on %s timed out; the board may miss calls", action, self.pbx.name)
+                continue
+            for message in reply if isinstance(reply, list) else [reply]:
+                if message.get("Event") in {"CoreShowChannel", "QueueEntry"}:
+                    self._events.put_nowait(event_headers(message))
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
 
     # -- the one consumer ----------------------------------------------------------------

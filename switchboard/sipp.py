@@ -292,6 +292,9 @@ def _spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=directory,
+            # Its own session: a Ctrl-C meant for the demo must not kill sipp before
+            # the demo has hung its calls up properly.
+            start_new_session=True,
         )
     proc.log_dir = directory
     proc.role = role

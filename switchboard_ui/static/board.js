@@ -67,7 +67,8 @@ function fill(listId, list) {
     li.dataset.callId = call.call_id;
     li.dataset.state = call.state;
     li.dataset.since = call.state === "talking" ? call.answered_at : call.started_at;
-    li.querySelector(".caller-name").textContent = call.caller_name || call.caller_number || "Unknown caller";
+    li.querySelector(".caller-name").textContent =
+      call.caller_name || call.caller_number || "Withheld number";
     li.querySelector(".caller-number").textContent = call.caller_name ? call.caller_number : "";
     li.querySelector(".confidence").textContent = CONFIDENCE_TEXT[call.confidence] || "";
     li.querySelector(".detail").textContent =

@@ -133,3 +133,21 @@ def test_the_call_ends_when_the_caller_hangs_up_even_if_a_phone_still_rings() ->
     assert model.apply(channel("Newstate", *ringing_phone, num="100", state="Down"), now=4.0) == []
     assert model.apply(channel("Hangup", *ringing_phone, num="100"), now=5.0) == []
     assert model.snapshot() == [] and not model.channels
+
+
+def test_a_call_rebuilt_after_reconnect_keeps_its_age_and_its_queue() -> None:
+    model = PBXModel("pbx1")
+    listed = channel("CoreShowChannel", "8.1", "8.1", "PJSIP/trunk-8", Duration="00:01:05")
+    model.apply(listed, now=1000.0)
+    queued = channel("QueueEntry", "8.1", "8.1", "PJSIP/trunk-8", Queue="switchboard")
+    model.apply(queued, now=1000.0)
+    (call,) = model.snapshot()
+    assert call.started_at == 935.0
+    assert call.state is CallState.QUEUED and call.queue == "switchboard"
+
+
+def test_withheld_callers_have_neither_name_nor_number_to_show() -> None:
+    model = PBXModel("pbx1")
+    event = channel("Newchannel", "4.1", "4.1", "PJSIP/trunk-4", num="anonymous", cname="unknown")
+    (change,) = model.apply(event, now=1.0)
+    assert change.call.caller_number == "" and change.call.caller_name == ""
