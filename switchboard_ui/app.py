@@ -65,7 +65,7 @@ async def _same_origin_only(request: web.Request, handler: Any) -> web.StreamRes
 
 
 async def _to_board(_request: web.Request) -> web.StreamResponse:
-    return web.HTTPFound("/board")
+    raise web.HTTPFound("/board")
 
 
 async def _current_session(request: web.Request) -> auth.BoardSession | None:
@@ -96,7 +96,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         secure=request.app[SECURE_COOKIES],
         max_age=int(auth.SESSION_LIFETIME.total_seconds()),
     )
-    return response
+    raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -107,13 +107,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     await auth.log_out(request.app[POOL], request.cookies[SESSION_COOKIE])
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
-    return response
+    raise response
 
 
 async def board_page(request: web.Request) -> web.StreamResponse:
     session = await _current_session(request)
     if session is None:
-        return web.HTTPSeeOther("/login")
+        raise web.HTTPSeeOther("/login")
     return aiohttp_jinja2.render_template("board.html", request, {"session": session})
 
 

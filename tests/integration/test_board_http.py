@@ -1,0 +1,87 @@
+"""The board's HTTP surface against a real PostgreSQL: every bad request gets a clear
+answer and nothing is let through without a session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiohttp import WSServerHandshakeError
+from aiohttp.test_utils import TestClient, TestServer
+
+from ami_bridge.hub import BoardHub
+from switchboard_ui.app import SESSION_COOKIE, create_app
+from switchboard_ui.auth import create_user
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def client(db: asyncpg.Pool) -> AsyncIterator[TestClient]:
+    await create_user(db, "sanne", PASSWORD, role="receptionist", display_name="Sanne")
+    async with TestClient(TestServer(create_app(db, BoardHub()))) as client:
+        yield client
+
+
+async def log_in(client: TestClient) -> None:
+    response = await client.post(
+        "/login", data={"username": "sanne", "password": PASSWORD}, allow_redirects=False
+    )
+    assert response.status == 303 and response.headers["Location"] == "/board"
+
+
+async def test_the_board_sends_strangers_to_the_login_page(client: TestClient) -> None:
+    response = await client.get("/board", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login"
+
+
+async def test_a_wrong_password_is_refused_plainly(client: TestClient) -> None:
+    response = await client.post("/login", data={"username": "sanne", "password": "nope"})
+    assert response.status == 401
+    assert "Wrong username or password." in await response.text()
+    assert SESSION_COOKIE not in response.cookies
+
+
+async def test_the_session_cookie_is_http_only_and_same_site(client: TestClient) -> None:
+    response = await client.post(
+        "/login", data={"username": "sanne", "password": PASSWORD}, allow_redirects=False
+    )
+    cookie = response.cookies[SESSION_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    board = await client.get("/board")
+    assert board.status == 200 and "Sanne" in await board.text()
+
+
+async def test_the_live_feed_needs_a_session(client: TestClient) -> None:
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws")
+    assert refused.value.status == 401
+
+
+async def test_the_live_feed_starts_with_a_versioned_snapshot(client: TestClient) -> None:
+    await log_in(client)
+    socket = await client.ws_connect("/ws")
+    first = await socket.receive_json(timeout=5)
+    assert first["v"] == 1 and first["type"] == "snapshot" and first["calls"] == []
+    await socket.close()
+
+
+async def test_a_websocket_from_another_site_is_refused(client: TestClient) -> None:
+    await log_in(client)
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws", headers={"Origin": "https://evil.example"})
+    assert refused.value.status == 403
+
+
+async def test_log_out_needs_the_csrf_token(client: TestClient) -> None:
+    await log_in(client)
+    response = await client.post("/logout", data={"csrf_token": "forged"})
+    assert response.status == 403
+    assert (await client.get("/board", allow_redirects=False)).status == 200
+
+
+async def test_an_oversized_request_is_refused_without_harm(client: TestClient) -> None:
+    response = await client.post("/login", data={"username": "x" * 100_000, "password": "y"})
+    assert response.status == 413
