@@ -7,10 +7,18 @@ import asyncio
 import getpass
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
 
 from switchboard.config import Config, ConfigError, load_config
+from switchboard.contacts import ContactError
 from switchboard.database import DatabaseError
+from switchboard_ui.auth import UserError
+
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.handler(args)
         return result
     except ConfigError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    except (UserError, ContactError) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
     except DatabaseError as exc:
@@ -93,72 +104,64 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _on_database(
+    args: argparse.Namespace, action: Callable[[asyncpg.Pool, Config], Awaitable[T]]
+) -> T:
+    """Run ``action`` against the configured database (migrated first), then close it."""
     from switchboard.database import open_database
 
-    async def go() -> None:
-        database = await open_database(_config(args).database)
-        await database.close()
+    config = _config(args)
 
-    asyncio.run(go())
+    async def go() -> T:
+        database = await open_database(config.database)
+        try:
+            return await action(database.pool, config)
+        finally:
+            await database.close()
+
+    return asyncio.run(go())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    async def nothing(_pool: asyncpg.Pool, _config: Config) -> None:
+        return None
+
+    _on_database(args, nothing)
     print("schema up to date")
     return 0
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    from switchboard.database import open_database
-    from switchboard_ui.auth import UserError, create_user
+    from switchboard_ui.auth import create_user
 
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
     else:
         password = sys.stdin.readline().rstrip("\n")
 
-    async def go() -> None:
-        database = await open_database(_config(args).database)
-        try:
-            await create_user(
-                database.pool, args.username, password, role=args.role, display_name=args.name
-            )
-        finally:
-            await database.close()
+    async def add(pool: asyncpg.Pool, _config: Config) -> None:
+        await create_user(pool, args.username, password, role=args.role, display_name=args.name)
 
-    try:
-        asyncio.run(go())
-    except UserError as exc:
-        print(f"switchboard: {exc}", file=sys.stderr)
-        return 2
+    _on_database(args, add)
     print(f"user {args.username} ({args.role}) saved")
     return 0
 
 
 def _contact_add(args: argparse.Namespace) -> int:
-    from switchboard.contacts import ContactError, add_contact
-    from switchboard.database import open_database
+    from switchboard.contacts import add_contact
 
-    config = _config(args)
+    async def add(pool: asyncpg.Pool, config: Config) -> int:
+        return await add_contact(
+            pool,
+            args.name,
+            args.numbers,
+            company=args.company,
+            vip=args.vip,
+            language=args.language,
+            region=config.default_region,
+        )
 
-    async def go() -> int:
-        database = await open_database(config.database)
-        try:
-            return await add_contact(
-                database.pool,
-                args.name,
-                args.numbers,
-                company=args.company,
-                vip=args.vip,
-                language=args.language,
-                region=config.default_region,
-            )
-        finally:
-            await database.close()
-
-    try:
-        contact_id = asyncio.run(go())
-    except ContactError as exc:
-        print(f"switchboard: {exc}", file=sys.stderr)
-        return 2
-    print(f"contact {contact_id} saved")
+    print(f"contact {_on_database(args, add)} saved")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -106,3 +107,44 @@ async def test_sigterm_lets_a_call_in_recognition_finish(postgres_dsn: str, tmp_
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def _cli(postgres_dsn: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
+        "SWITCHBOARD_DATABASE__DSN": postgres_dsn,
+        "SWITCHBOARD_SERVICES__AMI": "false",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+async def test_contacts_added_from_the_command_line_are_recognised(
+    postgres_dsn: str, db: asyncpg.Pool
+) -> None:
+    result = _cli(postgres_dsn, "contact-add", "Bram Peeters", "0031 6 4433 2211", "--vip")
+    assert result.returncode == 0, result.stderr
+    row = await db.fetchrow(
+        "SELECT c.name, c.vip FROM contacts c JOIN contact_numbers n ON n.contact_id = c.id"
+        " WHERE n.e164 = '+31644332211'"
+    )
+    assert row is not None and row["name"] == "Bram Peeters" and row["vip"]
+
+
+def test_a_garbage_number_is_refused_with_a_clear_message(postgres_dsn: str) -> None:
+    result = _cli(postgres_dsn, "contact-add", "Nobody", "not-a-number")
+    assert result.returncode == 2
+    assert "'not-a-number' is not a usable phone number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_short_password_is_refused_with_a_clear_message(postgres_dsn: str) -> None:
+    result = _cli(postgres_dsn, "user-add", "kim", stdin="short\n")
+    assert result.returncode == 2
+    assert "password: at least 8 characters" in result.stderr

@@ -36,22 +36,20 @@ async def play_asterisk(port: int, caller_id: str, caller_name: str) -> dict[str
     return variables
 
 
-async def serve(route: RecognizeRoute) -> FastAGIServer:
-    server = FastAGIServer()
-    server.add_route("recognize", route)
-    await server.start("127.0.0.1", 0)
-    return server
+async def recognise_call(route: RecognizeRoute, caller_id: str, caller_name: str) -> dict[str, str]:
+    """One call through a real FastAGI server running ``route``."""
+    async with FastAGIServer({"recognize": route}) as server:
+        await server.start("127.0.0.1", 0)
+        return await play_asterisk(server.port, caller_id, caller_name)
 
 
 async def test_a_known_caller_gets_name_and_variables() -> None:
     async def lookup(e164: str) -> list[ContactMatch]:
         return [ANNA] if e164 == "+31612345678" else []
 
-    server = await serve(RecognizeRoute(lookup, region="NL", budget_s=0.2))
-    try:
-        variables = await play_asterisk(server.port, "0612345678", "whatever")
-    finally:
-        await server.close(1)
+    variables = await recognise_call(
+        RecognizeRoute(lookup, region="NL", budget_s=0.2), "0612345678", "whatever"
+    )
     assert variables["CALLERID(name)"] == "Anna de Vries - Bakkerij"
     assert variables["SB_RECOGNISED"] == "yes"
     assert variables["SB_CONFIDENCE"] == "verified"
@@ -65,12 +63,10 @@ async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> Non
         await asyncio.sleep(5)
         return [ANNA]
 
-    server = await serve(RecognizeRoute(slow, region="NL", budget_s=0.1))
     started = time.monotonic()
-    try:
-        variables = await play_asterisk(server.port, "0612345678", "Caller")
-    finally:
-        await server.close(1)
+    variables = await recognise_call(
+        RecognizeRoute(slow, region="NL", budget_s=0.1), "0612345678", "Caller"
+    )
     assert time.monotonic() - started < 2  # far below the 5 s the lookup would take
     assert variables["SB_RECOGNISED"] == "no"
     assert variables["SB_CONFIDENCE"] == "unknown"
@@ -81,11 +77,9 @@ async def test_a_database_that_is_down_leaves_the_call_unrecognised() -> None:
     async def down(_e164: str) -> list[ContactMatch]:
         raise ConnectionRefusedError("connection refused")
 
-    server = await serve(RecognizeRoute(down, region="NL", budget_s=0.2))
-    try:
-        variables = await play_asterisk(server.port, "0612345678", "Caller")
-    finally:
-        await server.close(1)
+    variables = await recognise_call(
+        RecognizeRoute(down, region="NL", budget_s=0.2), "0612345678", "Caller"
+    )
     assert variables["SB_RECOGNISED"] == "no"
 
 
@@ -96,10 +90,8 @@ async def test_withheld_numbers_are_never_looked_up() -> None:
         looked_up.append(e164)
         return [ANNA]
 
-    server = await serve(RecognizeRoute(lookup, region="NL", budget_s=0.2))
-    try:
-        variables = await play_asterisk(server.port, "anonymous", "")
-    finally:
-        await server.close(1)
+    variables = await recognise_call(
+        RecognizeRoute(lookup, region="NL", budget_s=0.2), "anonymous", ""
+    )
     assert looked_up == []
     assert variables["SB_NUMBER_KIND"] == "withheld"
