@@ -9,17 +9,22 @@ from datetime import UTC, datetime
 import asyncpg
 
 from ami_bridge.model import Call, Change
+from switchboard.numbers import normalise
 
 log = logging.getLogger(__name__)
 
 _UPSERT = """
-INSERT INTO calls (pbx, linked_id, caller_number, caller_name, started_at, answered_at, ended_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
+                   started_at, answered_at, answered_by, ended_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, now())
 ON CONFLICT (pbx, linked_id) DO UPDATE SET
     caller_number = EXCLUDED.caller_number,
+    caller_e164 = EXCLUDED.caller_e164,
     caller_name = EXCLUDED.caller_name,
     answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at),
-    ended_at = COALESCE(EXCLUDED.ended_at, calls.ended_at)
+    answered_by = COALESCE(calls.answered_by, EXCLUDED.answered_by),
+    ended_at = COALESCE(EXCLUDED.ended_at, calls.ended_at),
+    updated_at = now()
 """
 
 
@@ -28,8 +33,9 @@ def _time(epoch: float | None) -> datetime | None:
 
 
 class CallJournal:
-    def __init__(self, pool: asyncpg.Pool, *, max_backlog: int = 100_000) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, region: str, max_backlog: int = 100_000) -> None:
         self._pool = pool
+        self._region = region
         self._backlog: asyncio.Queue[Call] = asyncio.Queue(maxsize=max_backlog)
         self._writer: asyncio.Task[None] | None = None
 
@@ -67,9 +73,11 @@ class CallJournal:
                         call.pbx,
                         call.linked_id,
                         call.caller_number,
+                        normalise(call.caller_number, self._region).e164,
                         call.caller_name,
                         _time(call.started_at),
                         _time(call.answered_at),
+                        call.answered_by,
                         _time(call.ended_at),
                     )
                     self._backlog.task_done()

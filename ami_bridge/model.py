@@ -51,6 +51,7 @@ class Call:
     answered_at: float | None = None
     ended_at: float | None = None
     talking_with: str = ""
+    answered_by: str = ""  # who took the call first: the contact's "last handled by"
     confidence: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -217,6 +218,8 @@ class PBXModel:
             answered_at=(previous.answered_at if previous and previous.answered_at else None)
             or (now if state is CallState.TALKING else None),
             talking_with=", ".join(_party(p) for p in bridged_peers),
+            answered_by=(previous.answered_by if previous else "")
+            or ", ".join(_party(p) for p in bridged_peers),
             confidence=previous.confidence if previous else "",
         )
         self.calls[linked_id] = call

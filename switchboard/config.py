@@ -43,6 +43,8 @@ class FastAGIConfig:
     port: int = 4573
     # Time the recognition may take before the call goes on unrecognised.
     budget_ms: int = 200
+    # A caller who called within this many hours is a repeat caller.
+    repeat_window_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -194,11 +196,14 @@ def _build(raw: dict[str, Any]) -> Config:
     )
 
     agi_raw = read.table(raw, "fastagi")
-    read.unknown("fastagi", agi_raw, {"host", "port", "budget_ms"})
+    read.unknown("fastagi", agi_raw, {"host", "port", "budget_ms", "repeat_window_hours"})
     fastagi = FastAGIConfig(
         host=read.host("fastagi", agi_raw, "host", FastAGIConfig.host),
         port=read.port("fastagi", agi_raw, "port", FastAGIConfig.port),
         budget_ms=read.integer("fastagi", agi_raw, "budget_ms", 200, low=10, high=5000),
+        repeat_window_hours=read.integer(
+            "fastagi", agi_raw, "repeat_window_hours", 24, low=1, high=24 * 30
+        ),
     )
 
     web_raw = read.table(raw, "web")

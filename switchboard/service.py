@@ -12,12 +12,14 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiohttp import web
 
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.hub import BoardHub
 from ami_bridge.journal import CallJournal
+from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
 from switchboard.config import Config
@@ -38,12 +40,15 @@ class Services:
     journal: CallJournal
     bridges: list[AMIBridge] = field(default_factory=list)
     fastagi: FastAGIServer | None = None
+    directory: CallerDirectory | None = None
     web_runner: web.AppRunner | None = None
     board_url: str = ""
 
     async def close(self) -> None:
         if self.fastagi is not None:
             await self.fastagi.close(SHUTDOWN_GRACE_S)
+        if self.directory is not None:
+            await self.directory.close()
         if self.web_runner is not None:
             await self.web_runner.cleanup()
         for bridge in self.bridges:
@@ -55,7 +60,7 @@ class Services:
 async def start_services(config: Config) -> Services:
     database = await open_database(config.database)
     hub = BoardHub()
-    journal = CallJournal(database.pool)
+    journal = CallJournal(database.pool, region=config.default_region)
     journal.start()
     services = Services(database=database, hub=hub, journal=journal)
     try:
@@ -65,13 +70,17 @@ async def start_services(config: Config) -> Services:
                 await bridge.start()
                 services.bridges.append(bridge)
         if config.services.fastagi:
+            services.directory = CallerDirectory(database.pool)
+            await services.directory.start()
             services.fastagi = FastAGIServer()
             services.fastagi.add_route(
                 "recognize",
-                RecognizeRoute.from_pool(
+                RecognizeRoute.from_directory(
+                    services.directory,
                     database.pool,
                     region=config.default_region,
                     budget_s=config.fastagi.budget_ms / 1000,
+                    repeat_window=timedelta(hours=config.fastagi.repeat_window_hours),
                 ),
             )
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)
