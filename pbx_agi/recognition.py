@@ -27,11 +27,55 @@ class Confidence(Enum):
 
 
 @dataclass(frozen=True)
+class PastCall:
+    """An earlier call from the same number, from the call journal."""
+
+    linked_id: str
+    started_at: datetime
+    answered: bool
+    answered_by: str | None
+
+
+@dataclass(frozen=True)
+class CallerHistory:
+    """What the earlier calls from this number tell about this one."""
+
+    recent_calls: int = 0  # earlier calls within the repeat window
+    last_handled_by: str = ""  # who answered the most recent answered call
+    missed: bool = False  # an earlier call went unanswered and nobody spoke since
+
+    @property
+    def repeat_caller(self) -> bool:
+        return self.recent_calls > 0
+
+
+def summarise_history(
+    history: Sequence[PastCall], *, this_call: str, now: datetime, repeat_window: timedelta
+) -> CallerHistory:
+    earlier = sorted(
+        (c for c in history if c.linked_id != this_call and c.started_at <= now),
+        key=lambda c: c.started_at,
+        reverse=True,
+    )
+    last_answered = next((c for c in earlier if c.answered), None)
+    missed = any(
+        not c.answered and (last_answered is None or c.started_at > last_answered.started_at)
+        for c in earlier
+    )
+    return CallerHistory(
+        recent_calls=sum(1 for c in earlier if now - c.started_at <= repeat_window),
+        last_handled_by=(last_answered.answered_by or "") if last_answered else "",
+        missed=missed,
+    )
+
+
+@dataclass(frozen=True)
 class Recognition:
     number: CallerNumber
     confidence: Confidence
     contact: ContactMatch | None
     display_name: str
+    history: CallerHistory = CallerHistory()
 
     def channel_variables(self) -> dict[str, str]:
         """The documented SB_* variables the dialplan may branch on."""
@@ -46,6 +90,10 @@ class Recognition:
             "SB_COMPANY": sanitise_display_name(contact.company) if contact else "",
             "SB_VIP": "1" if contact and contact.vip else "0",
             "SB_LANGUAGE": contact.language if contact else "",
+            "SB_REPEAT_CALLER": "yes" if self.history.repeat_caller else "no",
+            "SB_RECENT_CALLS": str(self.history.recent_calls),
+            "SB_LAST_HANDLED_BY": sanitise_display_name(self.history.last_handled_by),
+            "SB_MISSED_CALL": "yes" if self.history.missed else "no",
         }
 
 
@@ -55,17 +103,20 @@ def recognise(
     *,
     caller_name: str | None,
     now: datetime,
+    history: CallerHistory = CallerHistory(),
 ) -> Recognition:
     fallback_name = sanitise_display_name(caller_name)
     distinct = {m.contact_id: m for m in matches}
-    if not number.matchable or not distinct:
+    if not number.matchable:
         return Recognition(number, Confidence.UNKNOWN, None, fallback_name)
+    if not distinct:
+        return Recognition(number, Confidence.UNKNOWN, None, fallback_name, history)
     if len(distinct) > 1:
         companies = {m.company for m in distinct.values() if m.company}
         name = companies.pop() if len(companies) == 1 else fallback_name
-        return Recognition(number, Confidence.SHARED, None, sanitise_display_name(name))
+        return Recognition(number, Confidence.SHARED, None, sanitise_display_name(name), history)
     (contact,) = distinct.values()
     recent = contact.verified_at is not None and now - contact.verified_at <= VERIFICATION_VALID_FOR
     confidence = Confidence.VERIFIED if recent else Confidence.UNVERIFIED
     label = f"{contact.name} - {contact.company}" if contact.company else contact.name
-    return Recognition(number, confidence, contact, sanitise_display_name(label))
+    return Recognition(number, confidence, contact, sanitise_display_name(label), history)

@@ -10,40 +10,67 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from pbx_agi.agi_protocol import format_command
+from pbx_agi.caller_directory import CallerDirectory, CallerFacts
 from pbx_agi.fastagi import AGISession
-from pbx_agi.recognition import Recognition, recognise
-from switchboard.contacts import ContactMatch, find_by_number
+from pbx_agi.recognition import Recognition, recognise, summarise_history
+from pbx_agi.routing import decide_route
+from switchboard.contacts import find_by_number
 from switchboard.numbers import normalise
 
 log = logging.getLogger(__name__)
 
-Lookup = Callable[[str], Awaitable[list[ContactMatch]]]
+Lookup = Callable[[str], Awaitable[CallerFacts]]
+DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
 
 
 class RecognizeRoute:
-    def __init__(self, lookup: Lookup, *, region: str, budget_s: float) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        *,
+        region: str,
+        budget_s: float,
+        repeat_window: timedelta = DEFAULT_REPEAT_WINDOW,
+    ) -> None:
         self._lookup = lookup
         self._region = region
         self._budget_s = budget_s
+        self._repeat_window = repeat_window
 
     @classmethod
-    def from_pool(cls, pool: asyncpg.Pool, *, region: str, budget_s: float) -> RecognizeRoute:
-        async def lookup(e164: str) -> list[ContactMatch]:
-            return await find_by_number(pool, e164)
+    def from_directory(
+        cls,
+        directory: CallerDirectory,
+        pool: asyncpg.Pool,
+        *,
+        region: str,
+        budget_s: float,
+        repeat_window: timedelta = DEFAULT_REPEAT_WINDOW,
+    ) -> RecognizeRoute:
+        """Answer from memory; until the directory has loaded, ask PostgreSQL (no history)."""
 
-        return cls(lookup, region=region, budget_s=budget_s)
+        async def lookup(e164: str) -> CallerFacts:
+            if directory.ready:
+                return directory.facts(e164)
+            return CallerFacts(matches=tuple(await find_by_number(pool, e164)))
+
+        return cls(lookup, region=region, budget_s=budget_s, repeat_window=repeat_window)
 
     async def __call__(self, session: AGISession) -> None:
-        recognition = await self.recognise(session.env.caller_id, session.env.caller_id_name)
+        recognition = await self.recognise(
+            session.env.caller_id, session.env.caller_id_name, this_call=session.env.unique_id or ""
+        )
+        route = decide_route(recognition)
         # CALLERID(name) first: it is what phones and the board show.
         if recognition.display_name:
             await session.set_variable("CALLERID(name)", recognition.display_name)
-        for name, value in recognition.channel_variables().items():
+        variables = recognition.channel_variables() | route.channel_variables()
+        for name, value in variables.items():
             await session.set_variable(name, value)
         # Tells the board (via AMI) how sure the recognition is.
         await session.send_command(
@@ -54,13 +81,15 @@ class RecognizeRoute:
             )
         )
 
-    async def recognise(self, caller_id: str | None, caller_name: str | None) -> Recognition:
+    async def recognise(
+        self, caller_id: str | None, caller_name: str | None, *, this_call: str = ""
+    ) -> Recognition:
         started = time.monotonic()
         number = normalise(caller_id, self._region)
-        matches: list[ContactMatch] = []
+        facts = CallerFacts()
         if number.matchable and number.e164:
             try:
-                matches = await asyncio.wait_for(self._lookup(number.e164), self._budget_s)
+                facts = await asyncio.wait_for(self._lookup(number.e164), self._budget_s)
             except TimeoutError:
                 log.warning(
                     "recognition of %s took over %.0f ms; call goes on unrecognised",
@@ -69,7 +98,13 @@ class RecognizeRoute:
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("recognition lookup failed (%s); call goes on unrecognised", exc)
-        recognition = recognise(number, matches, caller_name=caller_name, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        history = summarise_history(
+            facts.history, this_call=this_call, now=now, repeat_window=self._repeat_window
+        )
+        recognition = recognise(
+            number, facts.matches, caller_name=caller_name, now=now, history=history
+        )
         log.info(
             "recognised %s as %s (%s) in %.1f ms",
             number.e164 or number.kind.value,

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from pbx_agi.caller_directory import CallerFacts
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
 from switchboard.contacts import ContactMatch
@@ -44,8 +45,8 @@ async def recognise_call(route: RecognizeRoute, caller_id: str, caller_name: str
 
 
 async def test_a_known_caller_gets_name_and_variables() -> None:
-    async def lookup(e164: str) -> list[ContactMatch]:
-        return [ANNA] if e164 == "+31612345678" else []
+    async def lookup(e164: str) -> CallerFacts:
+        return CallerFacts((ANNA,)) if e164 == "+31612345678" else CallerFacts()
 
     variables = await recognise_call(
         RecognizeRoute(lookup, region="NL", budget_s=0.2), "0612345678", "whatever"
@@ -59,9 +60,9 @@ async def test_a_known_caller_gets_name_and_variables() -> None:
 
 
 async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> None:
-    async def slow(_e164: str) -> list[ContactMatch]:
+    async def slow(_e164: str) -> CallerFacts:
         await asyncio.sleep(5)
-        return [ANNA]
+        return CallerFacts((ANNA,))
 
     started = time.monotonic()
     variables = await recognise_call(
@@ -74,7 +75,7 @@ async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> Non
 
 
 async def test_a_database_that_is_down_leaves_the_call_unrecognised() -> None:
-    async def down(_e164: str) -> list[ContactMatch]:
+    async def down(_e164: str) -> CallerFacts:
         raise ConnectionRefusedError("connection refused")
 
     variables = await recognise_call(
@@ -86,9 +87,9 @@ async def test_a_database_that_is_down_leaves_the_call_unrecognised() -> None:
 async def test_withheld_numbers_are_never_looked_up() -> None:
     looked_up: list[str] = []
 
-    async def lookup(e164: str) -> list[ContactMatch]:
+    async def lookup(e164: str) -> CallerFacts:
         looked_up.append(e164)
-        return [ANNA]
+        return CallerFacts((ANNA,))
 
     variables = await recognise_call(
         RecognizeRoute(lookup, region="NL", budget_s=0.2), "anonymous", ""

@@ -1,0 +1,208 @@
+"""Who has which number, and who called recently: held in memory, refreshed in the background.
+
+Recognition must answer within a fraction of a millisecond and never wait for the
+database, so the FastAGI route reads this snapshot. Changes arrive incrementally every
+``refresh_s`` (rows whose ``updated_at`` moved); a full reload every ``full_reload_s``
+also drops deleted contacts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from pbx_agi.recognition import PastCall
+from switchboard.contacts import ContactMatch
+
+log = logging.getLogger(__name__)
+
+# Rows committed slightly out of order (now() is the transaction's start) are caught
+# by re-reading this much before the newest change already seen.
+OVERLAP = timedelta(seconds=10)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    matches: tuple[ContactMatch, ...] = ()
+    history: tuple[PastCall, ...] = ()  # newest first
+
+
+@dataclass
+class DirectorySnapshot:
+    """The pure in-memory part: rows in, facts out. No I/O."""
+
+    history_window: timedelta
+    by_number: dict[str, dict[int, ContactMatch]] = field(default_factory=lambda: defaultdict(dict))
+    numbers_of: dict[int, set[str]] = field(default_factory=dict)
+    calls_by_number: dict[str, dict[str, PastCall]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+    def facts(self, e164: str, now: datetime) -> CallerFacts:
+        matches = self.by_number.get(e164, {})
+        calls = self.calls_by_number.get(e164, {})
+        cutoff = now - self.history_window
+        history = sorted(
+            (c for c in calls.values() if c.started_at >= cutoff),
+            key=lambda c: c.started_at,
+            reverse=True,
+        )
+        ordered = sorted(
+            matches.values(),
+            key=lambda m: (
+                m.verified_at is None,
+                -(m.verified_at or EPOCH).timestamp(),
+                m.contact_id,
+            ),
+        )
+        return CallerFacts(tuple(ordered), tuple(history))
+
+    def put_contacts(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace each listed contact's numbers with the rows' (one row per number)."""
+        grouped: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        for row in rows:
+            grouped[row["id"]].append(row)
+        for contact_id, numbers in grouped.items():
+            self.drop_contact(contact_id)
+            for row in numbers:
+                if row["e164"] is None:
+                    continue
+                self.by_number[row["e164"]][contact_id] = ContactMatch(
+                    contact_id,
+                    row["name"],
+                    row["company"],
+                    row["vip"],
+                    row["language"],
+                    row["verified_at"],
+                )
+                self.numbers_of.setdefault(contact_id, set()).add(row["e164"])
+
+    def drop_contact(self, contact_id: int) -> None:
+        for e164 in self.numbers_of.pop(contact_id, set()):
+            owners = self.by_number.get(e164)
+            if owners is not None:
+                owners.pop(contact_id, None)
+                if not owners:
+                    del self.by_number[e164]
+
+    def put_calls(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            if not row["caller_e164"]:
+                continue
+            self.calls_by_number[row["caller_e164"]][row["linked_id"]] = PastCall(
+                row["linked_id"],
+                row["started_at"],
+                row["answered_at"] is not None,
+                row["answered_by"],
+            )
+
+    def prune_calls(self, now: datetime) -> None:
+        cutoff = now - self.history_window
+        for e164 in list(self.calls_by_number):
+            calls = self.calls_by_number[e164]
+            for linked_id in [k for k, c in calls.items() if c.started_at < cutoff]:
+                del calls[linked_id]
+            if not calls:
+                del self.calls_by_number[e164]
+
+    @property
+    def number_count(self) -> int:
+        return len(self.by_number)
+
+
+_CONTACT_ROWS = """
+SELECT c.id, c.name, c.company, c.vip, c.language, c.updated_at, n.e164, n.verified_at
+FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
+"""
+_CALL_ROWS = """
+SELECT linked_id, caller_e164, started_at, answered_at, answered_by, updated_at
+FROM calls WHERE caller_e164 IS NOT NULL AND started_at >= $1
+"""
+
+
+class CallerDirectory:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        history_window: timedelta = timedelta(days=30),
+        refresh_s: float = 2.0,
+        full_reload_s: float = 60.0,
+    ) -> None:
+        self._pool = pool
+        self._refresh_s = refresh_s
+        self._full_reload_s = full_reload_s
+        self.snapshot = DirectorySnapshot(history_window)
+        self.ready = False
+        self._contacts_seen = EPOCH
+        self._calls_seen = EPOCH
+        self._task: asyncio.Task[None] | None = None
+
+    def facts(self, e164: str) -> CallerFacts:
+        return self.snapshot.facts(e164, datetime.now(UTC))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_fresh(), name="caller-directory")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def reload(self) -> None:
+        """Read everything anew (also forgets deleted contacts)."""
+        now = datetime.now(UTC)
+        fresh = DirectorySnapshot(self.snapshot.history_window)
+        async with self._pool.acquire() as conn:
+            contacts = await conn.fetch(_CONTACT_ROWS)
+            calls = await conn.fetch(_CALL_ROWS, now - fresh.history_window)
+        fresh.put_contacts(contacts)
+        fresh.put_calls(calls)
+        self.snapshot = fresh
+        self._contacts_seen = max((r["updated_at"] for r in contacts), default=EPOCH)
+        self._calls_seen = max((r["updated_at"] for r in calls), default=EPOCH)
+        self.ready = True
+        log.info(
+            "caller directory loaded: %d numbers, %d recent calls", fresh.number_count, len(calls)
+        )
+
+    async def refresh(self) -> None:
+        """Apply what changed since the last look."""
+        now = datetime.now(UTC)
+        async with self._pool.acquire() as conn:
+            contacts = await conn.fetch(
+                _CONTACT_ROWS + " WHERE c.updated_at > $1", self._contacts_seen - OVERLAP
+            )
+            calls = await conn.fetch(
+                _CALL_ROWS + " AND updated_at > $2",
+                now - self.snapshot.history_window,
+                self._calls_seen - OVERLAP,
+            )
+        self.snapshot.put_contacts(contacts)
+        self.snapshot.put_calls(calls)
+        self.snapshot.prune_calls(now)
+        self._contacts_seen = max([self._contacts_seen, *(r["updated_at"] for r in contacts)])
+        self._calls_seen = max([self._calls_seen, *(r["updated_at"] for r in calls)])
+
+    async def _keep_fresh(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reload = 0.0
+        while True:
+            try:
+                if loop.time() >= next_reload:
+                    await self.reload()
+                    next_reload = loop.time() + self._full_reload_s
+                else:
+                    await self.refresh()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # Keep answering from the last snapshot; a stale answer beats none.
+                log.warning("caller directory refresh failed (%s); keeping the last snapshot", exc)
+            await asyncio.sleep(self._refresh_s)

@@ -1,0 +1,74 @@
+"""The in-memory caller directory against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from pbx_agi.caller_directory import CallerDirectory
+from switchboard.contacts import add_contact
+
+pytestmark = pytest.mark.integration
+
+
+async def journal_call(
+    db: asyncpg.Pool, e164: str, *, minutes_ago: float, answered_by: str | None
+) -> str:
+    linked_id = uuid.uuid4().hex
+    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    await db.execute(
+        "INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, started_at,"
+        " answered_at, answered_by, ended_at) VALUES ('t', $1, $2, $2, $3, $4, $5, $3)",
+        linked_id,
+        e164,
+        started,
+        started if answered_by else None,
+        answered_by,
+    )
+    return linked_id
+
+
+async def test_contacts_and_calls_reach_memory_and_updates_follow(db: asyncpg.Pool) -> None:
+    directory = CallerDirectory(db)
+    await directory.reload()
+    assert directory.ready
+    assert directory.facts("+31645450001").matches == ()
+
+    contact_id = await add_contact(db, "Lotte Bakker", ["0645450001"], company="Bakker BV")
+    await journal_call(db, "+31645450001", minutes_ago=30, answered_by="201")
+    await directory.refresh()
+    facts = directory.facts("+31645450001")
+    assert [m.name for m in facts.matches] == ["Lotte Bakker"]
+    assert [c.answered_by for c in facts.history] == ["201"]
+
+    # A changed number: the old one stops matching, the new one matches.
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM contact_numbers WHERE contact_id = $1", contact_id)
+        await conn.execute(
+            "INSERT INTO contact_numbers (contact_id, e164) VALUES ($1, '+31645450002')", contact_id
+        )
+        await conn.execute("UPDATE contacts SET updated_at = now() WHERE id = $1", contact_id)
+    await directory.refresh()
+    assert directory.facts("+31645450001").matches == ()
+    assert [m.contact_id for m in directory.facts("+31645450002").matches] == [contact_id]
+
+
+async def test_a_deleted_contact_is_forgotten_by_the_next_full_reload(db: asyncpg.Pool) -> None:
+    contact_id = await add_contact(db, "Tijdelijk", ["0645450003"])
+    directory = CallerDirectory(db)
+    await directory.reload()
+    assert directory.facts("+31645450003").matches
+    await db.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+    await directory.reload()
+    assert directory.facts("+31645450003").matches == ()
+
+
+async def test_calls_older_than_the_history_window_are_not_kept(db: asyncpg.Pool) -> None:
+    await journal_call(db, "+31645450004", minutes_ago=60 * 24 * 40, answered_by="202")
+    recent = await journal_call(db, "+31645450004", minutes_ago=5, answered_by=None)
+    directory = CallerDirectory(db, history_window=timedelta(days=30))
+    await directory.reload()
+    assert [c.linked_id for c in directory.facts("+31645450004").history] == [recent]
