@@ -86,7 +86,12 @@ async def start_services(config: Config) -> Services:
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)
             log.info("FastAGI listening on %s:%d", config.fastagi.host, services.fastagi.port)
         if config.services.web:
-            app = create_app(database.pool, hub, secure_cookies=config.web.secure_cookies)
+            app = create_app(
+                database.pool,
+                hub,
+                secure_cookies=config.web.secure_cookies,
+                region=config.default_region,
+            )
             services.web_runner = web.AppRunner(app)
             await services.web_runner.setup()
             site = web.TCPSite(services.web_runner, config.web.host, config.web.port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ami_bridge.hub import BoardHub, SubscriptionDropped
+from switchboard.caller_card import caller_card, save_note
 from switchboard_ui import auth
 
 log = logging.getLogger(__name__)
@@ -23,18 +25,21 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 HUB: web.AppKey[BoardHub] = web.AppKey("hub", BoardHub)
 SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+REGION: web.AppKey[str] = web.AppKey("region", str)
+MAX_NOTE = 2000
 # A board that sends nothing and answers no ping for this long is gone.
 WS_HEARTBEAT_S = 15.0
 
 
 def create_app(
-    pool: asyncpg.Pool, hub: BoardHub, *, secure_cookies: bool = False
+    pool: asyncpg.Pool, hub: BoardHub, *, secure_cookies: bool = False, region: str = "NL"
 ) -> web.Application:
     app = web.Application(client_max_size=64 * 1024, middlewares=[_same_origin_only])
     app[POOL] = pool
     app[HUB] = hub
     app[SECURE_COOKIES] = secure_cookies
     app[SOCKETS] = set()
+    app[REGION] = region
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -47,6 +52,8 @@ def create_app(
     app.router.add_get("/board", board_page)
     app.router.add_get("/ws", board_socket)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/api/caller", caller_card_api)
+    app.router.add_post("/api/calls/note", call_note_api)
     app.router.add_static("/static", HERE / "static")
     app.on_shutdown.append(_close_sockets)
     return app
@@ -115,6 +122,40 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     if session is None:
         raise web.HTTPSeeOther("/login")
     return aiohttp_jinja2.render_template("board.html", request, {"session": session})
+
+
+async def caller_card_api(request: web.Request) -> web.Response:
+    if await _current_session(request) is None:
+        return web.json_response({"error": "log in first"}, status=401)
+    number = request.query.get("number", "")
+    if not number or len(number) > 64:
+        return web.json_response({"error": "give ?number= (at most 64 characters)"}, status=400)
+    card = await caller_card(
+        request.app[POOL], number, region=request.app[REGION], now=datetime.now(UTC)
+    )
+    return web.json_response(card)
+
+
+async def call_note_api(request: web.Request) -> web.Response:
+    session = await _current_session(request)
+    if session is None:
+        return web.json_response({"error": "log in first"}, status=401)
+    if request.headers.get("X-CSRF-Token") != session.csrf_token:
+        return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "the body must be JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "the body must be a JSON object"}, status=400)
+    call_id, note = body.get("call_id"), body.get("note")
+    if not isinstance(call_id, str) or not isinstance(note, str) or len(note) > MAX_NOTE:
+        return web.json_response(
+            {"error": f"give call_id and note (text, at most {MAX_NOTE} characters)"}, status=400
+        )
+    if not await save_note(request.app[POOL], call_id, note):
+        return web.json_response({"error": f"no call {call_id!r} in the journal"}, status=404)
+    return web.json_response({"saved": True})
 
 
 async def health(request: web.Request) -> web.Response:

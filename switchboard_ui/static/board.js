@@ -65,6 +65,8 @@ function fill(listId, list) {
   ol.replaceChildren(...list.map((call) => {
     const li = template.content.firstElementChild.cloneNode(true);
     li.dataset.callId = call.call_id;
+    li.dataset.number = call.caller_number;
+    li.classList.toggle("selected", call.call_id === selectedCall);
     li.dataset.state = call.state;
     li.dataset.since = call.state === "talking" ? call.answered_at : call.started_at;
     li.querySelector(".caller-name").textContent =
@@ -90,6 +92,69 @@ function tick() {
     li.classList.toggle("amber", waiting && seconds >= AMBER_AFTER_S && seconds <= RED_AFTER_S);
   }
 }
+
+// -- caller card ----------------------------------------------------------------------
+let selectedCall = null;
+
+async function openCard(li) {
+  selectedCall = li.dataset.callId;
+  render();
+  const card = document.getElementById("card");
+  const number = li.dataset.number;
+  card.hidden = false;
+  card.querySelector(".card-note-status").textContent = "";
+  card.querySelector("textarea").value = "";
+  if (!number) {
+    fillCard({ contacts: [], number: "", explanation: "Number withheld: ask who is calling.", history: [] });
+    return;
+  }
+  const response = await fetch(`/api/caller?number=${encodeURIComponent(number)}`);
+  if (!response.ok) {
+    card.querySelector(".card-explanation").textContent = "Could not load the caller card.";
+    return;
+  }
+  fillCard(await response.json());
+}
+
+function fillCard(data) {
+  const card = document.getElementById("card");
+  const names = data.contacts.map((c) => (c.company ? `${c.name} (${c.company})` : c.name));
+  card.querySelector(".card-name").textContent = names.join(", ") || "Unknown caller";
+  card.querySelector(".card-number").textContent = data.number;
+  card.querySelector(".card-explanation").textContent = data.explanation;
+  card.querySelector(".card-history").replaceChildren(...data.history.map((h) => {
+    const item = document.createElement("li");
+    const when = new Date(h.started_at * 1000).toLocaleString();
+    item.textContent = `${when}: ${h.outcome}${h.note ? ` — ${h.note}` : ""}`;
+    return item;
+  }));
+}
+
+async function saveNote(event) {
+  event.preventDefault();
+  const status = document.querySelector(".card-note-status");
+  const note = document.querySelector(".card-note textarea").value;
+  const response = await fetch("/api/calls/note", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content,
+    },
+    body: JSON.stringify({ call_id: selectedCall, note }),
+  });
+  const reply = await response.json();
+  status.textContent = response.ok ? "Saved." : `Not saved: ${reply.error}`;
+}
+
+document.addEventListener("click", (event) => {
+  const li = event.target.closest(".call");
+  if (li) openCard(li);
+});
+document.addEventListener("keydown", (event) => {
+  const li = event.target.closest && event.target.closest(".call");
+  if (li && event.key === "Enter") openCard(li);
+});
+document.querySelector(".card-note").addEventListener("submit", saveNote);
 
 setInterval(tick, 1000);
 connect(0);

@@ -84,3 +84,26 @@ async def test_a_hostile_caller_name_is_shown_harmless_and_the_call_goes_on(
         await expect(row.locator(".detail")).to_have_text("in queue switchboard", timeout=5_000)
     finally:
         call.wait(timeout=30)
+
+
+async def test_clicking_a_call_opens_the_caller_card_and_a_note_is_kept(
+    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+) -> None:
+    await add_contact(db, "Ruben Smit", ["0645470001"], company="Smit Transport")
+    page = await logged_in_board(browser, db, switchboard)
+    call = place_call("0645470001", None, duration_s=6)
+    try:
+        row = page.locator(".call", has_text="Ruben Smit - Smit Transport")
+        await row.click()
+        card = page.locator("#card")
+        await expect(card.locator(".card-name")).to_have_text("Ruben Smit (Smit Transport)")
+        await expect(card.locator(".card-explanation")).to_have_text(
+            "Recognised by number only, never verified: verify the address before trusting it."
+        )
+        await card.locator("textarea").fill("Wil offerte voor 3 vrachtwagens")
+        await card.get_by_role("button", name="Save note").click()
+        await expect(card.locator(".card-note-status")).to_have_text("Saved.")
+    finally:
+        call.wait(timeout=30)
+    note = await db.fetchval("SELECT note FROM calls WHERE caller_number = '0645470001'")
+    assert note == "Wil offerte voor 3 vrachtwagens"

@@ -11,6 +11,7 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.hub import BoardHub
+from switchboard.contacts import add_contact
 from switchboard_ui.app import SESSION_COOKIE, create_app
 from switchboard_ui.auth import create_user
 
@@ -85,3 +86,63 @@ async def test_log_out_needs_the_csrf_token(client: TestClient) -> None:
 async def test_an_oversized_request_is_refused_without_harm(client: TestClient) -> None:
     response = await client.post("/login", data={"username": "x" * 100_000, "password": "y"})
     assert response.status == 413
+
+
+async def csrf_token(client: TestClient) -> str:
+    page = await (await client.get("/board")).text()
+    marker = 'name="csrf-token" content="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
+async def test_the_caller_card_needs_a_session(client: TestClient) -> None:
+    response = await client.get("/api/caller", params={"number": "0612345678"})
+    assert response.status == 401
+
+
+async def test_the_caller_card_shows_contact_explanation_and_history(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    contact_id = await add_contact(db, "Noor Visser", ["0645460001"], company="Visser & Zn")
+    await db.execute(
+        "UPDATE contact_numbers SET verified_at = now() - interval '400 days'"
+        " WHERE contact_id = $1",
+        contact_id,
+    )
+    await db.execute(
+        "INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, started_at, answered_at,"
+        " answered_by, ended_at) VALUES ('p', 'card-1', '0645460001', '+31645460001',"
+        " now() - interval '2 hours', now() - interval '2 hours', '201', now() - interval '1 hour')"
+    )
+    await log_in(client)
+    card = await (await client.get("/api/caller", params={"number": "06-45460001"})).json()
+    assert card["contacts"][0]["name"] == "Noor Visser"
+    assert card["explanation"] == (
+        "Recognised by number, last verified 13 months ago: verify the address."
+    )
+    assert card["history"][0]["outcome"] == "answered by 201"
+
+
+async def test_a_note_is_saved_on_the_call_with_the_csrf_token_only(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    await db.execute(
+        "INSERT INTO calls (pbx, linked_id, caller_number, started_at)"
+        " VALUES ('p', 'note-1', '0612', now())"
+    )
+    await log_in(client)
+    payload = {"call_id": "p:note-1", "note": "Belt terug over factuur"}
+    forged = await client.post("/api/calls/note", json=payload, headers={"X-CSRF-Token": "x"})
+    assert forged.status == 403
+    token = await csrf_token(client)
+    saved = await client.post("/api/calls/note", json=payload, headers={"X-CSRF-Token": token})
+    assert saved.status == 200
+    assert await db.fetchval("SELECT note FROM calls WHERE linked_id = 'note-1'") == payload["note"]
+    missing = await client.post(
+        "/api/calls/note", json={"call_id": "p:nope", "note": "x"}, headers={"X-CSRF-Token": token}
+    )
+    assert missing.status == 404
+    garbage = await client.post(
+        "/api/calls/note", data=b"not json", headers={"X-CSRF-Token": token}
+    )
+    assert garbage.status == 400 and "JSON" in (await garbage.json())["error"]
