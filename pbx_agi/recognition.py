@@ -26,7 +26,7 @@ class Confidence(Enum):
     UNKNOWN = "unknown"  # no match, withheld, internal or garbage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PastCall:
     """An earlier call from the same number, from the call journal."""
 

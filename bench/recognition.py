@@ -1,0 +1,247 @@
+"""Recognition latency with a realistic directory, beside the bare FastAGI floor.
+
+Loads CONTACTS contacts with three numbers each into a fresh embedded PostgreSQL, starts
+the real `recognize` route on the in-memory caller directory, and plays Asterisk's side
+for SESSIONS calls, CONCURRENCY at a time, from known and unknown numbers. In the same
+run a bare asyncio server replays the very same command lines with no parsing, lookup or
+quoting (the floor). Prints p50/p99 of both, their difference, and the memory the
+directory takes. Optionally (--classic N) times the classic pyst2 script per call.
+
+    .venv/bin/python bench/recognition.py                 # 100,000 contacts, 300,000 numbers
+    .venv/bin/python bench/recognition.py --contacts 10000 --sessions 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import multiprocessing
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+
+from pbx_agi.caller_directory import CallerDirectory
+from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.recognize import RecognizeRoute
+from switchboard.database import migrate, start_embedded
+
+MOBILE_PREFIXES = ["+3161", "+3162", "+3163", "+3164", "+3165"]
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def make_numbers(count: int, rng: random.Random) -> list[str]:
+    seen: set[str] = set()
+    while len(seen) < count:
+        seen.add(rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10_000_000):07d}")
+    return list(seen)
+
+
+async def load(dsn: str, contacts: int, rng: random.Random) -> list[str]:
+    numbers = make_numbers(contacts * 3 + 1000, rng)
+    known, unknown = numbers[: contacts * 3], numbers[contacts * 3 :]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "contacts",
+            records=[
+                (i + 1, f"Contact {i + 1}", f"Company {i % 5000}", i % 50 == 0, "nl")
+                for i in range(contacts)
+            ],
+            columns=["id", "name", "company", "vip", "language"],
+        )
+        await conn.copy_records_to_table(
+            "contact_numbers",
+            records=[(i // 3 + 1, number) for i, number in enumerate(known)],
+            columns=["contact_id", "e164"],
+        )
+    finally:
+        await conn.close()
+    return known[:5000] + unknown
+
+
+def national(e164: str) -> str:
+    return "0" + e164[3:]  # +316... -> 06..., as a Dutch trunk presents it
+
+
+def headers(number: str) -> bytes:
+    return (
+        "agi_network: yes\nagi_network_script: recognize\nagi_channel: PJSIP/trunk-00000001\n"
+        f"agi_uniqueid: {time.time():.4f}\nagi_callerid: {national(number)}\n"
+        "agi_calleridname: Caller\nagi_context: from-trunk\nagi_extension: s\n\n"
+    ).encode()
+
+
+async def one_call(port: int, number: str) -> tuple[float, list[bytes]]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(headers(number))
+    commands = []
+    while line := await reader.readline():
+        commands.append(line)
+        writer.write(b"200 result=1\n")
+    elapsed = time.perf_counter() - started
+    writer.close()
+    return elapsed, commands
+
+
+async def _drive_here(port: int, numbers: list[str], concurrency: int) -> list[float]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded(number: str) -> float:
+        async with gate:
+            return (await one_call(port, number))[0]
+
+    return list(await asyncio.gather(*(guarded(n) for n in numbers)))
+
+
+def _client_process(port: int, numbers: list[str], concurrency: int, out: Connection) -> None:
+    out.send(asyncio.run(_drive_here(port, numbers, concurrency)))
+    out.close()
+
+
+async def drive(port: int, numbers: list[str], concurrency: int) -> list[float]:
+    """Play Asterisk from a separate process, as the real one is: the servers under test
+    keep their event loop to themselves."""
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    client = multiprocessing.get_context("fork").Process(
+        target=_client_process, args=(port, numbers, concurrency, send)
+    )
+    client.start()
+    latencies: list[float] = await asyncio.to_thread(receive.recv)
+    await asyncio.to_thread(client.join)
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1] * 1000
+
+
+def make_workdir() -> Path:
+    # Readable by the unprivileged user the embedded PostgreSQL runs as.
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    workdir.chmod(0o755)
+    return workdir
+
+
+async def main(args: argparse.Namespace) -> None:
+    rng = random.Random(42)
+    workdir = make_workdir()
+    server = start_embedded(workdir / "pgdata")
+    try:
+        dsn = server.get_uri()
+        migrate(dsn)
+        started = time.perf_counter()
+        callers = await load(dsn, args.contacts, rng)
+        print(
+            f"loaded {args.contacts:,} contacts, {args.contacts * 3:,} numbers "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        gc.collect()
+        before = rss_mib()
+        directory = CallerDirectory(pool)
+        started = time.perf_counter()
+        await directory.reload()
+        gc.collect()
+        print(
+            f"directory: {directory.snapshot.number_count:,} numbers in "
+            f"{time.perf_counter() - started:.1f} s, {rss_mib() - before:.0f} MiB"
+        )
+
+        route = RecognizeRoute.from_directory(directory, pool, region="NL", budget_s=0.2)
+        ours = FastAGIServer({"recognize": route})
+        await ours.start("127.0.0.1", 0)
+
+        # The floor replays exactly what our route sends for a caller.
+        _, script = await one_call(ours.port, callers[0])
+
+        async def floor_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\n\n")
+            for line in script:
+                writer.write(line)
+                await reader.readline()
+            writer.close()
+
+        floor = await asyncio.start_server(floor_handler, "127.0.0.1", 0)
+        floor_port = floor.sockets[0].getsockname()[1]
+        sample = [rng.choice(callers) for _ in range(args.sessions)]
+        await drive(ours.port, sample[:200], args.concurrency)  # warm-up
+        await drive(floor_port, sample[:200], args.concurrency)
+        print(f"{len(script)} AGI commands per call; Asterisk played by a separate process")
+        for concurrency, calls in ((1, sample[: args.sessions // 5]), (args.concurrency, sample)):
+            # Interleave the two in halves so machine noise hits both alike.
+            half = len(calls) // 2
+            floor_lat = await drive(floor_port, calls[:half], concurrency)
+            ours_lat = await drive(ours.port, calls[:half], concurrency)
+            floor_lat += await drive(floor_port, calls[half:], concurrency)
+            ours_lat += await drive(ours.port, calls[half:], concurrency)
+            print(f"-- {len(calls):,} calls, {concurrency} at a time")
+            for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
+                print(
+                    f"{name:<14} p50 {percentile(lat, 0.5):7.3f} ms"
+                    f"   p99 {percentile(lat, 0.99):7.3f} ms"
+                )
+            p50 = percentile(ours_lat, 0.5) - percentile(floor_lat, 0.5)
+            p99 = percentile(ours_lat, 0.99) - percentile(floor_lat, 0.99)
+            ratio = percentile(ours_lat, 0.99) / percentile(floor_lat, 0.99)
+            print(f"recognize - floor: p50 +{p50:.3f} ms   p99 +{p99:.3f} ms   (p99 x{ratio:.2f})")
+        if metrics_failed := ours.metrics.sessions_failed:
+            print(f"WARNING: {metrics_failed} sessions failed")
+        if args.classic:
+            await bench_classic(dsn, callers, args.classic)
+        floor.close()
+        await ours.close(5)
+        await directory.close()
+        await pool.close()
+    finally:
+        server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def bench_classic(dsn: str, callers: list[str], calls: int) -> None:
+    """The pyst2 script, one process per call, as Asterisk would run it."""
+    script = shutil.which("switchboard-agi-recognize")
+    if script is None:
+        print("classic: switchboard-agi-recognize not installed; skipped")
+        return
+    latencies = []
+    for number in callers[:calls]:
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            script,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={"SWITCHBOARD_DATABASE__DSN": dsn, "SWITCHBOARD_SERVICES__AMI": "false"},
+        )
+        await process.communicate(headers(number) + b"200 result=1\n" * 40)
+        latencies.append(time.perf_counter() - started)
+    print(
+        f"classic pyst2  p50 {percentile(latencies, 0.5):7.3f} ms   "
+        f"p99 {percentile(latencies, 0.99):7.3f} ms   (one process per call, {calls} calls)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--sessions", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--classic", type=int, default=0, help="also time N classic AGI calls")
+    asyncio.run(main(parser.parse_args()))
