@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from switchboard.numbers import NumberKind, normalise
+
+if TYPE_CHECKING:
+    # Only for annotations: the classic AGI script (pbx_agi/classic_agi.py) imports
+    # this module once per call and talks to PostgreSQL with psycopg, not asyncpg.
+    import asyncpg
 
 
 class ContactError(ValueError):
@@ -25,20 +29,29 @@ class ContactMatch:
     verified_at: datetime | None
 
 
-async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
-    rows = await pool.fetch(
-        """
-        SELECT c.id, c.name, c.company, c.vip, c.language, n.verified_at
-        FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id
-        WHERE n.e164 = $1
-        ORDER BY n.verified_at DESC NULLS LAST, c.id
-        """,
-        e164,
+#: The contacts who have one number (``$1``, E.164), best verified first.
+#:
+#: The one text of this lookup: :func:`find_by_number` runs it with asyncpg, and the
+#: classic AGI script (``pbx_agi/classic_agi.py``) with psycopg's ``RawCursor``, which
+#: takes the same ``$1`` placeholders. Change it here and both change.
+FIND_BY_NUMBER_SQL = """
+SELECT c.id, c.name, c.company, c.vip, c.language, n.verified_at
+FROM contact_numbers n JOIN contacts c ON c.id = n.contact_id
+WHERE n.e164 = $1
+ORDER BY n.verified_at DESC NULLS LAST, c.id
+"""
+
+
+def contact_match(row: Mapping[str, Any]) -> ContactMatch:
+    """One row of :data:`FIND_BY_NUMBER_SQL` (asyncpg Record or psycopg dict row)."""
+    return ContactMatch(
+        row["id"], row["name"], row["company"], row["vip"], row["language"], row["verified_at"]
     )
-    return [
-        ContactMatch(r["id"], r["name"], r["company"], r["vip"], r["language"], r["verified_at"])
-        for r in rows
-    ]
+
+
+async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
+    rows = await pool.fetch(FIND_BY_NUMBER_SQL, e164)
+    return [contact_match(r) for r in rows]
 
 
 async def add_contact(
