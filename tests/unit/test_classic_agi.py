@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pbx_agi import classic_agi
 from pbx_agi.agi_protocol import AGIHeaderIncomplete, AGIHeaderTooLarge
+from switchboard.sandbox import classic_agi_mounts
 
 REPO = Path(__file__).resolve().parents[2]
 CALLER = {
@@ -304,3 +306,30 @@ def test_a_closed_port_exits_non_zero_at_once_with_one_clear_line(tmp_path: Path
     assert result.stdout.decode().count("\n") == 18  # the unrecognised variables
     # Python's start-up and imports are most of this; the refusal itself is instant.
     assert elapsed < 5, elapsed
+
+
+# ------------------------------------------------------------ in the sandbox's chroot
+
+
+def test_the_sandbox_mounts_the_python_that_runs_the_script(tmp_path: Path) -> None:
+    # A virtualenv inside the checkout, made from a Python installed on its own (pyenv).
+    assert classic_agi_mounts(
+        executable=Path("/work/main/.venv/bin/python"),
+        prefix=Path("/work/main/.venv"),
+        base_prefix=Path("/root/.pyenv/versions/3.11.7"),
+        source=Path("/work/main"),
+    ) == [Path("/work/main"), Path("/root/.pyenv/versions/3.11.7")]
+    # Made from Debian's python3: never /usr itself, which the root has its own of,
+    # but the standard library and the binary its bin/python links to.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3.11")
+    mounts = classic_agi_mounts(
+        executable=venv / "bin" / "python",
+        prefix=venv,
+        base_prefix=Path("/usr"),
+        source=Path("/srv/switchboard"),
+    )
+    assert Path("/usr") not in mounts
+    assert {venv, Path("/srv/switchboard"), Path("/usr/bin/python3.11")} <= set(mounts)
+    assert Path(sysconfig.get_paths()["stdlib"]) in mounts
