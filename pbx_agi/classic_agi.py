@@ -8,7 +8,7 @@ the same order, the same ``UserEvent SwitchboardRecognition``. It is built from 
 pieces -- :func:`~switchboard.numbers.normalise`, the contact query of
 :mod:`switchboard.contacts`, :func:`~pbx_agi.recognition.summarise_history`,
 :func:`~pbx_agi.recognition.recognise`, :func:`~pbx_agi.routing.decide_route` -- and
-only composes them; ``tests/integration/test_classic_agi.py`` checks both routes
+only composes them; ``tests/integration/test_classic_agi_db.py`` checks both routes
 write the same command lines for the same caller.
 
 What differs is where the facts come from: the FastAGI service answers from its

@@ -1,5 +1,5 @@
 """The classic AGI script without a database: its AGI conversation, its configuration
-and its time budget. (Against a real PostgreSQL: tests/integration/test_classic_agi.py.)
+and its time budget. (Against a real PostgreSQL: tests/integration/test_classic_agi_db.py.)
 
 ``main()`` is driven as Asterisk drives it: the environment block and the replies on
 stdin, the commands read back from stdout.
