@@ -652,6 +652,16 @@ class _CsvFile:
                 yield start, cells
 
 
+def looks_like_vcard(data: bytes) -> bool:
+    """Whether the file starts like a vCard file (whatever its name says)."""
+    head = data[:4096]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = head.decode("utf-16", errors="ignore")
+    else:
+        text = head.decode("utf-8", errors="ignore")
+    return text.lstrip("\ufeff \t\r\n").upper().startswith("BEGIN:VCARD")
+
+
 def read_csv_headers(data: bytes) -> list[str]:
     """The column headers of a CSV file (to guess or check a mapping)."""
     return _CsvFile(data).headers
@@ -674,13 +684,18 @@ def parse_csv(data: bytes, mapping: ColumnMapping, *, region: str) -> ImportResu
                 + ", ".join(repr(h) for h in headers if h)
             )
         columns[wanted] = found
+    missing = []
     if not (mapping.name or mapping.first_name or mapping.last_name or mapping.company):
-        raise ContactImportError(
+        missing.append(
             "no column for the name found; say which with --map name=Header"
             " (or first_name=, last_name=)"
         )
     if not mapping.phones:
-        raise ContactImportError("no phone number column found; say which with --map phone=Header")
+        missing.append("no phone number column found; say which with --map phone=Header")
+    if missing:
+        raise ContactImportError(
+            "; ".join(missing) + ". The columns are: " + ", ".join(repr(h) for h in headers if h)
+        )
 
     result = ImportResult(provided=frozenset(f for f in IMPORT_FIELDS if getattr(mapping, f)))
     for start, cells in table.rows:

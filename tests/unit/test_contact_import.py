@@ -17,6 +17,7 @@ from switchboard.contact_import import (
     ImportedContact,
     ImportResult,
     guess_mapping,
+    looks_like_vcard,
     parse_csv,
     parse_vcards,
     read_csv_headers,
@@ -320,6 +321,14 @@ def test_a_file_without_a_phone_column_asks_for_a_mapping() -> None:
 def test_a_file_without_a_name_column_asks_for_a_mapping() -> None:
     with pytest.raises(ContactImportError, match="--map name=Header"):
         read(b"Wie;Telefoon\nJan;0612345678\n")
+
+
+def test_everything_missing_from_a_mapping_is_said_at_once() -> None:
+    with pytest.raises(ContactImportError) as raised:
+        read(b"Wie;Nummer\nJan;0612345678\n")
+    message = str(raised.value)
+    assert "--map name=Header" in message and "--map phone=Header" in message
+    assert message.endswith("The columns are: 'Wie', 'Nummer'")
 
 
 # --------------------------------------------------------------------------- mapping
@@ -662,6 +671,21 @@ def test_vcard_21_quoted_printable_in_windows_1252() -> None:
 def test_a_file_without_vcards_is_refused(data: bytes) -> None:
     with pytest.raises(ContactImportError, match="no vCards in this file"):
         parse_vcards(data, region="NL")
+
+
+@pytest.mark.parametrize(
+    "data,vcard",
+    [
+        (b"BEGIN:VCARD\r\nFN:Jan\r\n", True),
+        (b"\r\n  begin:vcard\n", True),
+        (codecs.BOM_UTF8 + b"BEGIN:VCARD\n", True),
+        ("BEGIN:VCARD\r\n".encode("utf-16"), True),
+        (b"Naam;Telefoon\nBEGIN:VCARD\n", False),
+        (b"", False),
+    ],
+)
+def test_a_vcard_file_is_known_by_its_content(data: bytes, vcard: bool) -> None:
+    assert looks_like_vcard(data) is vcard
 
 
 # --------------------------------------------------------------------------- never crashes
