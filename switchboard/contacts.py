@@ -54,6 +54,53 @@ async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
     return [contact_match(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class NewContact:
+    """One contacts row to insert; ``source``/``external_id`` for imported contacts."""
+
+    name: str
+    company: str | None = None
+    vip: bool = False
+    language: str = "nl"
+    email: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    source: str | None = None
+    external_id: str | None = None
+
+
+async def insert_contact(conn: asyncpg.Connection, contact: NewContact) -> int:
+    """Insert one contact (in the caller's transaction); return its id."""
+    contact_id: int = await conn.fetchval(
+        "INSERT INTO contacts"
+        " (name, company, vip, language, email, address, notes, source, external_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        contact.name,
+        contact.company,
+        contact.vip,
+        contact.language,
+        contact.email,
+        contact.address,
+        contact.notes,
+        contact.source,
+        contact.external_id,
+    )
+    return contact_id
+
+
+async def add_numbers(
+    conn: asyncpg.Connection, contact_id: int, numbers: Sequence[tuple[str, str | None]]
+) -> None:
+    """Give a contact these (E.164, label) numbers. A number it already has keeps its
+    ``verified_at``, and its label unless a new one is given."""
+    await conn.executemany(
+        "INSERT INTO contact_numbers (contact_id, e164, label) VALUES ($1, $2, $3)"
+        " ON CONFLICT (contact_id, e164)"
+        " DO UPDATE SET label = coalesce(EXCLUDED.label, contact_numbers.label)",
+        [(contact_id, e164, label) for e164, label in numbers],
+    )
+
+
 async def add_contact(
     pool: asyncpg.Pool,
     name: str,
@@ -74,16 +121,8 @@ async def add_contact(
     if not name.strip():
         raise ContactError("a contact needs a name")
     async with pool.acquire() as conn, conn.transaction():
-        contact_id: int = await conn.fetchval(
-            "INSERT INTO contacts (name, company, vip, language)"
-            " VALUES ($1, $2, $3, $4) RETURNING id",
-            name.strip(),
-            company,
-            vip,
-            language,
+        contact_id = await insert_contact(
+            conn, NewContact(name.strip(), company=company, vip=vip, language=language)
         )
-        await conn.executemany(
-            "INSERT INTO contact_numbers (contact_id, e164) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            [(contact_id, e164) for e164 in e164s],
-        )
+        await add_numbers(conn, contact_id, [(e164, None) for e164 in e164s])
     return contact_id
