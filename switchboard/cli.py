@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -77,6 +78,38 @@ def _parser() -> argparse.ArgumentParser:
     contact.add_argument("--vip", action="store_true")
     contact.add_argument("--language", choices=["nl", "en"], default="nl")
     contact.set_defaults(handler=_contact_add)
+
+    contacts_import = commands.add_parser(
+        "contacts-import",
+        help="import contacts from a CSV export or a vCard (.vcf) file",
+        description="Import contacts from a CSV export (Excel, Outlook, a CRM) or a vCard"
+        " file. Importing the same file again updates its contacts. Exit status: 0 all"
+        " imported, 1 some rows had problems (the others were imported), 2 the file"
+        " could not be read.",
+    )
+    contacts_import.add_argument("file", type=Path)
+    contacts_import.add_argument(
+        "--format", choices=["csv", "vcard"], help="default: from the file name or content"
+    )
+    contacts_import.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=HEADER",
+        help="which CSV column holds a field (name, first_name, middle_name, last_name,"
+        " company, phone, email, notes, vip, language, address, external_id); phone and"
+        " address may be given several times; FIELD= ignores a guessed column",
+    )
+    contacts_import.add_argument(
+        "--source",
+        default="import",
+        help="name of the list the file comes from (e.g. outlook, crm); re-imports update"
+        " contacts of the same source only (default: import)",
+    )
+    contacts_import.add_argument(
+        "--dry-run", action="store_true", help="report what would change, change nothing"
+    )
+    contacts_import.set_defaults(handler=_contacts_import)
 
     sandbox = commands.add_parser(
         "sandbox", help="the sandbox Asterisk: up | down | status | cli CMD"
@@ -163,6 +196,65 @@ def _contact_add(args: argparse.Namespace) -> int:
 
     print(f"contact {_on_database(args, add)} saved")
     return 0
+
+
+def _contacts_import(args: argparse.Namespace) -> int:
+    from switchboard.contact_import import (
+        MAX_FILE_BYTES,
+        ContactImportError,
+        ImportResult,
+        check_file_size,
+        guess_mapping,
+        parse_csv,
+        parse_vcards,
+        read_csv_headers,
+    )
+    from switchboard.contact_store import ImportSummary, import_contacts
+
+    path: Path = args.file
+    config = _config(args)
+    try:
+        with path.open("rb") as file:
+            check_file_size(os.fstat(file.fileno()).st_size)
+            data = file.read(MAX_FILE_BYTES + 1)
+        kind = args.format or _contacts_format(path, data)
+        if kind == "vcard":
+            if args.map:
+                raise ContactImportError("--map is for CSV files; a vCard names its fields")
+            result: ImportResult = parse_vcards(data, region=config.default_region)
+        else:
+            mapping = guess_mapping(read_csv_headers(data)).with_overrides(args.map)
+            print(f"columns: {mapping.describe()}")
+            result = parse_csv(data, mapping, region=config.default_region)
+    except (OSError, ContactImportError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"switchboard: {path}: {reason}", file=sys.stderr)
+        return 2
+
+    async def store(pool: asyncpg.Pool, _config: Config) -> ImportSummary:
+        return await import_contacts(pool, result, source=args.source, dry_run=args.dry_run)
+
+    summary = _on_database(args, store)
+    would = "would be " if args.dry_run else ""
+    print(
+        f"{path}: {len(result.contacts)} contacts read; {summary.created} {would}created,"
+        f" {summary.updated} {would}updated, {summary.unchanged} unchanged"
+        + (" (dry run: nothing changed)" if args.dry_run else "")
+    )
+    if summary.problems:
+        print(f"{len(summary.problems)} problems:")
+        for problem in summary.problems:
+            print(f"  {problem}")
+        return 1
+    return 0
+
+
+def _contacts_format(path: Path, data: bytes) -> str:
+    from switchboard.contact_import import looks_like_vcard
+
+    if looks_like_vcard(data) or path.suffix.lower() in {".vcf", ".vcard"}:
+        return "vcard"
+    return "csv"
 
 
 def _sandbox(args: argparse.Namespace) -> int:
