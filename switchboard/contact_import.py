@@ -78,6 +78,9 @@ class ImportedContact:
     # False when one of the row's numbers was refused: the file is then not trusted to
     # list all of the contact's numbers, so numbers already stored are kept.
     all_numbers_read: bool = True
+    # Fields whose value in the file was refused (email, vip, language): a re-import
+    # leaves what is stored for them, rather than wiping it over a typo.
+    refused: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -400,6 +403,7 @@ class _Row:
         self.problems = problems
         self.numbers: dict[str, ImportedNumber] = {}
         self.all_numbers_read = True
+        self.refused: set[str] = set()
 
     def problem(self, message: str, line: int | None = None) -> None:
         self.problems.append(RowProblem(line or self.line, message))
@@ -421,6 +425,7 @@ class _Row:
         if _EMAIL.fullmatch(email):
             return email
         self.problem(f"{_show(raw)}{where} is not an e-mail address", line)
+        self.refused.add("email")
         return None
 
     def vip(self, raw: str, where: str) -> bool:
@@ -428,7 +433,8 @@ class _Row:
         if value in _YES:
             return True
         if value not in _NO:
-            self.problem(f"{_show(raw)}{where} is not yes or no; not marked VIP")
+            self.problem(f"{_show(raw)}{where} is not yes or no; VIP left as it was")
+            self.refused.add("vip")
         return False
 
     def language(self, raw: str, where: str, line: int | None = None) -> Language:
@@ -439,7 +445,12 @@ class _Row:
             return "en"
         if value.startswith(("nl-", "nl_")):
             return "nl"
-        self.problem(f"{_show(raw)}{where} is not Dutch or English; Dutch is used", line)
+        self.problem(
+            f"{_show(raw)}{where} is not Dutch or English; language left as it was"
+            " (Dutch for a new contact)",
+            line,
+        )
+        self.refused.add("language")
         return "nl"
 
 
@@ -517,6 +528,7 @@ def _finish(
         address=address,
         external_id=external_id,
         all_numbers_read=row.all_numbers_read,
+        refused=frozenset(row.refused),
     )
 
 

@@ -13,9 +13,11 @@ an id only takes a contact that has none yet. Rows that match nothing are create
 Contacts missing from the file are kept: an import never deletes.
 
 A matched contact gets the file's name and the fields the file carries (a file without
-a VIP column leaves VIP flags alone); its numbers become the file's numbers, keeping
-``verified_at`` of those that stay. When one of the row's numbers was refused, the
-file is not trusted to list them all, so numbers already stored are kept as well.
+a VIP column leaves VIP flags alone; a value the import refused, like 'misschien' for
+VIP or a broken e-mail address, leaves that field alone too); its numbers become the
+file's numbers, keeping ``verified_at`` of those that stay. When one of the row's
+numbers was refused, the file is not trusted to list them all, so numbers already
+stored are kept as well.
 """
 
 from __future__ import annotations
@@ -146,10 +148,10 @@ async def import_contacts(
                 if match is None:
                     touched.append(await _insert(conn, contact, source))
                     created += 1
-                elif _same(stored[match], contact, provided):
+                elif _same(stored[match], contact, provided - contact.refused):
                     unchanged += 1
                 else:
-                    await _update(conn, match, contact, provided)
+                    await _update(conn, match, contact, provided - contact.refused)
                     touched.append(match)
                     updated += 1
             # The caller directory reloads contacts whose updated_at moved since its last

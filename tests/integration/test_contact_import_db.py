@@ -138,6 +138,17 @@ async def test_a_bad_number_in_the_new_file_does_not_cost_a_stored_number(
     assert a.contact_id == b.contact_id
 
 
+async def test_a_refused_value_does_not_wipe_what_is_stored(db: asyncpg.Pool) -> None:
+    src = source()
+    (n, _) = mobile()
+    await import_contacts(db, parsed(csv(f"K1;Anna;Acme;{n};;anna@acme.example;ja;en")), source=src)
+    typos = parsed(csv(f"K1;Anna;Acme;{n};;anna(at)acme;misschien;Duits"))
+    summary = await import_contacts(db, typos, source=src)
+    assert counts(summary) == (0, 0, 1) and len(summary.problems) == 3
+    [row] = await contacts_of(db, src)
+    assert (row["email"], row["vip"], row["language"]) == ("anna@acme.example", True, "en")
+
+
 async def test_without_ids_a_contact_is_found_again_by_e_mail(db: asyncpg.Pool) -> None:
     src = source()
     mapping = ColumnMapping(name="Naam", company="Bedrijf", phones=("Telefoon",), email="E-mail")

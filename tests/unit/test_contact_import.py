@@ -223,8 +223,9 @@ def test_vip_is_read_from_the_ways_people_write_yes(cell: str, vip: bool) -> Non
 def test_an_unclear_vip_value_is_reported_and_not_guessed() -> None:
     result = read("Naam;Telefoon;VIP\nJan;0612345678;misschien\n")
     assert result.contacts[0].vip is False
+    assert result.contacts[0].refused == {"vip"}  # a stored VIP flag is left alone
     assert problems(result) == [
-        "line 2: 'misschien' in column VIP is not yes or no; not marked VIP"
+        "line 2: 'misschien' in column VIP is not yes or no; VIP left as it was"
     ]
 
 
@@ -252,7 +253,8 @@ def test_another_language_falls_back_to_dutch_and_says_so() -> None:
     result = read("Naam;Telefoon;Taal\nJan;0612345678;Duits\n")
     assert result.contacts[0].language == "nl"
     assert problems(result) == [
-        "line 2: 'Duits' in column Taal is not Dutch or English; Dutch is used"
+        "line 2: 'Duits' in column Taal is not Dutch or English; language left as it was"
+        " (Dutch for a new contact)"
     ]
 
 
@@ -509,8 +511,9 @@ def test_a_dutch_crm_export_in_windows_1252() -> None:
         " (too short; an internal extension?)",
         "line 6: 'bram@smit' in column E-mail is not an e-mail address",
         "line 7: no name or company; row skipped",
-        "line 8: 'misschien' in column VIP is not yes or no; not marked VIP",
-        "line 8: 'fr' in column Taal is not Dutch or English; Dutch is used",
+        "line 8: 'misschien' in column VIP is not yes or no; VIP left as it was",
+        "line 8: 'fr' in column Taal is not Dutch or English; language left as it was"
+        " (Dutch for a new contact)",
     ]
 
 
