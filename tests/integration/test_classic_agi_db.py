@@ -128,20 +128,20 @@ async def test_a_known_caller_gets_exactly_these_commands(
     db: asyncpg.Pool, classic: Classic
 ) -> None:
     contact_id = await add_contact(
-        db, "Anna de Vries", ["06 4547 0001"], company="Bakkerij Jansen", vip=True, language="en"
+        db, "Anna de Vries", ["06 4571 0001"], company="Bakkerij Jansen", vip=True, language="en"
     )
     await db.execute(
         "UPDATE contact_numbers SET verified_at = now() - interval '10 days' WHERE contact_id = $1",
         contact_id,
     )
-    result = classic(caller("0645470001", 'Jan \\"de\\" Vries'))
+    result = classic(caller("0645710001", 'Jan \\"de\\" Vries'))
     assert result.code == 0
     assert result.stderr == ""
     assert result.commands == [
         'SET VARIABLE "CALLERID(name)" "Anna de Vries - Bakkerij Jansen"',
         'SET VARIABLE "SB_RECOGNISED" "yes"',
         'SET VARIABLE "SB_CONFIDENCE" "verified"',
-        'SET VARIABLE "SB_CALLER_E164" "+31645470001"',
+        'SET VARIABLE "SB_CALLER_E164" "+31645710001"',
         'SET VARIABLE "SB_NUMBER_KIND" "public"',
         f'SET VARIABLE "SB_CONTACT_ID" "{contact_id}"',
         'SET VARIABLE "SB_CONTACT_NAME" "Anna de Vries"',
@@ -164,7 +164,7 @@ async def test_a_hostile_caller_name_stays_one_harmless_argument(
 ) -> None:
     # What PJSIP hands over for a display name full of quotes, escapes and AGI syntax.
     name = 'Evil\\" "SET VARIABLE" "SB_VIP" "1\\" \\\\; EXEC Dial PJSIP/100 `id` $(id)'
-    result = classic(caller("0645470002", name))
+    result = classic(caller("0645710002", name))
     assert result.code == 0
     # Quotes and backslashes gone, whitespace folded, cut to 40 characters.
     assert result.commands[0] == (
@@ -178,8 +178,8 @@ async def test_a_hostile_caller_name_stays_one_harmless_argument(
 async def test_a_hostile_contact_name_in_the_database_is_made_harmless(
     db: asyncpg.Pool, classic: Classic
 ) -> None:
-    await add_contact(db, 'Bad "Actor"\\ <sip:x>; \u202eevil', ["0645470003"], company="A\nB")
-    result = classic(caller("0645470003", "whoever"))
+    await add_contact(db, 'Bad "Actor"\\ <sip:x>; \u202eevil', ["0645710003"], company="A\nB")
+    result = classic(caller("0645710003", "whoever"))
     assert result.code == 0
     assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Bad Actor sip:x evil - A B"'
     assert 'SET VARIABLE "SB_CONTACT_NAME" "Bad Actor sip:x evil"' in result.commands
@@ -203,20 +203,20 @@ async def _both_routes(db: asyncpg.Pool, classic: Classic, env: Mapping[str, str
 async def test_same_commands_as_fastagi_for_a_caller_with_history(
     db: asyncpg.Pool, classic: Classic
 ) -> None:
-    contact_id = await add_contact(db, "Piet Smit", ["0645470011"], company="Smit BV", vip=True)
+    contact_id = await add_contact(db, "Piet Smit", ["0645710011"], company="Smit BV", vip=True)
     await db.execute(
         "UPDATE contact_numbers SET verified_at = now() - interval '400 days'"
         " WHERE contact_id = $1",
         contact_id,
     )
-    e164 = "+31645470011"
+    e164 = "+31645710011"
     # This call itself (already journalled by the AMI bridge): never counts.
     await journal_call(db, e164, ago=timedelta(seconds=1), answered_by=None, linked_id=UNIQUE_ID)
     await journal_call(db, e164, ago=timedelta(hours=2), answered_by=None)
     await journal_call(db, e164, ago=timedelta(days=10), answered_by=None)
     # Outside the caller directory's 30-day window: both routes must ignore it.
     await journal_call(db, e164, ago=timedelta(days=31), answered_by="207")
-    commands = await _both_routes(db, classic, caller("0645470011", "Piet"))
+    commands = await _both_routes(db, classic, caller("0645710011", "Piet"))
     assert 'SET VARIABLE "SB_CONFIDENCE" "unverified"' in commands
     assert 'SET VARIABLE "SB_RECENT_CALLS" "1"' in commands
     assert 'SET VARIABLE "SB_MISSED_CALL" "yes"' in commands
@@ -227,11 +227,11 @@ async def test_same_commands_as_fastagi_for_a_caller_with_history(
 async def test_same_commands_as_fastagi_for_a_returning_caller(
     db: asyncpg.Pool, classic: Classic
 ) -> None:
-    await add_contact(db, "Kees Bos", ["0645470012"])
-    e164 = "+31645470012"
+    await add_contact(db, "Kees Bos", ["0645710012"])
+    e164 = "+31645710012"
     await journal_call(db, e164, ago=timedelta(hours=30), answered_by="204")
     await journal_call(db, e164, ago=timedelta(days=3), answered_by=None)
-    commands = await _both_routes(db, classic, caller("0645470012", "Kees"))
+    commands = await _both_routes(db, classic, caller("0645710012", "Kees"))
     assert 'SET VARIABLE "SB_PREFERRED_EXTENSION" "204"' in commands
     assert 'SET VARIABLE "SB_REPEAT_CALLER" "no"' in commands  # 30 h: outside 24 h
 
@@ -239,9 +239,9 @@ async def test_same_commands_as_fastagi_for_a_returning_caller(
 async def test_same_commands_as_fastagi_for_a_shared_number(
     db: asyncpg.Pool, classic: Classic
 ) -> None:
-    await add_contact(db, "Receptie", ["0645470021"], company="Gemeente Zwolle")
-    await add_contact(db, "Wethouder", ["0645470021"], company="Gemeente Zwolle")
-    commands = await _both_routes(db, classic, caller("0645470021", "GEM ZWOLLE"))
+    await add_contact(db, "Receptie", ["0645710021"], company="Gemeente Zwolle")
+    await add_contact(db, "Wethouder", ["0645710021"], company="Gemeente Zwolle")
+    commands = await _both_routes(db, classic, caller("0645710021", "GEM ZWOLLE"))
     assert commands[0] == 'SET VARIABLE "CALLERID(name)" "Gemeente Zwolle"'
     assert 'SET VARIABLE "SB_CONFIDENCE" "shared"' in commands
 
@@ -249,10 +249,10 @@ async def test_same_commands_as_fastagi_for_a_shared_number(
 @pytest.mark.parametrize(
     ("number", "name"),
     [
-        ("0645470099", "Onbekende Beller"),  # public, not in the database
+        ("0645710099", "Onbekende Beller"),  # public, not in the database
         ("anonymous", "unknown"),  # withheld
         ("201", "Phone 201"),  # internal
-        ("06-4547-0001; drop table", "x"),  # garbage
+        ("06-4571-0001; drop table", "x"),  # garbage
     ],
 )
 async def test_same_commands_as_fastagi_for_callers_we_do_not_know(
