@@ -383,7 +383,12 @@ class Sandbox:
                 self._build_root()
             self._ensure_packages()
             changed = self._install_configs()
-            self._install_classic_agi()
+            try:
+                self._install_classic_agi()
+            except SandboxError as exc:
+                # Only the fallback is missing then: FastAGI calls work as before, and a
+                # call that needs the script gets AGISTATUS=NOTFOUND/FAILURE and goes on.
+                print(f"Warning: no classic AGI script in the sandbox: {exc}", file=sys.stderr)
             pid = self._running_pid()
             if pid is not None and changed & _RESTART_FILES:
                 self._stop(pid)
