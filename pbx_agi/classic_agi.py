@@ -34,9 +34,10 @@ The call never waits on us longer than the budget and never depends on us:
 ==========  ==================================================================
 exit code   meaning (Asterisk sets ``AGISTATUS``)
 ==========  ==================================================================
-0           recognised, or cleanly unrecognised (withheld, unknown number)
+0           recognised, or cleanly unrecognised (withheld, unknown number), or
+            the caller hung up meanwhile (nothing left to do)
 1           the lookup failed or took too long: the unrecognised variables are
-            still set, then ``FAILURE``; or Asterisk went away mid-conversation
+            still set, then ``FAILURE``; or Asterisk refused a command
 2           configuration problem (no DSN, bad file): nothing is set
 ==========  ==================================================================
 
