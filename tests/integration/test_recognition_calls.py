@@ -14,13 +14,14 @@ from panoramisk import Manager
 
 from switchboard.contacts import add_contact
 from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call
+from switchboard.sipp import place_call, start_phone
 from tests.conftest import RunningSwitchboard
 
 pytestmark = pytest.mark.integration
 
 VARIABLES = [
     "CALLERID(name)",
+    "SB_LAST_HANDLED_BY",
     "SB_RECOGNISED",
     "SB_CONFIDENCE",
     "SB_NUMBER_KIND",
@@ -180,3 +181,57 @@ async def test_with_postgresql_down_calls_go_on_and_known_callers_are_still_reco
             raise AssertionError("the call made while PostgreSQL was down was lost")
     finally:
         await pool.close()
+
+
+def queue_positions(sandbox: Sandbox) -> list[str]:
+    """The waiting callers' lines of `queue show`, first in line first."""
+    output = sandbox.cli("queue show switchboard")
+    return [line.strip() for line in output.splitlines() if "wait:" in line]
+
+
+async def test_a_vip_waits_in_front_of_earlier_callers(
+    asterisk: Asterisk, db: asyncpg.Pool, sandbox: Sandbox
+) -> None:
+    await add_contact(db, "Directeur Vos", ["0645480006"], vip=True)
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    ordinary = place_call("0645480007", None, duration_s=6)
+    vip = place_call("0645480006", None, duration_s=6)
+    try:
+        await asterisk.recognised_call("0645480006")
+        for _ in range(30):
+            waiting = queue_positions(sandbox)
+            if len(waiting) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(waiting) == 2, waiting
+        assert "prio: 10" in waiting[0] and waiting[0].startswith("1.")
+        assert "prio: 0" in waiting[1]
+    finally:
+        await asyncio.gather(asyncio.to_thread(ordinary.wait, 30), asyncio.to_thread(vip.wait, 30))
+
+
+async def test_a_returning_caller_rings_the_receptionist_who_helped_them_last_time(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    await db.execute(
+        "INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, started_at, answered_at,"
+        " answered_by, ended_at) VALUES ('earlier', 'pref-1', '0645480008', '+31645480008',"
+        " now() - interval '3 hours', now() - interval '3 hours', '201',"
+        " now() - interval '2 hours')"
+    )
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    phone = start_phone("201", answer_after_s=0.5)
+    try:
+        values = await call_and_read(asterisk, "0645480008")
+        for _ in range(50):
+            answered_by = await db.fetchval(
+                "SELECT answered_by FROM calls WHERE caller_e164 = '+31645480008'"
+                " AND pbx = 'sandbox' AND answered_at IS NOT NULL"
+            )
+            if answered_by:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        phone.stop()
+    assert values["SB_LAST_HANDLED_BY"] == "201"
+    assert answered_by == "201"
