@@ -19,7 +19,7 @@ class ContactError(ValueError):
     """A contact could not be stored as given."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactMatch:
     contact_id: int
     name: str
