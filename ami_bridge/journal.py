@@ -13,6 +13,8 @@ from switchboard.numbers import normalise
 
 log = logging.getLogger(__name__)
 
+WRITE_TIMEOUT_S = 5.0
+
 _UPSERT = """
 INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
                    started_at, answered_at, answered_by, ended_at, updated_at)
@@ -68,20 +70,28 @@ class CallJournal:
             call = await self._backlog.get()
             while True:
                 try:
-                    await self._pool.execute(
-                        _UPSERT,
-                        call.pbx,
-                        call.linked_id,
-                        call.caller_number,
-                        normalise(call.caller_number, self._region).e164,
-                        call.caller_name,
-                        _time(call.started_at),
-                        _time(call.answered_at),
-                        call.answered_by,
-                        _time(call.ended_at),
-                    )
+                    # A write that hangs (a half-dead connection after a database
+                    # restart) must not stall the journal for good.
+                    async with asyncio.timeout(WRITE_TIMEOUT_S):
+                        await self._pool.execute(
+                            _UPSERT,
+                            call.pbx,
+                            call.linked_id,
+                            call.caller_number,
+                            normalise(call.caller_number, self._region).e164,
+                            call.caller_name,
+                            _time(call.started_at),
+                            _time(call.answered_at),
+                            call.answered_by,
+                            _time(call.ended_at),
+                        )
                     self._backlog.task_done()
                     break
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("journal write failed (%s); retrying in 1 s", exc)
+                except (
+                    OSError,
+                    TimeoutError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                ) as exc:
+                    log.warning("journal write failed (%r); retrying in 1 s", exc)
                     await asyncio.sleep(1)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # by re-reading this much before the newest change already seen.
 OVERLAP = timedelta(seconds=10)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REFRESH_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,15 @@ class CallerDirectory:
         next_reload = 0.0
         while True:
             try:
-                if loop.time() >= next_reload:
-                    await self.reload()
-                    next_reload = loop.time() + self._full_reload_s
-                else:
-                    await self.refresh()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # A query that hangs (a half-dead connection after a database restart)
+                # must not freeze the directory for good.
+                async with asyncio.timeout(REFRESH_TIMEOUT_S):
+                    if loop.time() >= next_reload:
+                        await self.reload()
+                        next_reload = loop.time() + self._full_reload_s
+                    else:
+                        await self.refresh()
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # Keep answering from the last snapshot; a stale answer beats none.
                 log.warning("caller directory refresh failed (%s); keeping the last snapshot", exc)
             await asyncio.sleep(self._refresh_s)

@@ -19,8 +19,7 @@ import select
 import socket
 import socketserver
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from pbx_agi.recognize import RecognizeRoute
 from switchboard import sipp
 from switchboard.contacts import add_contact
 from switchboard.sandbox import FASTAGI_HOST, Sandbox
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,14 +44,6 @@ UNREACHABLE_CALLER = "0645490003"
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def queued_channel(box: Sandbox, number: str, timeout: float = 15.0) -> str:

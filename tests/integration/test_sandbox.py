@@ -25,6 +25,7 @@ from switchboard.sandbox import (
     Sandbox,
     site_files,
 )
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +33,6 @@ CALLER_NUMBER = "0612345678"
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 async def async_wait_for(predicate: Callable[[], bool], limit_s: float, what: str) -> None:
