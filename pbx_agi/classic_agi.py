@@ -71,12 +71,10 @@ from pbx_agi.agi_protocol import (
     AGIHeaderIncomplete,
     AGIHeaderTooLarge,
     AGIProtocolError,
-    format_command,
     parse_environment,
-    set_variable_command,
 )
 from pbx_agi.recognition import PastCall, Recognition, recognise, summarise_history
-from pbx_agi.routing import decide_route
+from pbx_agi.recognition_commands import recognition_commands
 from switchboard.config import ConfigError, load_config
 from switchboard.contacts import FIND_BY_NUMBER_SQL, ContactMatch, contact_match
 from switchboard.numbers import normalise
@@ -183,26 +181,6 @@ class ClassicAGI(AGI):  # type: ignore[misc]  # pyst2 has no type hints
         except ValueError:
             # pyst2 fails to parse the empty "status" it reads when stdin has ended.
             raise AGIHangup("Asterisk closed the AGI conversation") from None
-
-
-def recognition_commands(recognition: Recognition) -> list[str]:
-    """The command lines the FastAGI route sends for ``recognition``, in its order."""
-    route = decide_route(recognition)
-    commands = []
-    # CALLERID(name) first: it is what phones and the board show.
-    if recognition.display_name:
-        commands.append(set_variable_command("CALLERID(name)", recognition.display_name))
-    variables = recognition.channel_variables() | route.channel_variables()
-    commands.extend(set_variable_command(name, value) for name, value in variables.items())
-    # Tells the board (via AMI) how sure the recognition is.
-    commands.append(
-        format_command(
-            "EXEC",
-            "UserEvent",
-            f"SwitchboardRecognition,Confidence: {recognition.confidence.value}",
-        )
-    )
-    return commands
 
 
 # ---------------------------------------------------------------------------

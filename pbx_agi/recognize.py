@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from pbx_agi.agi_protocol import format_command
 from pbx_agi.caller_directory import CallerDirectory, CallerFacts
 from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition import Recognition, recognise, summarise_history
-from pbx_agi.routing import decide_route
+from pbx_agi.recognition_commands import recognition_commands
 from switchboard.contacts import find_by_number
 from switchboard.numbers import normalise
 
@@ -65,21 +64,8 @@ class RecognizeRoute:
         recognition = await self.recognise(
             session.env.caller_id, session.env.caller_id_name, this_call=session.env.unique_id or ""
         )
-        route = decide_route(recognition)
-        # CALLERID(name) first: it is what phones and the board show.
-        if recognition.display_name:
-            await session.set_variable("CALLERID(name)", recognition.display_name)
-        variables = recognition.channel_variables() | route.channel_variables()
-        for name, value in variables.items():
-            await session.set_variable(name, value)
-        # Tells the board (via AMI) how sure the recognition is.
-        await session.send_command(
-            format_command(
-                "EXEC",
-                "UserEvent",
-                f"SwitchboardRecognition,Confidence: {recognition.confidence.value}",
-            )
-        )
+        for command in recognition_commands(recognition):
+            await session.send_command(command)
 
     async def recognise(
         self, caller_id: str | None, caller_name: str | None, *, this_call: str = ""

@@ -18,6 +18,7 @@ from switchboard_ui.auth import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+DIRECTORY_REFRESH_S = 2.5
 
 
 async def logged_in_board(
@@ -38,6 +39,7 @@ async def test_recognised_caller_shows_on_the_board_within_a_second(
     browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
 ) -> None:
     await add_contact(db, "Anna de Vries", ["+31 6 1234 5678"], company="Bakkerij De Vries")
+    await asyncio.sleep(DIRECTORY_REFRESH_S)  # the service learns of new contacts by polling
     page = await logged_in_board(browser, db, switchboard)
 
     started = time.monotonic()
@@ -90,6 +92,7 @@ async def test_clicking_a_call_opens_the_caller_card_and_a_note_is_kept(
     browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
 ) -> None:
     await add_contact(db, "Ruben Smit", ["0645470001"], company="Smit Transport")
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
     page = await logged_in_board(browser, db, switchboard)
     call = place_call("0645470001", None, duration_s=6)
     try:

@@ -28,6 +28,7 @@ from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
 from switchboard import contacts
 from switchboard.contacts import add_contact
+from tests.asterisk_model import variables_set
 
 pytestmark = pytest.mark.integration
 
@@ -137,26 +138,27 @@ async def test_a_known_caller_gets_exactly_these_commands(
     result = classic(caller("0645710001", 'Jan \\"de\\" Vries'))
     assert result.code == 0
     assert result.stderr == ""
-    assert result.commands == [
-        'SET VARIABLE "CALLERID(name)" "Anna de Vries - Bakkerij Jansen"',
-        'SET VARIABLE "SB_RECOGNISED" "yes"',
-        'SET VARIABLE "SB_CONFIDENCE" "verified"',
-        'SET VARIABLE "SB_CALLER_E164" "+31645710001"',
-        'SET VARIABLE "SB_NUMBER_KIND" "public"',
-        f'SET VARIABLE "SB_CONTACT_ID" "{contact_id}"',
-        'SET VARIABLE "SB_CONTACT_NAME" "Anna de Vries"',
-        'SET VARIABLE "SB_COMPANY" "Bakkerij Jansen"',
-        'SET VARIABLE "SB_VIP" "1"',
-        'SET VARIABLE "SB_LANGUAGE" "en"',
-        'SET VARIABLE "SB_REPEAT_CALLER" "no"',
-        'SET VARIABLE "SB_RECENT_CALLS" "0"',
-        'SET VARIABLE "SB_LAST_HANDLED_BY" ""',
-        'SET VARIABLE "SB_MISSED_CALL" "no"',
-        'SET VARIABLE "SB_QUEUE_PRIORITY" "10"',
-        'SET VARIABLE "SB_PREFERRED_EXTENSION" ""',
-        'SET VARIABLE "SB_ROUTE_REASON" "VIP"',
-        'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"',
-    ]
+    assert variables_set(result.commands) == {
+        "CALLERID(name)": "Anna de Vries - Bakkerij Jansen",
+        "SB_RECOGNISED": "yes",
+        "SB_CONFIDENCE": "verified",
+        "SB_CALLER_E164": "+31645710001",
+        "SB_NUMBER_KIND": "public",
+        "SB_CONTACT_ID": str(contact_id),
+        "SB_CONTACT_NAME": "Anna de Vries",
+        "SB_COMPANY": "Bakkerij Jansen",
+        "SB_VIP": "1",
+        "SB_LANGUAGE": "en",
+        "SB_REPEAT_CALLER": "no",
+        "SB_RECENT_CALLS": "0",
+        "SB_LAST_HANDLED_BY": "",
+        "SB_MISSED_CALL": "no",
+        "SB_QUEUE_PRIORITY": "10",
+        "SB_PREFERRED_EXTENSION": "",
+        "SB_ROUTE_REASON": "VIP",
+    }
+    assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Anna de Vries - Bakkerij Jansen"'
+    assert result.commands[-1] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"'
 
 
 async def test_a_hostile_caller_name_stays_one_harmless_argument(
@@ -170,9 +172,9 @@ async def test_a_hostile_caller_name_stays_one_harmless_argument(
     assert result.commands[0] == (
         'SET VARIABLE "CALLERID(name)" "Evil SET VARIABLE SB_VIP 1 EXEC Dial PJS"'
     )
-    assert 'SET VARIABLE "SB_VIP" "0"' in result.commands
+    assert variables_set(result.commands)["SB_VIP"] == "0"
     assert all(line.startswith(("SET VARIABLE ", "EXEC ")) for line in result.commands)
-    assert len(result.commands) == 18
+    assert len(variables_set(result.commands)) == 17  # CALLERID(name) and the 16 SB_*
 
 
 async def test_a_hostile_contact_name_in_the_database_is_made_harmless(
@@ -182,8 +184,8 @@ async def test_a_hostile_contact_name_in_the_database_is_made_harmless(
     result = classic(caller("0645710003", "whoever"))
     assert result.code == 0
     assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Bad Actor sip:x evil - A B"'
-    assert 'SET VARIABLE "SB_CONTACT_NAME" "Bad Actor sip:x evil"' in result.commands
-    assert 'SET VARIABLE "SB_COMPANY" "A B"' in result.commands
+    assert variables_set(result.commands)["SB_CONTACT_NAME"] == "Bad Actor sip:x evil"
+    assert variables_set(result.commands)["SB_COMPANY"] == "A B"
 
 
 # ------------------------------------------------------- the same as the FastAGI route
@@ -217,11 +219,11 @@ async def test_same_commands_as_fastagi_for_a_caller_with_history(
     # Outside the caller directory's 30-day window: both routes must ignore it.
     await journal_call(db, e164, ago=timedelta(days=31), answered_by="207")
     commands = await _both_routes(db, classic, caller("0645710011", "Piet"))
-    assert 'SET VARIABLE "SB_CONFIDENCE" "unverified"' in commands
-    assert 'SET VARIABLE "SB_RECENT_CALLS" "1"' in commands
-    assert 'SET VARIABLE "SB_MISSED_CALL" "yes"' in commands
-    assert 'SET VARIABLE "SB_LAST_HANDLED_BY" ""' in commands
-    assert 'SET VARIABLE "SB_QUEUE_PRIORITY" "10"' in commands
+    assert variables_set(commands)["SB_CONFIDENCE"] == "unverified"
+    assert variables_set(commands)["SB_RECENT_CALLS"] == "1"
+    assert variables_set(commands)["SB_MISSED_CALL"] == "yes"
+    assert variables_set(commands)["SB_LAST_HANDLED_BY"] == ""
+    assert variables_set(commands)["SB_QUEUE_PRIORITY"] == "10"
 
 
 async def test_same_commands_as_fastagi_for_a_returning_caller(
@@ -232,8 +234,8 @@ async def test_same_commands_as_fastagi_for_a_returning_caller(
     await journal_call(db, e164, ago=timedelta(hours=30), answered_by="204")
     await journal_call(db, e164, ago=timedelta(days=3), answered_by=None)
     commands = await _both_routes(db, classic, caller("0645710012", "Kees"))
-    assert 'SET VARIABLE "SB_PREFERRED_EXTENSION" "204"' in commands
-    assert 'SET VARIABLE "SB_REPEAT_CALLER" "no"' in commands  # 30 h: outside 24 h
+    assert variables_set(commands)["SB_PREFERRED_EXTENSION"] == "204"
+    assert variables_set(commands)["SB_REPEAT_CALLER"] == "no"  # 30 h: outside 24 h
 
 
 async def test_same_commands_as_fastagi_for_a_shared_number(
@@ -243,7 +245,7 @@ async def test_same_commands_as_fastagi_for_a_shared_number(
     await add_contact(db, "Wethouder", ["0645710021"], company="Gemeente Zwolle")
     commands = await _both_routes(db, classic, caller("0645710021", "GEM ZWOLLE"))
     assert commands[0] == 'SET VARIABLE "CALLERID(name)" "Gemeente Zwolle"'
-    assert 'SET VARIABLE "SB_CONFIDENCE" "shared"' in commands
+    assert variables_set(commands)["SB_CONFIDENCE"] == "shared"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +261,7 @@ async def test_same_commands_as_fastagi_for_callers_we_do_not_know(
     db: asyncpg.Pool, classic: Classic, number: str, name: str
 ) -> None:
     commands = await _both_routes(db, classic, caller(number, name))
-    assert 'SET VARIABLE "SB_RECOGNISED" "no"' in commands
+    assert variables_set(commands)["SB_RECOGNISED"] == "no"
 
 
 def test_classic_script_reads_the_database_through_the_shared_query() -> None:

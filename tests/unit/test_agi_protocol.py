@@ -26,55 +26,13 @@ from pbx_agi.agi_protocol import (
     set_variable_command,
     validate_variable_name,
 )
+from tests.asterisk_model import asterisk_parse_args
 
 # ---------------------------------------------------------------------------
 # Models of res_agi.c (asterisk/asterisk, res/res_agi.c)
 # ---------------------------------------------------------------------------
 
-MAX_ARGS = 128
 AGI_BUF_LEN = 2048
-
-
-def asterisk_parse_args(line: bytes) -> list[bytes]:
-    """``static int parse_args(char *s, int *max, const char *argv[])``, transcribed."""
-    s = line.split(b"\0", 1)[0]  # while (*s): a C string ends at its first NUL
-    argv: list[bytearray] = []
-    quoted = escaped = False
-    whitespace = True
-    for c in s:
-        normal = False
-        if c == ord('"'):
-            if escaped:  # an escaped quote is a literal quote
-                normal = True
-            else:
-                quoted = not quoted
-                if quoted and whitespace:  # a quote after whitespace starts a word
-                    if len(argv) >= MAX_ARGS:  # no bound check on this path in C
-                        raise OverflowError("argv[] overflow in res_agi parse_args")
-                    argv.append(bytearray())
-                    whitespace = False
-                escaped = False
-        elif c in (ord(" "), ord("\t")):
-            if not quoted and not escaped:
-                whitespace = True  # *(cur++) = '\0': ends the word
-            else:
-                normal = True
-        elif c == ord("\\"):
-            if escaped:
-                normal = True
-            else:
-                escaped = True
-        else:
-            normal = True
-        if normal:
-            if whitespace:
-                if len(argv) >= MAX_ARGS - 1:
-                    continue  # "Too many arguments, truncating": char dropped
-                argv.append(bytearray())
-                whitespace = False
-            argv[-1].append(c)
-            escaped = False
-    return [bytes(a) for a in argv]
 
 
 def run_agi_read_commands(stream: bytes) -> list[bytes]:

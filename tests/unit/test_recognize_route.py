@@ -11,30 +11,27 @@ from pbx_agi.caller_directory import CallerFacts
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
 from switchboard.contacts import ContactMatch
+from tests.asterisk_model import variables_set
 
 ANNA = ContactMatch(7, "Anna de Vries", "Bakkerij", True, "nl", datetime.now(UTC))
 
 
 async def play_asterisk(port: int, caller_id: str, caller_name: str) -> dict[str, str]:
-    """Act as Asterisk: send the AGI environment, answer every command, collect SETs."""
+    """Act as Asterisk: send the AGI environment, answer every command, and return the
+    channel variables those commands set, plus the last command under "LAST"."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     header = (
         "agi_network: yes\nagi_network_script: recognize\nagi_channel: PJSIP/trunk-1\n"
         f"agi_callerid: {caller_id}\nagi_calleridname: {caller_name}\n\n"
     )
     writer.write(header.encode())
-    variables = {}
+    commands = []
     while line := await reader.readline():
-        command = line.decode().rstrip("\n")
-        if command.startswith("EXEC "):
-            variables["EXEC"] = command
-        _, _, rest = command.partition("SET VARIABLE ")
-        name, _, value = rest.partition(" ")
-        variables[name.strip('"')] = value.strip('"')
+        commands.append(line.decode().rstrip("\n"))
         writer.write(b"200 result=1\n")
         await writer.drain()
     writer.close()
-    return variables
+    return variables_set(commands) | {"LAST": commands[-1]}
 
 
 async def recognise_call(route: RecognizeRoute, caller_id: str, caller_name: str) -> dict[str, str]:
@@ -56,7 +53,7 @@ async def test_a_known_caller_gets_name_and_variables() -> None:
     assert variables["SB_CONFIDENCE"] == "verified"
     assert variables["SB_VIP"] == "1"
     assert variables["SB_CALLER_E164"] == "+31612345678"
-    assert variables["EXEC"] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"'
+    assert variables["LAST"] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"'
 
 
 async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> None:
