@@ -1,0 +1,473 @@
+"""Adding and editing one contact by hand, as a receptionist does from the board.
+
+Two halves:
+
+- :func:`parse_contact_form` is pure: the submitted form (a JSON object) in, a
+  :class:`ContactDraft` or a list of :class:`FieldError` out, every error naming its
+  field (``name``, ``numbers.1``, ``numbers.1.label``, ...) in words a receptionist
+  understands. Numbers are normalised with :func:`switchboard.numbers.normalise`; one
+  that is not a usable public number is refused with a message that shows it.
+- The async functions read and write PostgreSQL. Every change moves
+  ``contacts.updated_at``: the in-memory caller directory of the FastAGI process picks
+  up changed contacts by it within a couple of seconds.
+
+A contact's numbers are replaced as a whole on update, but a number that stays keeps its
+``verified_at``: retyping ``06 1234 5678`` as ``0612345678`` does not lose the
+verification, since both are the same E.164 number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import phonenumbers
+
+from switchboard.contacts import NewContact, add_numbers, insert_contact
+from switchboard.numbers import NumberKind, normalise
+
+Language = Literal["nl", "en"]
+
+MAX_NAME_CHARS = 200  # contacts.name has CHECK (length(name) BETWEEN 1 AND 200)
+MAX_COMPANY_CHARS = 200
+MAX_EMAIL_CHARS = 254  # the longest address SMTP can carry
+MAX_ADDRESS_CHARS = 500
+MAX_NOTES_CHARS = 4000
+MAX_LABEL_CHARS = 40
+MAX_NUMBERS = 20
+MAX_QUERY_CHARS = 100
+
+# What the form may carry, and the fields a client may echo back from GET unchanged.
+FORM_FIELDS = frozenset(
+    {"name", "company", "numbers", "email", "address", "notes", "vip", "language"}
+)
+READ_ONLY_FIELDS = frozenset({"id", "source", "updated_at", "created_at"})
+NUMBER_FIELDS = frozenset({"number", "label"})
+READ_ONLY_NUMBER_FIELDS = frozenset({"e164", "display", "verified_at", "verified_days_ago"})
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # as the import accepts them
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are judged apart
+# Pasted from a web page or a PDF: no-break and thin spaces, Unicode dashes.
+_ODD_SPACES = re.compile(r"\s")
+_ODD_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+_NUMBER_QUERY = re.compile(r"\+?[0-9]{3,}")
+_QUERY_SEPARATORS = re.compile(r"[\s\-./()]")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # "name", "numbers", "numbers.0", "numbers.0.label", ...
+    message: str
+
+
+@dataclass(frozen=True)
+class DraftNumber:
+    e164: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactDraft:
+    """A contact as the receptionist submitted it, checked and normalised."""
+
+    name: str
+    company: str | None = None
+    numbers: tuple[DraftNumber, ...] = ()
+    email: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    vip: bool = False
+    language: Language = "nl"
+
+
+@dataclass(frozen=True)
+class StoredNumber:
+    e164: str
+    label: str | None
+    verified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredContact:
+    id: int
+    name: str
+    company: str | None
+    email: str | None
+    address: str | None
+    notes: str | None
+    vip: bool
+    language: str
+    source: str | None  # the list it was imported from; None when added by hand
+    updated_at: datetime
+    numbers: tuple[StoredNumber, ...]
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """One line of a search result."""
+
+    id: int
+    name: str
+    company: str | None
+    vip: bool
+    numbers: tuple[str, ...]  # E.164
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def _shown(raw: str) -> str:
+    """A value as a message quotes it: trimmed, and cut short when long."""
+    text = raw.strip()
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _text(
+    data: Mapping[str, Any],
+    key: str,
+    label: str,
+    limit: int,
+    errors: list[FieldError],
+    *,
+    field: str | None = None,
+    multiline: bool = False,
+) -> str | None:
+    """A stripped text value, None when absent or blank; an error is appended if bad."""
+    field = field or key
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError(field, f"{label} must be text."))
+        return None
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return None
+    if not multiline and ("\n" in text or "\t" in text):
+        errors.append(FieldError(field, f"{label} must fit on one line."))
+        return None
+    if _CONTROL.search(text):
+        errors.append(
+            FieldError(field, f"{label} contains an invisible control character; retype it.")
+        )
+        return None
+    if len(text) > limit:
+        errors.append(
+            FieldError(field, f"{label} is too long: {len(text)} characters, at most {limit}.")
+        )
+        return None
+    return text
+
+
+def _number_problem(raw: str, kind: NumberKind) -> str:
+    shown = _shown(raw)
+    if kind is NumberKind.INTERNAL:
+        return f"{shown} is too short for a phone number (an internal extension?)."
+    if kind is NumberKind.WITHHELD or not any(c.isdigit() for c in raw):
+        return f"{shown} is not a phone number."
+    return (
+        f"{shown} is not a phone number we can call: check the digits"
+        " (a foreign number starts with + or 00)."
+    )
+
+
+def _numbers(value: Any, region: str, errors: list[FieldError]) -> tuple[DraftNumber, ...]:
+    """The numbers rows; blank rows (an added row left empty) are skipped.
+
+    Errors are keyed by the row's position in the submitted list, so the page can put
+    each message next to its own input.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        errors.append(FieldError("numbers", "Numbers must be a list."))
+        return ()
+    numbers: list[DraftNumber] = []
+    first_row: dict[str, int] = {}  # e164 -> row where it was first given
+    for row, item in enumerate(value):
+        field = f"numbers.{row}"
+        entry: Mapping[str, Any]
+        if item is None:
+            continue
+        if isinstance(item, str):
+            entry = {"number": item}
+        elif isinstance(item, Mapping):
+            entry = item
+            unknown = sorted(set(entry) - NUMBER_FIELDS - READ_ONLY_NUMBER_FIELDS)
+            if unknown:
+                errors.append(
+                    FieldError(field, f"Unknown field {unknown[0]!r} in number {row + 1}.")
+                )
+                continue
+            if entry.get("number") is None and isinstance(entry.get("e164"), str):
+                entry = {**entry, "number": entry["e164"]}  # echoed back from GET
+        else:
+            errors.append(FieldError(field, f"Number {row + 1} must be text."))
+            continue
+        raw = entry.get("number")
+        if raw is not None and not isinstance(raw, str):
+            errors.append(FieldError(field, f"Number {row + 1} must be text."))
+            continue
+        label = _text(entry, "label", "The label", MAX_LABEL_CHARS, errors, field=f"{field}.label")
+        raw = _ODD_DASHES.sub("-", _ODD_SPACES.sub(" ", raw or "")).strip()
+        if not raw:
+            continue
+        number = normalise(raw, region)
+        if number.kind is not NumberKind.PUBLIC or number.e164 is None:
+            errors.append(FieldError(field, _number_problem(raw, number.kind)))
+            continue
+        if number.e164 in first_row:
+            earlier = first_row[number.e164]
+            errors.append(
+                FieldError(
+                    field,
+                    f"{_shown(raw)} is the same number as number {earlier + 1}"
+                    f" ({display_number(number.e164, region)}).",
+                )
+            )
+            continue
+        first_row[number.e164] = row
+        numbers.append(DraftNumber(number.e164, label))
+    if len(numbers) > MAX_NUMBERS:
+        errors.append(
+            FieldError(
+                "numbers", f"At most {MAX_NUMBERS} numbers per contact ({len(numbers)} given)."
+            )
+        )
+    return tuple(numbers)
+
+
+def parse_contact_form(data: Mapping[str, Any], *, region: str) -> ContactDraft | list[FieldError]:
+    """Check a submitted contact; the draft, or every problem with the field it is in."""
+    errors: list[FieldError] = []
+    for key in sorted(set(data) - FORM_FIELDS - READ_ONLY_FIELDS):
+        errors.append(FieldError(str(key), f"Unknown field {str(key)[:40]!r}."))
+
+    name = _text(data, "name", "Name", MAX_NAME_CHARS, errors)
+    if name is None and not any(e.field == "name" for e in errors):
+        errors.append(FieldError("name", "Fill in the contact's name."))
+    company = _text(data, "company", "Company", MAX_COMPANY_CHARS, errors)
+    email = _text(data, "email", "E-mail", MAX_EMAIL_CHARS, errors)
+    if email is not None and not _EMAIL.fullmatch(email):
+        errors.append(
+            FieldError("email", f"{_shown(email)} is not an e-mail address (like naam@bedrijf.nl).")
+        )
+    address = _text(data, "address", "Address", MAX_ADDRESS_CHARS, errors, multiline=True)
+    notes = _text(data, "notes", "Notes", MAX_NOTES_CHARS, errors, multiline=True)
+
+    vip = data.get("vip")
+    if vip is None:
+        vip = False
+    elif not isinstance(vip, bool):
+        errors.append(FieldError("vip", "VIP must be yes or no (true or false)."))
+        vip = False
+
+    language: Language = "nl"
+    raw_language = data.get("language")
+    if raw_language is not None:
+        chosen = raw_language.strip().lower() if isinstance(raw_language, str) else None
+        if chosen in ("", "nl"):
+            language = "nl"
+        elif chosen == "en":
+            language = "en"
+        else:
+            errors.append(
+                FieldError(
+                    "language",
+                    f"Language must be Dutch (nl) or English (en), not {str(raw_language)[:20]!r}.",
+                )
+            )
+
+    numbers = _numbers(data.get("numbers"), region, errors)
+    if errors or name is None:
+        return errors
+    return ContactDraft(name, company, numbers, email, address, notes, vip, language)
+
+
+def display_number(e164: str, region: str) -> str:
+    """How a receptionist writes the number: nationally at home, else internationally."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(parsed) == region
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return str(phonenumbers.format_number(parsed, style))
+
+
+# --------------------------------------------------------------------------- the database
+
+
+async def get_contact(pool: asyncpg.Pool, contact_id: int) -> StoredContact | None:
+    row = await pool.fetchrow(
+        "SELECT id, name, company, email, address, notes, vip, language, source, updated_at"
+        " FROM contacts WHERE id = $1",
+        contact_id,
+    )
+    if row is None:
+        return None
+    numbers = await pool.fetch(
+        "SELECT e164, label, verified_at FROM contact_numbers WHERE contact_id = $1 ORDER BY e164",
+        contact_id,
+    )
+    return StoredContact(
+        **dict(row),
+        numbers=tuple(StoredNumber(n["e164"], n["label"], n["verified_at"]) for n in numbers),
+    )
+
+
+async def create_contact(pool: asyncpg.Pool, draft: ContactDraft) -> int:
+    """Store a new contact (added by hand: no import source); return its id."""
+    async with pool.acquire() as conn, conn.transaction():
+        contact_id = await insert_contact(
+            conn,
+            NewContact(
+                draft.name,
+                company=draft.company,
+                vip=draft.vip,
+                language=draft.language,
+                email=draft.email,
+                address=draft.address,
+                notes=draft.notes,
+            ),
+        )
+        await add_numbers(conn, contact_id, [(n.e164, n.label) for n in draft.numbers])
+    return contact_id
+
+
+async def update_contact(pool: asyncpg.Pool, contact_id: int, draft: ContactDraft) -> bool:
+    """Replace the contact's fields and numbers; False if there is no such contact.
+
+    Numbers that stay keep their ``verified_at``; a label left blank is cleared.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        status: str = await conn.execute(
+            "UPDATE contacts SET name = $2, company = $3, vip = $4, language = $5,"
+            " email = $6, address = $7, notes = $8, updated_at = clock_timestamp()"
+            " WHERE id = $1",
+            contact_id,
+            draft.name,
+            draft.company,
+            draft.vip,
+            draft.language,
+            draft.email,
+            draft.address,
+            draft.notes,
+        )
+        if status != "UPDATE 1":
+            return False
+        wanted = [n.e164 for n in draft.numbers]
+        await conn.execute(
+            "DELETE FROM contact_numbers WHERE contact_id = $1 AND e164 <> ALL($2::text[])",
+            contact_id,
+            wanted,
+        )
+        await add_numbers(conn, contact_id, [(n.e164, n.label) for n in draft.numbers])
+        # add_numbers keeps an old label when given none; on this form a blank label
+        # means the receptionist cleared it.
+        await conn.execute(
+            "UPDATE contact_numbers SET label = NULL"
+            " WHERE contact_id = $1 AND e164 = ANY($2::text[]) AND label IS NOT NULL",
+            contact_id,
+            [n.e164 for n in draft.numbers if n.label is None],
+        )
+    return True
+
+
+async def verify_number(pool: asyncpg.Pool, contact_id: int, e164: str) -> bool:
+    """The receptionist checked the caller's address: this number is theirs as of now.
+
+    False if the contact does not have this number.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        status: str = await conn.execute(
+            "UPDATE contact_numbers SET verified_at = now() WHERE contact_id = $1 AND e164 = $2",
+            contact_id,
+            e164,
+        )
+        if status != "UPDATE 1":
+            return False
+        await conn.execute(
+            "UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1", contact_id
+        )
+    return True
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def number_patterns(query: str, region: str) -> list[str]:
+    """LIKE patterns on E.164 for a query that is (part of) a phone number, else none.
+
+    ``0645`` is written nationally: the patterns look for ``+31645…``; ``0031645`` and
+    ``+31645`` likewise; bare digits (``460001``) match anywhere in the number.
+    """
+    compact = _QUERY_SEPARATORS.sub("", _ODD_DASHES.sub("-", query))
+    if not _NUMBER_QUERY.fullmatch(compact):
+        return []
+    full = normalise(compact, region)
+    if full.kind is NumberKind.PUBLIC and full.e164 is not None:
+        return [full.e164]
+    if compact.startswith("+"):
+        return [compact + "%"]
+    if compact.startswith("00"):
+        return ["+" + compact[2:] + "%"]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    national_prefix = metadata.national_prefix if metadata else None
+    if national_prefix and compact.startswith(national_prefix):
+        country = phonenumbers.country_code_for_region(region)
+        return [f"+{country}{compact[len(national_prefix) :]}%"]
+    return [f"%{compact}%"]
+
+
+_SEARCH_SQL = """
+SELECT c.id, c.name, c.company, c.vip,
+       array_remove(array_agg(n.e164 ORDER BY n.e164), NULL) AS numbers
+FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
+WHERE c.name ILIKE $1 OR c.company ILIKE $1 OR c.email ILIKE $1
+   OR c.id IN (SELECT contact_id FROM contact_numbers WHERE e164 LIKE ANY($2::text[]))
+GROUP BY c.id
+ORDER BY c.name ILIKE $3 DESC, lower(c.name), c.id
+LIMIT $4
+"""
+
+_RECENT_SQL = """
+SELECT c.id, c.name, c.company, c.vip,
+       array_remove(array_agg(n.e164 ORDER BY n.e164), NULL) AS numbers
+FROM (SELECT * FROM contacts ORDER BY updated_at DESC, id DESC LIMIT $1) c
+LEFT JOIN contact_numbers n ON n.contact_id = c.id
+GROUP BY c.id, c.name, c.company, c.vip, c.updated_at
+ORDER BY c.updated_at DESC, c.id DESC
+"""
+
+
+async def search_contacts(
+    pool: asyncpg.Pool, query: str, limit: int = 20, *, region: str = "NL"
+) -> list[ContactSummary]:
+    """Contacts whose name, company, e-mail or number contains ``query``; names that
+    start with it first. An empty query lists the contacts changed most recently."""
+    text = query.strip()[:MAX_QUERY_CHARS]
+    if not text:
+        rows = await pool.fetch(_RECENT_SQL, limit)
+    else:
+        escaped = _like_escape(text)
+        rows = await pool.fetch(
+            _SEARCH_SQL,
+            f"%{escaped}%",
+            number_patterns(text, region),
+            f"{escaped}%",
+            limit,
+        )
+    return [
+        ContactSummary(r["id"], r["name"], r["company"], r["vip"], tuple(r["numbers"]))
+        for r in rows
+    ]
