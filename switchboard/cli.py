@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import sys
@@ -110,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="report what would change, change nothing"
     )
     contacts_import.set_defaults(handler=_contacts_import)
+
+    replay = commands.add_parser(
+        "replay", help="feed a recorded AMI stream (raw or JSON) through the call model"
+    )
+    replay.add_argument("file", type=Path)
+    replay.add_argument("--pbx", default="replay", help="PBX name in the call ids")
+    replay.set_defaults(handler=_replay)
 
     sandbox = commands.add_parser(
         "sandbox", help="the sandbox Asterisk: up | down | status | cli CMD"
@@ -255,6 +263,22 @@ def _contacts_format(path: Path, data: bytes) -> str:
     if looks_like_vcard(data) or path.suffix.lower() in {".vcf", ".vcard"}:
         return "vcard"
     return "csv"
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Call records as JSON lines on stdout; unreadable frames on stderr (exit 1)."""
+    from ami_bridge.replay import ReplayError, read_recording, replay
+
+    try:
+        recording = read_recording(args.file.read_bytes())
+    except (OSError, ReplayError) as exc:
+        print(f"switchboard: cannot replay {args.file}: {exc}", file=sys.stderr)
+        return 2
+    for record in replay(recording.events, pbx=args.pbx):
+        print(json.dumps(record, ensure_ascii=False))
+    for problem in recording.problems:
+        print(f"switchboard: {args.file}: {problem}", file=sys.stderr)
+    return 1 if recording.problems else 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

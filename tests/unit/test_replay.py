@@ -1,0 +1,89 @@
+"""Replaying real AMI recordings from the sandbox Asterisk 22 (tests/fixtures/ami)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ami_bridge.replay import ReplayError, read_recording, replay
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+RECORDINGS = sorted(FIXTURES.glob("*.ami"))
+
+
+def records(name: str) -> list[dict[str, object]]:
+    return list(replay(read_recording((FIXTURES / name).read_bytes()).events))
+
+
+def test_a_queue_call_answered_by_the_operator() -> None:
+    (call,) = records("queue_answered.ami")
+    assert call["caller_number"] == "0612345678"
+    assert call["answered_by"] == "100"
+    assert call["open"] is False
+    started, answered, ended = call["started_at"], call["answered_at"], call["ended_at"]
+    assert isinstance(started, float) and isinstance(answered, float) and isinstance(ended, float)
+    # Times come from the recording's own Timestamp headers: the operator phone answers
+    # after about a second, the caller hangs up about three seconds after that.
+    assert 0.5 < answered - started < 5 and 1 < ended - answered < 6
+
+
+def test_a_caller_who_gives_up_in_the_queue_was_never_answered() -> None:
+    (call,) = records("queue_abandoned.ami")
+    assert call["caller_number"] == "0687654321"
+    assert call["answered_at"] is None and call["answered_by"] == ""
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_every_suffix_of_a_recording_replays_without_error(path: Path) -> None:
+    # The bridge may attach to a PBX at any moment, mid-call.
+    events = read_recording(path.read_bytes()).events
+    assert len(events) > 20
+    for start in range(len(events)):
+        for record in replay(events[start:]):
+            assert record["type"] == "call"
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_the_json_form_of_a_recording_replays_the_same(path: Path) -> None:
+    wire = read_recording(path.read_bytes())
+    as_json = read_recording(json.dumps(wire.events).encode())
+    assert list(replay(as_json.events)) == list(replay(wire.events))
+
+
+def test_an_unreadable_frame_is_reported_and_the_rest_still_counts() -> None:
+    data = (FIXTURES / "queue_abandoned.ami").read_bytes()
+    broken = data.replace(b"\r\n\r\nEvent: ", b"\r\n\r\ngarbage without a colon\r\n\r\nEvent: ", 1)
+    recording = read_recording(broken)
+    assert len(recording.problems) == 1 and "no Event or Response header" in recording.problems[0]
+    assert recording.problems[0].startswith("frame ")
+    assert len(list(replay(recording.events))) == 1
+
+
+def test_json_that_is_not_an_array_of_events_is_refused_clearly() -> None:
+    with pytest.raises(ReplayError, match="array of event objects"):
+        read_recording(b'{"Event": "Newchannel"}')
+    recording = read_recording(b'[{"Event": "Hangup", "Uniqueid": 5}, "x"]')
+    assert len(recording.problems) == 2 and recording.events == []
+
+
+def test_the_replay_command_prints_json_lines_and_exit_codes(tmp_path: Path) -> None:
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "switchboard.cli", "replay", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    good = run(FIXTURES / "queue_answered.ami")
+    assert good.returncode == 0
+    assert [json.loads(line)["answered_by"] for line in good.stdout.splitlines()] == ["100"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    refused = run(bad)
+    assert refused.returncode == 2 and "not valid JSON" in refused.stderr
