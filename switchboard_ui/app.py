@@ -54,6 +54,10 @@ def create_app(
     app.router.add_get("/healthz", health)
     app.router.add_get("/api/caller", caller_card_api)
     app.router.add_post("/api/calls/note", call_note_api)
+    # Imported here: contacts_api builds on this module's keys and session helper.
+    from switchboard_ui.contacts_api import add_contact_routes
+
+    add_contact_routes(app)
     app.router.add_static("/static", HERE / "static")
     app.on_shutdown.append(_close_sockets)
     return app
@@ -75,7 +79,7 @@ async def _to_board(_request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/board")
 
 
-async def _current_session(request: web.Request) -> auth.BoardSession | None:
+async def current_session(request: web.Request) -> auth.BoardSession | None:
     return await auth.session_for(request.app[POOL], request.cookies.get(SESSION_COOKIE))
 
 
@@ -107,7 +111,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    session = await _current_session(request)
+    session = await current_session(request)
     form = await request.post()
     if session is None or form.get("csrf_token") != session.csrf_token:
         return web.Response(status=403, text="log-out refused: missing or wrong CSRF token")
@@ -118,14 +122,14 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def board_page(request: web.Request) -> web.StreamResponse:
-    session = await _current_session(request)
+    session = await current_session(request)
     if session is None:
         raise web.HTTPSeeOther("/login")
     return aiohttp_jinja2.render_template("board.html", request, {"session": session})
 
 
 async def caller_card_api(request: web.Request) -> web.Response:
-    if await _current_session(request) is None:
+    if await current_session(request) is None:
         return web.json_response({"error": "log in first"}, status=401)
     number = request.query.get("number", "")
     if not number or len(number) > 64:
@@ -137,7 +141,7 @@ async def caller_card_api(request: web.Request) -> web.Response:
 
 
 async def call_note_api(request: web.Request) -> web.Response:
-    session = await _current_session(request)
+    session = await current_session(request)
     if session is None:
         return web.json_response({"error": "log in first"}, status=401)
     if request.headers.get("X-CSRF-Token") != session.csrf_token:
@@ -164,7 +168,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def board_socket(request: web.Request) -> web.StreamResponse:
-    session = await _current_session(request)
+    session = await current_session(request)
     if session is None:
         return web.Response(status=401, text="log in first")
     socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=16 * 1024)

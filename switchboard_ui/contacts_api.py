@@ -1,0 +1,223 @@
+"""Contacts from the board: the /contacts page and its JSON API.
+
+    GET  /api/contacts?q=TEXT                       search (name, company, e-mail, number)
+    POST /api/contacts                              add a contact            -> 201
+    GET  /api/contacts/{id}                         one contact with its numbers
+    PUT  /api/contacts/{id}                         replace its fields and numbers
+    POST /api/contacts/{id}/numbers/{number}/verify "I checked their address"
+
+Every request needs a board session (else 401); every write also the session's CSRF
+token in ``X-CSRF-Token`` (else 403). A body that is not a JSON object is a 400, a
+contact the form check refuses a 422 with ``{"errors": {field: message}}``, an unknown
+contact or number a 404. A contact is answered as :func:`contact_json` shapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from switchboard.contact_edit import (
+    MAX_QUERY_CHARS,
+    ContactDraft,
+    StoredContact,
+    create_contact,
+    display_number,
+    get_contact,
+    parse_contact_form,
+    search_contacts,
+    update_contact,
+    verify_number,
+)
+from switchboard.numbers import NumberKind, normalise
+from switchboard_ui.app import POOL, REGION, current_session
+
+MAX_CONTACT_ID = 2**63 - 1  # contacts.id is a bigserial
+SEARCH_LIMIT = 20
+
+
+def add_contact_routes(app: web.Application) -> None:
+    app.router.add_get("/contacts", contacts_page)
+    app.router.add_get("/api/contacts", search_api)
+    app.router.add_post("/api/contacts", create_api)
+    app.router.add_get("/api/contacts/{id}", get_api)
+    app.router.add_put("/api/contacts/{id}", update_api)
+    app.router.add_post("/api/contacts/{id}/numbers/{number}/verify", verify_api)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _refusal(request: web.Request, *, write: bool) -> web.Response | None:
+    """The answer to a request without a session (or, for a write, its CSRF token)."""
+    session = await current_session(request)
+    if session is None:
+        return _error(401, "log in first")
+    if write and request.headers.get("X-CSRF-Token") != session.csrf_token:
+        return _error(403, "missing or wrong CSRF token")
+    return None
+
+
+def _contact_id(request: web.Request) -> int | None:
+    text = request.match_info["id"]
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_CONTACT_ID else None
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return _error(404, f"no contact {request.match_info['id'][:40]!r}")
+
+
+async def _draft(request: web.Request) -> ContactDraft | web.Response:
+    """The checked contact from the request body, or the 400/422 answer."""
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return _error(400, "the body must be JSON: a contact as an object")
+    if not isinstance(body, dict):
+        return _error(400, "the body must be a JSON object with the contact's fields")
+    draft = parse_contact_form(body, region=request.app[REGION])
+    if isinstance(draft, list):
+        errors: dict[str, str] = {}
+        for problem in draft:
+            errors.setdefault(problem.field, problem.message)
+        return web.json_response({"errors": errors}, status=422)
+    return draft
+
+
+def _days_ago(then: datetime | None, now: datetime) -> int | None:
+    return None if then is None else max(0, (now - then).days)
+
+
+def contact_json(contact: StoredContact, region: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "company": contact.company,
+        "email": contact.email,
+        "address": contact.address,
+        "notes": contact.notes,
+        "vip": contact.vip,
+        "language": contact.language,
+        "source": contact.source,
+        "updated_at": contact.updated_at.isoformat(),
+        "numbers": [
+            {
+                "e164": n.e164,
+                "display": display_number(n.e164, region),
+                "label": n.label,
+                "verified_at": n.verified_at.isoformat() if n.verified_at else None,
+                "verified_days_ago": _days_ago(n.verified_at, now),
+            }
+            for n in contact.numbers
+        ],
+    }
+
+
+async def _answer_with_contact(
+    request: web.Request,
+    contact_id: int,
+    *,
+    status: int = 200,
+    saved: ContactDraft | None = None,
+) -> web.Response:
+    """The contact as stored; after a save its numbers in the order they were typed."""
+    contact = await get_contact(request.app[POOL], contact_id)
+    if contact is None:
+        return _not_found(request)
+    if saved is not None:
+        typed = {n.e164: i for i, n in enumerate(saved.numbers)}
+        numbers = sorted(contact.numbers, key=lambda n: typed.get(n.e164, len(typed)))
+        contact = replace(contact, numbers=tuple(numbers))
+    now = datetime.now(UTC)
+    return web.json_response(contact_json(contact, request.app[REGION], now), status=status)
+
+
+async def contacts_page(request: web.Request) -> web.StreamResponse:
+    session = await current_session(request)
+    if session is None:
+        raise web.HTTPSeeOther("/login")
+    return aiohttp_jinja2.render_template("contacts.html", request, {"session": session})
+
+
+async def search_api(request: web.Request) -> web.Response:
+    if refused := await _refusal(request, write=False):
+        return refused
+    query = request.query.get("q", "")
+    if len(query) > MAX_QUERY_CHARS:
+        return _error(400, f"search for at most {MAX_QUERY_CHARS} characters")
+    region = request.app[REGION]
+    found = await search_contacts(request.app[POOL], query, SEARCH_LIMIT, region=region)
+    return web.json_response(
+        {
+            "contacts": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "company": c.company,
+                    "vip": c.vip,
+                    "numbers": [display_number(n, region) for n in c.numbers],
+                }
+                for c in found
+            ]
+        }
+    )
+
+
+async def create_api(request: web.Request) -> web.Response:
+    if refused := await _refusal(request, write=True):
+        return refused
+    draft = await _draft(request)
+    if isinstance(draft, web.Response):
+        return draft
+    contact_id = await create_contact(request.app[POOL], draft)
+    response = await _answer_with_contact(request, contact_id, status=201, saved=draft)
+    response.headers["Location"] = f"/api/contacts/{contact_id}"
+    return response
+
+
+async def get_api(request: web.Request) -> web.Response:
+    if refused := await _refusal(request, write=False):
+        return refused
+    contact_id = _contact_id(request)
+    if contact_id is None:
+        return _not_found(request)
+    return await _answer_with_contact(request, contact_id)
+
+
+async def update_api(request: web.Request) -> web.Response:
+    if refused := await _refusal(request, write=True):
+        return refused
+    contact_id = _contact_id(request)
+    if contact_id is None:
+        return _not_found(request)
+    draft = await _draft(request)
+    if isinstance(draft, web.Response):
+        return draft
+    if not await update_contact(request.app[POOL], contact_id, draft):
+        return _not_found(request)
+    return await _answer_with_contact(request, contact_id, saved=draft)
+
+
+async def verify_api(request: web.Request) -> web.Response:
+    if refused := await _refusal(request, write=True):
+        return refused
+    contact_id = _contact_id(request)
+    if contact_id is None:
+        return _not_found(request)
+    raw = request.match_info["number"]
+    number = normalise(raw, request.app[REGION])
+    if number.kind is not NumberKind.PUBLIC or number.e164 is None:
+        return _error(404, f"{raw[:40]!r} is not a phone number")
+    if not await verify_number(request.app[POOL], contact_id, number.e164):
+        if await get_contact(request.app[POOL], contact_id) is None:
+            return _not_found(request)
+        return _error(404, f"contact {contact_id} does not have the number {number.e164}")
+    return await _answer_with_contact(request, contact_id)
