@@ -122,6 +122,20 @@ function fillCard(data) {
   card.querySelector(".card-name").textContent = names.join(", ") || "Unknown caller";
   card.querySelector(".card-number").textContent = data.number;
   card.querySelector(".card-explanation").textContent = data.explanation;
+  // Edit (or verify) the contact in the contacts tab, so the board stays live here.
+  let edit = card.querySelector(".card-edit");
+  if (!edit) {
+    edit = document.createElement("p");
+    edit.className = "card-edit";
+    card.querySelector(".card-number").after(edit);
+  }
+  edit.replaceChildren(...data.contacts.map((c) => {
+    const link = document.createElement("a");
+    link.href = `/contacts#${c.contact_id}`;
+    link.target = "switchboard-contacts";
+    link.textContent = data.contacts.length > 1 ? `Edit ${c.name}` : "Edit contact";
+    return link;
+  }));
   card.querySelector(".card-history").replaceChildren(...data.history.map((h) => {
     const item = document.createElement("li");
     const when = new Date(h.started_at * 1000).toLocaleString();
