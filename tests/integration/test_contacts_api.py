@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.hub import BoardHub
+from pbx_agi.caller_directory import CallerDirectory
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 
@@ -266,3 +267,49 @@ async def test_a_search_is_limited_and_takes_wildcards_literally(client: TestCli
     for query in ["100%", "procent_"]:
         found = await (await client.get("/api/contacts", params={"q": query})).json()
         assert [c["name"] for c in found["contacts"]] == ["Procent_100% Bouw"], query
+
+
+async def test_the_caller_directory_sees_every_change_at_its_next_refresh(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Recognition answers from memory and reloads only contacts whose updated_at moved:
+    a saved edit or verification must reach it without a restart."""
+    token = await log_in(client)
+    headers = {"X-CSRF-Token": token}
+    created = await client.post(
+        "/api/contacts",
+        json={"name": "Ilse Veenstra", "numbers": ["0645820401"]},
+        headers=headers,
+    )
+    contact_id = (await created.json())["id"]
+
+    async def last_changed_long_ago() -> None:
+        # Well before the directory's re-read overlap, so only a new stamp brings it back.
+        await db.execute(
+            "UPDATE contacts SET updated_at = now() - interval '1 minute' WHERE id = $1",
+            contact_id,
+        )
+
+    await last_changed_long_ago()
+    await client.post("/api/contacts", json={"name": "Ilse's buurman"}, headers=headers)
+    directory = CallerDirectory(db)
+    await directory.reload()
+
+    def names(e164: str) -> list[str]:
+        return [m.name for m in directory.facts(e164).matches]
+
+    assert names("+31645820401") == ["Ilse Veenstra"]
+
+    await client.put(
+        f"/api/contacts/{contact_id}",
+        json={"name": "Ilse Veenstra-Bos", "numbers": ["0645820402"]},
+        headers=headers,
+    )
+    await directory.refresh()
+    assert names("+31645820401") == []
+    assert names("+31645820402") == ["Ilse Veenstra-Bos"]
+
+    await last_changed_long_ago()
+    await client.post(f"/api/contacts/{contact_id}/numbers/0645820402/verify", headers=headers)
+    await directory.refresh()
+    assert directory.facts("+31645820402").matches[0].verified_at is not None
