@@ -67,7 +67,8 @@ def create_app(
 async def _same_origin_only(request: web.Request, handler: Any) -> web.StreamResponse:
     """Refuse state-changing requests and websockets opened from another site."""
     origin = request.headers.get("Origin")
-    if (request.method == "POST" or request.path == "/ws") and origin is not None:
+    changes_state = request.method not in {"GET", "HEAD", "OPTIONS"}
+    if (changes_state or request.path == "/ws") and origin is not None:
         expected = f"{request.scheme}://{request.host}"
         if origin != expected:
             return web.Response(status=403, text=f"cross-site request refused (Origin {origin})")

@@ -146,3 +146,11 @@ async def test_a_note_is_saved_on_the_call_with_the_csrf_token_only(
         "/api/calls/note", data=b"not json", headers={"X-CSRF-Token": token}
     )
     assert garbage.status == 400 and "JSON" in (await garbage.json())["error"]
+
+
+async def test_a_cross_site_write_of_any_method_is_refused(client: TestClient) -> None:
+    await log_in(client)
+    evil = {"Origin": "https://evil.example"}
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        response = await client.request(method, "/api/contacts/1", headers=evil, json={})
+        assert response.status == 403, method
