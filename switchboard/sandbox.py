@@ -312,6 +312,14 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        first, second = a.stat(), b.stat()
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
 def _mounts_under(path: Path) -> list[Path]:
     """Mount points at or below ``path``, deepest first."""
     prefix = str(path.resolve()) if path.exists() else str(path)
@@ -706,7 +714,11 @@ class Sandbox:
         root = self.root.resolve()
         target = root / str(source).lstrip("/")
         if target in mounted:
-            return
+            if _same_file(source, target):
+                return
+            # The host path was deleted and made anew (a fresh clone at the same
+            # path): the old mount still shows the deleted tree, so mount again.
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
         if _is_within(root, source) or _is_within(source, root):
             raise SandboxError(f"cannot mount {source} into the sandbox root {root}")
         # The asterisk user must be able to pass through every directory on the way

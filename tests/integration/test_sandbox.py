@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +26,7 @@ from switchboard.sandbox import (
     PHONE_EXTENSIONS,
     SIP_PORT,
     Sandbox,
+    _mounts_under,
     site_files,
 )
 from tests.conftest import wait_for
@@ -394,3 +398,21 @@ def test_second_up_on_warm_sandbox(sandbox: Sandbox) -> None:
     status = sandbox.status()
     assert status.running
     assert status.pid == pid  # configs unchanged: no restart
+
+
+def test_a_checkout_made_anew_at_the_same_path_is_mounted_anew(sandbox: Sandbox) -> None:
+    # A fresh clone where the last one was: the sandbox must run the new code,
+    # not the deleted tree an old bind mount still shows.
+    source = Path(tempfile.mkdtemp(prefix="switchboard-remount-"))
+    target = sandbox.settings.root.resolve() / str(source).lstrip("/")
+    try:
+        (source / "marker").write_text("old")
+        sandbox._bind_read_only(source, set(_mounts_under(sandbox.settings.root.resolve())))
+        shutil.rmtree(source)
+        source.mkdir()
+        (source / "marker").write_text("new")
+        sandbox._bind_read_only(source, set(_mounts_under(sandbox.settings.root.resolve())))
+        assert (target / "marker").read_text() == "new"
+    finally:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+        shutil.rmtree(source, ignore_errors=True)
