@@ -122,11 +122,16 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-async def board_page(request: web.Request) -> web.StreamResponse:
+async def logged_in_page(request: web.Request, template: str) -> web.StreamResponse:
+    """``template`` for a logged-in user; anyone else goes to the login page."""
     session = await current_session(request)
     if session is None:
         raise web.HTTPSeeOther("/login")
-    return aiohttp_jinja2.render_template("board.html", request, {"session": session})
+    return aiohttp_jinja2.render_template(template, request, {"session": session})
+
+
+async def board_page(request: web.Request) -> web.StreamResponse:
+    return await logged_in_page(request, "board.html")
 
 
 async def caller_card_api(request: web.Request) -> web.Response:

@@ -18,7 +18,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from switchboard.contact_edit import (
@@ -34,7 +33,7 @@ from switchboard.contact_edit import (
     verify_number,
 )
 from switchboard.numbers import NumberKind, normalise
-from switchboard_ui.app import POOL, REGION, current_session
+from switchboard_ui.app import POOL, REGION, current_session, logged_in_page
 
 MAX_CONTACT_ID = 2**63 - 1  # contacts.id is a bigserial
 SEARCH_LIMIT = 20
@@ -141,10 +140,7 @@ async def _answer_with_contact(
 
 
 async def contacts_page(request: web.Request) -> web.StreamResponse:
-    session = await current_session(request)
-    if session is None:
-        raise web.HTTPSeeOther("/login")
-    return aiohttp_jinja2.render_template("contacts.html", request, {"session": session})
+    return await logged_in_page(request, "contacts.html")
 
 
 async def search_api(request: web.Request) -> web.Response:
