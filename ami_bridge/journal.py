@@ -95,3 +95,8 @@ class CallJournal:
                 ) as exc:
                     log.warning("journal write failed (%r); retrying in 1 s", exc)
                     await asyncio.sleep(1)
+                except Exception:
+                    # Whatever a database restart throws, the journal must not die
+                    # silently: every call after it would be lost.
+                    log.exception("journal write failed unexpectedly; retrying in 1 s")
+                    await asyncio.sleep(1)

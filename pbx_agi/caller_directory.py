@@ -214,4 +214,6 @@ class CallerDirectory:
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # Keep answering from the last snapshot; a stale answer beats none.
                 log.warning("caller directory refresh failed (%s); keeping the last snapshot", exc)
+            except Exception:
+                log.exception("caller directory refresh failed unexpectedly; keeping the last one")
             await asyncio.sleep(self._refresh_s)
