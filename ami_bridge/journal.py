@@ -17,8 +17,9 @@ WRITE_TIMEOUT_S = 5.0
 
 _UPSERT = """
 INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
-                   started_at, answered_at, answered_by, ended_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, now())
+                   started_at, answered_at, answered_by, ended_at, contact_id, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9,
+        (SELECT id FROM contacts WHERE id = NULLIF($10, '')::bigint), now())
 ON CONFLICT (pbx, linked_id) DO UPDATE SET
     caller_number = EXCLUDED.caller_number,
     caller_e164 = EXCLUDED.caller_e164,
@@ -26,6 +27,7 @@ ON CONFLICT (pbx, linked_id) DO UPDATE SET
     answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at),
     answered_by = COALESCE(calls.answered_by, EXCLUDED.answered_by),
     ended_at = COALESCE(EXCLUDED.ended_at, calls.ended_at),
+    contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
     updated_at = now()
 """
 
@@ -84,6 +86,7 @@ class CallJournal:
                             _time(call.answered_at),
                             call.answered_by,
                             _time(call.ended_at),
+                            call.contact_id,
                         )
                     self._backlog.task_done()
                     break

@@ -53,6 +53,7 @@ class Call:
     talking_with: str = ""
     answered_by: str = ""  # who took the call first: the contact's "last handled by"
     confidence: str = ""
+    contact_id: str = ""  # the contact recognition matched, for the contact's history
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -167,7 +168,12 @@ class PBXModel:
         call = self.calls.get(channel.linked_id) if channel else None
         if call is None:
             return []
-        self.calls[call.linked_id] = replace(call, confidence=event.get("Confidence", ""))
+        contact_id = event.get("ContactId", "")
+        self.calls[call.linked_id] = replace(
+            call,
+            confidence=event.get("Confidence", ""),
+            contact_id=contact_id if contact_id.isdigit() else "",
+        )
         return self._refresh(call.linked_id, now, force=True)
 
     # -- derived call view -------------------------------------------------------------
@@ -221,6 +227,7 @@ class PBXModel:
             answered_by=(previous.answered_by if previous else "")
             or ", ".join(_party(p) for p in bridged_peers),
             confidence=previous.confidence if previous else "",
+            contact_id=previous.contact_id if previous else "",
         )
         self.calls[linked_id] = call
         if call == previous and not force:

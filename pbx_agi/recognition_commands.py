@@ -32,12 +32,15 @@ def recognition_commands(recognition: Recognition) -> list[str]:
     commands.extend(
         set_variable_command(name, value) for name, value in variables.items() if name not in plain
     )
-    # Tells the board (via AMI) how sure the recognition is.
+    # Tells the AMI bridge how sure the recognition is (for the board) and which
+    # contact it was (for the contact's history). Both are plain: no comma can slip in.
+    contact_id = recognition.contact.contact_id if recognition.contact else ""
     commands.append(
         format_command(
             "EXEC",
             "UserEvent",
-            f"SwitchboardRecognition,Confidence: {recognition.confidence.value}",
+            f"SwitchboardRecognition,Confidence: {recognition.confidence.value},"
+            f"ContactId: {contact_id}",
         )
     )
     return commands

@@ -158,7 +158,9 @@ async def test_a_known_caller_gets_exactly_these_commands(
         "SB_ROUTE_REASON": "VIP",
     }
     assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Anna de Vries - Bakkerij Jansen"'
-    assert result.commands[-1] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified"'
+    assert result.commands[-1] == (
+        f'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified,ContactId: {contact_id}"'
+    )
 
 
 async def test_a_hostile_caller_name_stays_one_harmless_argument(

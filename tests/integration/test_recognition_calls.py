@@ -92,7 +92,9 @@ async def call_and_read(asterisk: Asterisk, number: str, name: str | None = None
 
 
 async def test_a_known_vip_caller(asterisk: Asterisk, db: asyncpg.Pool) -> None:
-    await add_contact(db, "Mevrouw Dekker", ["0645480001"], company="Dekker Advocaten", vip=True)
+    contact_id = await add_contact(
+        db, "Mevrouw Dekker", ["0645480001"], company="Dekker Advocaten", vip=True
+    )
     await asyncio.sleep(DIRECTORY_REFRESH_S)
     values = await call_and_read(asterisk, "0645480001")
     assert values["CALLERID(name)"] == "Mevrouw Dekker - Dekker Advocaten"
@@ -101,6 +103,16 @@ async def test_a_known_vip_caller(asterisk: Asterisk, db: asyncpg.Pool) -> None:
     assert values["SB_VIP"] == "1"
     assert values["SB_QUEUE_PRIORITY"] == "10"
     assert values["AGISTATUS"] == "SUCCESS"
+    # The call becomes part of the contact's own history.
+    for _ in range(50):
+        linked = await db.fetchval(
+            "SELECT contact_id FROM calls WHERE caller_e164 = '+31645480001'"
+            " AND contact_id IS NOT NULL"
+        )
+        if linked:
+            break
+        await asyncio.sleep(0.2)
+    assert linked == contact_id
 
 
 async def test_a_repeat_caller_who_was_missed_goes_first(

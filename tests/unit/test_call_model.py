@@ -105,9 +105,10 @@ def test_the_recognition_confidence_reaches_the_call() -> None:
     model = PBXModel("pbx1")
     model.apply(channel("Newchannel", "6.1", "6.1", "PJSIP/trunk-6"), now=1.0)
     event = channel("UserEvent", "6.1", "6.1", "PJSIP/trunk-6")
-    event |= {"UserEvent": "SwitchboardRecognition", "Confidence": "unverified"}
+    event |= {"UserEvent": "SwitchboardRecognition", "Confidence": "unverified", "ContactId": "42"}
     (change,) = model.apply(event, now=2.0)
     assert change.call.confidence == "unverified"
+    assert change.call.contact_id == "42"
 
 
 def test_the_call_keeps_its_caller_when_the_caller_leg_hangs_up_first() -> None:

@@ -117,7 +117,7 @@ UNRECOGNISED_WITHHELD = {
     "SB_PREFERRED_EXTENSION": "",
     "SB_ROUTE_REASON": "first call",
 }
-USER_EVENT_UNKNOWN = 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: unknown"'
+USER_EVENT_UNKNOWN = 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: unknown,ContactId: "'
 
 
 # ----------------------------------------------------------------- the conversation
@@ -278,7 +278,7 @@ def test_a_database_that_never_answers_costs_no_more_than_the_budget(
     assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Jan de Vries"'
     assert variables_set(result.commands)["SB_RECOGNISED"] == "no"
     assert variables_set(result.commands)["SB_CALLER_E164"] == "+31612345678"
-    assert result.commands[-1] == 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: unknown"'
+    assert result.commands[-1] == USER_EVENT_UNKNOWN
     assert result.stderr.count("\n") == 1
     assert "no answer from PostgreSQL within 300 ms" in result.stderr
 
