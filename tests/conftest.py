@@ -20,9 +20,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from ami_bridge.hub import BoardHub
 from switchboard.database import migrate
 from switchboard.sandbox import Sandbox, SandboxSettings
+from switchboard_ui.app import create_app
+from switchboard_ui.auth import create_user
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -121,6 +125,29 @@ async def db(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=4)
     yield pool
     await pool.close()
+
+
+BOARD_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def board_client(db: asyncpg.Pool) -> AsyncIterator[TestClient]:
+    """The board app in-process against the real PostgreSQL, with receptionist "sanne"."""
+    await create_user(db, "sanne", BOARD_PASSWORD, role="receptionist", display_name="Sanne")
+    async with TestClient(TestServer(create_app(db, BoardHub()))) as client:
+        yield client
+
+
+async def log_in(client: TestClient, page: str = "/board") -> str:
+    """Log in as "sanne"; return the session's CSRF token, as ``page`` carries it."""
+    response = await client.post(
+        "/login", data={"username": "sanne", "password": BOARD_PASSWORD}, allow_redirects=False
+    )
+    assert response.status == 303 and response.headers["Location"] == "/board"
+    text = await (await client.get(page)).text()
+    marker = 'name="csrf-token" content="'
+    start = text.index(marker) + len(marker)
+    return text[start : text.index('"', start)]
 
 
 @dataclass

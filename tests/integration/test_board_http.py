@@ -3,105 +3,80 @@ answer and nothing is let through without a session."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 from aiohttp import WSServerHandshakeError
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from ami_bridge.hub import BoardHub
 from switchboard.contacts import add_contact
-from switchboard_ui.app import SESSION_COOKIE, create_app
-from switchboard_ui.auth import create_user
+from switchboard_ui.app import SESSION_COOKIE
+from tests.conftest import BOARD_PASSWORD, log_in
 
 pytestmark = pytest.mark.integration
-PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-async def client(db: asyncpg.Pool) -> AsyncIterator[TestClient]:
-    await create_user(db, "sanne", PASSWORD, role="receptionist", display_name="Sanne")
-    async with TestClient(TestServer(create_app(db, BoardHub()))) as client:
-        yield client
-
-
-async def log_in(client: TestClient) -> None:
-    response = await client.post(
-        "/login", data={"username": "sanne", "password": PASSWORD}, allow_redirects=False
-    )
-    assert response.status == 303 and response.headers["Location"] == "/board"
-
-
-async def test_the_board_sends_strangers_to_the_login_page(client: TestClient) -> None:
-    response = await client.get("/board", allow_redirects=False)
+async def test_the_board_sends_strangers_to_the_login_page(board_client: TestClient) -> None:
+    response = await board_client.get("/board", allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/login"
 
 
-async def test_a_wrong_password_is_refused_plainly(client: TestClient) -> None:
-    response = await client.post("/login", data={"username": "sanne", "password": "nope"})
+async def test_a_wrong_password_is_refused_plainly(board_client: TestClient) -> None:
+    response = await board_client.post("/login", data={"username": "sanne", "password": "nope"})
     assert response.status == 401
     assert "Wrong username or password." in await response.text()
     assert SESSION_COOKIE not in response.cookies
 
 
-async def test_the_session_cookie_is_http_only_and_same_site(client: TestClient) -> None:
-    response = await client.post(
-        "/login", data={"username": "sanne", "password": PASSWORD}, allow_redirects=False
+async def test_the_session_cookie_is_http_only_and_same_site(board_client: TestClient) -> None:
+    response = await board_client.post(
+        "/login", data={"username": "sanne", "password": BOARD_PASSWORD}, allow_redirects=False
     )
     cookie = response.cookies[SESSION_COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
-    board = await client.get("/board")
+    board = await board_client.get("/board")
     assert board.status == 200 and "Sanne" in await board.text()
 
 
-async def test_the_live_feed_needs_a_session(client: TestClient) -> None:
+async def test_the_live_feed_needs_a_session(board_client: TestClient) -> None:
     with pytest.raises(WSServerHandshakeError) as refused:
-        await client.ws_connect("/ws")
+        await board_client.ws_connect("/ws")
     assert refused.value.status == 401
 
 
-async def test_the_live_feed_starts_with_a_versioned_snapshot(client: TestClient) -> None:
-    await log_in(client)
-    socket = await client.ws_connect("/ws")
+async def test_the_live_feed_starts_with_a_versioned_snapshot(board_client: TestClient) -> None:
+    await log_in(board_client)
+    socket = await board_client.ws_connect("/ws")
     first = await socket.receive_json(timeout=5)
     assert first["v"] == 1 and first["type"] == "snapshot" and first["calls"] == []
     await socket.close()
 
 
-async def test_a_websocket_from_another_site_is_refused(client: TestClient) -> None:
-    await log_in(client)
+async def test_a_websocket_from_another_site_is_refused(board_client: TestClient) -> None:
+    await log_in(board_client)
     with pytest.raises(WSServerHandshakeError) as refused:
-        await client.ws_connect("/ws", headers={"Origin": "https://evil.example"})
+        await board_client.ws_connect("/ws", headers={"Origin": "https://evil.example"})
     assert refused.value.status == 403
 
 
-async def test_log_out_needs_the_csrf_token(client: TestClient) -> None:
-    await log_in(client)
-    response = await client.post("/logout", data={"csrf_token": "forged"})
+async def test_log_out_needs_the_csrf_token(board_client: TestClient) -> None:
+    await log_in(board_client)
+    response = await board_client.post("/logout", data={"csrf_token": "forged"})
     assert response.status == 403
-    assert (await client.get("/board", allow_redirects=False)).status == 200
+    assert (await board_client.get("/board", allow_redirects=False)).status == 200
 
 
-async def test_an_oversized_request_is_refused_without_harm(client: TestClient) -> None:
-    response = await client.post("/login", data={"username": "x" * 100_000, "password": "y"})
+async def test_an_oversized_request_is_refused_without_harm(board_client: TestClient) -> None:
+    response = await board_client.post("/login", data={"username": "x" * 100_000, "password": "y"})
     assert response.status == 413
 
 
-async def csrf_token(client: TestClient) -> str:
-    page = await (await client.get("/board")).text()
-    marker = 'name="csrf-token" content="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
-
-
-async def test_the_caller_card_needs_a_session(client: TestClient) -> None:
-    response = await client.get("/api/caller", params={"number": "0612345678"})
+async def test_the_caller_card_needs_a_session(board_client: TestClient) -> None:
+    response = await board_client.get("/api/caller", params={"number": "0612345678"})
     assert response.status == 401
 
 
 async def test_the_caller_card_shows_contact_explanation_and_history(
-    client: TestClient, db: asyncpg.Pool
+    board_client: TestClient, db: asyncpg.Pool
 ) -> None:
     contact_id = await add_contact(db, "Noor Visser", ["0645460001"], company="Visser & Zn")
     await db.execute(
@@ -114,8 +89,8 @@ async def test_the_caller_card_shows_contact_explanation_and_history(
         " answered_by, ended_at) VALUES ('p', 'card-1', '0645460001', '+31645460001',"
         " now() - interval '2 hours', now() - interval '2 hours', '201', now() - interval '1 hour')"
     )
-    await log_in(client)
-    card = await (await client.get("/api/caller", params={"number": "06-45460001"})).json()
+    await log_in(board_client)
+    card = await (await board_client.get("/api/caller", params={"number": "06-45460001"})).json()
     assert card["contacts"][0]["name"] == "Noor Visser"
     assert card["explanation"] == (
         "Recognised by number, last verified 13 months ago: verify the address."
@@ -124,33 +99,33 @@ async def test_the_caller_card_shows_contact_explanation_and_history(
 
 
 async def test_a_note_is_saved_on_the_call_with_the_csrf_token_only(
-    client: TestClient, db: asyncpg.Pool
+    board_client: TestClient, db: asyncpg.Pool
 ) -> None:
     await db.execute(
         "INSERT INTO calls (pbx, linked_id, caller_number, started_at)"
         " VALUES ('p', 'note-1', '0612', now())"
     )
-    await log_in(client)
+    token = await log_in(board_client)
     payload = {"call_id": "p:note-1", "note": "Belt terug over factuur"}
-    forged = await client.post("/api/calls/note", json=payload, headers={"X-CSRF-Token": "x"})
+    note_url = "/api/calls/note"
+    forged = await board_client.post(note_url, json=payload, headers={"X-CSRF-Token": "x"})
     assert forged.status == 403
-    token = await csrf_token(client)
-    saved = await client.post("/api/calls/note", json=payload, headers={"X-CSRF-Token": token})
+    saved = await board_client.post(note_url, json=payload, headers={"X-CSRF-Token": token})
     assert saved.status == 200
     assert await db.fetchval("SELECT note FROM calls WHERE linked_id = 'note-1'") == payload["note"]
-    missing = await client.post(
+    missing = await board_client.post(
         "/api/calls/note", json={"call_id": "p:nope", "note": "x"}, headers={"X-CSRF-Token": token}
     )
     assert missing.status == 404
-    garbage = await client.post(
+    garbage = await board_client.post(
         "/api/calls/note", data=b"not json", headers={"X-CSRF-Token": token}
     )
     assert garbage.status == 400 and "JSON" in (await garbage.json())["error"]
 
 
-async def test_a_cross_site_write_of_any_method_is_refused(client: TestClient) -> None:
-    await log_in(client)
+async def test_a_cross_site_write_of_any_method_is_refused(board_client: TestClient) -> None:
+    await log_in(board_client)
     evil = {"Origin": "https://evil.example"}
     for method in ("POST", "PUT", "DELETE", "PATCH"):
-        response = await client.request(method, "/api/contacts/1", headers=evil, json={})
+        response = await board_client.request(method, "/api/contacts/1", headers=evil, json={})
         assert response.status == 403, method

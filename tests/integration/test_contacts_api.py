@@ -4,40 +4,17 @@ gets a clear answer and nothing is changed without a session and its CSRF token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from ami_bridge.hub import BoardHub
 from pbx_agi.caller_directory import CallerDirectory
-from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.integration
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def client(db: asyncpg.Pool) -> AsyncIterator[TestClient]:
-    await create_user(db, "femke", PASSWORD, role="receptionist", display_name="Femke")
-    async with TestClient(TestServer(create_app(db, BoardHub()))) as client:
-        yield client
-
-
-async def log_in(client: TestClient) -> str:
-    """Log in; the session's CSRF token, as the board page carries it."""
-    response = await client.post(
-        "/login", data={"username": "femke", "password": PASSWORD}, allow_redirects=False
-    )
-    assert response.status == 303
-    page = await (await client.get("/contacts")).text()
-    marker = 'name="csrf-token" content="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
 
 
 async def updated_at(db: asyncpg.Pool, contact_id: int) -> datetime:
@@ -54,8 +31,8 @@ def same(one: dict[str, Any], other: dict[str, Any]) -> bool:
     return {**one, "numbers": by_number(one)} == {**other, "numbers": by_number(other)}
 
 
-async def test_without_a_session_nothing_is_shown_or_changed(client: TestClient) -> None:
-    page = await client.get("/contacts", allow_redirects=False)
+async def test_without_a_session_nothing_is_shown_or_changed(board_client: TestClient) -> None:
+    page = await board_client.get("/contacts", allow_redirects=False)
     assert page.status == 303 and page.headers["Location"] == "/login"
     for method, path in [
         ("GET", "/api/contacts?q=a"),
@@ -64,14 +41,14 @@ async def test_without_a_session_nothing_is_shown_or_changed(client: TestClient)
         ("PUT", "/api/contacts/1"),
         ("POST", "/api/contacts/1/numbers/0612345678/verify"),
     ]:
-        response = await client.request(method, path, json={"name": "Inbreker"})
+        response = await board_client.request(method, path, json={"name": "Inbreker"})
         assert response.status == 401, (method, path)
         assert (await response.json())["error"] == "log in first"
 
 
-async def test_every_write_needs_the_csrf_token(client: TestClient, db: asyncpg.Pool) -> None:
-    token = await log_in(client)
-    created = await client.post(
+async def test_every_write_needs_the_csrf_token(board_client: TestClient, db: asyncpg.Pool) -> None:
+    token = await log_in(board_client, "/contacts")
+    created = await board_client.post(
         "/api/contacts",
         json={"name": "Csrf Kees", "numbers": ["0645820001"]},
         headers={"X-CSRF-Token": token},
@@ -83,7 +60,7 @@ async def test_every_write_needs_the_csrf_token(client: TestClient, db: asyncpg.
             ("PUT", f"/api/contacts/{contact_id}"),
             ("POST", f"/api/contacts/{contact_id}/numbers/0645820001/verify"),
         ]:
-            response = await client.request(
+            response = await board_client.request(
                 method, path, json={"name": "Overgenomen"}, headers=headers
             )
             assert response.status == 403, (method, path, headers)
@@ -97,50 +74,56 @@ async def test_every_write_needs_the_csrf_token(client: TestClient, db: asyncpg.
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE name = 'Overgenomen'") == 0
 
 
-async def test_a_body_that_is_not_a_json_object_is_refused_plainly(client: TestClient) -> None:
-    token = await log_in(client)
+async def test_a_body_that_is_not_a_json_object_is_refused_plainly(
+    board_client: TestClient,
+) -> None:
+    token = await log_in(board_client, "/contacts")
     headers = {"X-CSRF-Token": token}
-    garbage = await client.post("/api/contacts", data=b"name=Jan", headers=headers)
+    garbage = await board_client.post("/api/contacts", data=b"name=Jan", headers=headers)
     assert garbage.status == 400 and "JSON" in (await garbage.json())["error"]
-    listed = await client.post("/api/contacts", json=["Jan"], headers=headers)
+    listed = await board_client.post("/api/contacts", json=["Jan"], headers=headers)
     assert listed.status == 400 and "object" in (await listed.json())["error"]
-    broken = await client.post("/api/contacts", data=b"\xff\xfe{", headers=headers)
+    broken = await board_client.post("/api/contacts", data=b"\xff\xfe{", headers=headers)
     assert broken.status == 400
 
 
-async def test_unknown_contacts_and_numbers_are_404(client: TestClient) -> None:
-    token = await log_in(client)
+async def test_unknown_contacts_and_numbers_are_404(board_client: TestClient) -> None:
+    token = await log_in(board_client, "/contacts")
     headers = {"X-CSRF-Token": token}
     for path in [
         "/api/contacts/999999999",
         "/api/contacts/abc",
         "/api/contacts/99999999999999999999",
     ]:
-        response = await client.get(path)
+        response = await board_client.get(path)
         assert response.status == 404, path
         assert "no contact" in (await response.json())["error"]
-    missing = await client.put("/api/contacts/999999999", json={"name": "Jan"}, headers=headers)
+    missing = await board_client.put(
+        "/api/contacts/999999999", json={"name": "Jan"}, headers=headers
+    )
     assert missing.status == 404
-    created = await client.post(
+    created = await board_client.post(
         "/api/contacts", json={"name": "Vier Nul Vier", "numbers": ["0645820101"]}, headers=headers
     )
     contact_id = (await created.json())["id"]
-    other = await client.post(
+    other = await board_client.post(
         f"/api/contacts/{contact_id}/numbers/0645820199/verify", headers=headers
     )
     assert other.status == 404
     assert (await other.json())["error"] == (
         f"contact {contact_id} does not have the number +31645820199"
     )
-    gone = await client.post("/api/contacts/999999999/numbers/0645820101/verify", headers=headers)
+    gone = await board_client.post(
+        "/api/contacts/999999999/numbers/0645820101/verify", headers=headers
+    )
     assert gone.status == 404
 
 
 async def test_mistakes_come_back_per_field_and_nothing_is_stored(
-    client: TestClient, db: asyncpg.Pool
+    board_client: TestClient, db: asyncpg.Pool
 ) -> None:
-    token = await log_in(client)
-    response = await client.post(
+    token = await log_in(board_client, "/contacts")
+    response = await board_client.post(
         "/api/contacts",
         json={
             "name": "Foutje Bedankt",
@@ -160,12 +143,14 @@ async def test_mistakes_come_back_per_field_and_nothing_is_stored(
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE name = 'Foutje Bedankt'") == 0
 
 
-async def test_add_find_edit_and_verify_a_contact(client: TestClient, db: asyncpg.Pool) -> None:
-    token = await log_in(client)
+async def test_add_find_edit_and_verify_a_contact(
+    board_client: TestClient, db: asyncpg.Pool
+) -> None:
+    token = await log_in(board_client, "/contacts")
     headers = {"X-CSRF-Token": token}
 
     # Added with two numbers, written the way people write them.
-    created = await client.post(
+    created = await board_client.post(
         "/api/contacts",
         json={
             "name": "Wessel Dijkgraaf",
@@ -189,36 +174,36 @@ async def test_add_find_edit_and_verify_a_contact(client: TestClient, db: asyncp
 
     # Found by part of the name, the company, and a number however it is typed.
     for query in ["dijkgraaf", "Hoveniers", "0645820302", "06-4582 03", "+31645820301", "820302"]:
-        found = await (await client.get("/api/contacts", params={"q": query})).json()
+        found = await (await board_client.get("/api/contacts", params={"q": query})).json()
         assert contact_id in [c["id"] for c in found["contacts"]], query
-    found = await (await client.get("/api/contacts", params={"q": "wessel d"})).json()
+    found = await (await board_client.get("/api/contacts", params={"q": "wessel d"})).json()
     assert found["contacts"][0]["numbers"] == ["06 45820301", "06 45820302"]
-    nothing = await (await client.get("/api/contacts", params={"q": "0645829999"})).json()
+    nothing = await (await board_client.get("/api/contacts", params={"q": "0645829999"})).json()
     assert contact_id not in [c["id"] for c in nothing["contacts"]]
-    recent = await (await client.get("/api/contacts")).json()
+    recent = await (await board_client.get("/api/contacts")).json()
     assert recent["contacts"][0]["id"] == contact_id  # an empty search: changed last, first
 
     # Never verified: the caller card tells the receptionist to check first.
-    card = await (await client.get("/api/caller", params={"number": "0645820301"})).json()
+    card = await (await board_client.get("/api/caller", params={"number": "0645820301"})).json()
     assert card["explanation"] == (
         "Recognised by number only, never verified: verify the address before trusting it."
     )
 
     # "I checked their address": verified today, and the caller card says so.
     before = await updated_at(db, contact_id)
-    verified = await client.post(
+    verified = await board_client.post(
         f"/api/contacts/{contact_id}/numbers/%2B31645820301/verify", headers=headers
     )
     assert verified.status == 200
     assert by_number(await verified.json())["+31645820301"]["verified_days_ago"] == 0
     assert await updated_at(db, contact_id) > before
-    card = await (await client.get("/api/caller", params={"number": "06 4582 0301"})).json()
+    card = await (await board_client.get("/api/caller", params={"number": "06 4582 0301"})).json()
     assert card["explanation"] == "Recognised by number, verified today."
     verified_at = by_number(await verified.json())["+31645820301"]["verified_at"]
 
     # Edited: the second number replaced, the verified one retyped and its label cleared.
     before = await updated_at(db, contact_id)
-    updated = await client.put(
+    updated = await board_client.put(
         f"/api/contacts/{contact_id}",
         json={
             "name": "Wessel Dijkgraaf",
@@ -240,43 +225,43 @@ async def test_add_find_edit_and_verify_a_contact(client: TestClient, db: asyncp
     assert numbers["+31645820301"]["label"] is None
     assert numbers["+31205820303"]["verified_at"] is None
     assert await updated_at(db, contact_id) > before
-    card = await (await client.get("/api/caller", params={"number": "0645820302"})).json()
+    card = await (await board_client.get("/api/caller", params={"number": "0645820302"})).json()
     assert card["explanation"] == "Unknown number."
-    assert same(await (await client.get(f"/api/contacts/{contact_id}")).json(), contact)
+    assert same(await (await board_client.get(f"/api/contacts/{contact_id}")).json(), contact)
 
     # An update the form check refuses changes nothing.
-    refused = await client.put(
+    refused = await board_client.put(
         f"/api/contacts/{contact_id}",
         json={"name": "", "numbers": ["0645820301"]},
         headers=headers,
     )
     assert refused.status == 422
     assert (await refused.json())["errors"] == {"name": "Fill in the contact's name."}
-    assert same(await (await client.get(f"/api/contacts/{contact_id}")).json(), contact)
+    assert same(await (await board_client.get(f"/api/contacts/{contact_id}")).json(), contact)
 
 
-async def test_a_search_is_limited_and_takes_wildcards_literally(client: TestClient) -> None:
-    token = await log_in(client)
+async def test_a_search_is_limited_and_takes_wildcards_literally(board_client: TestClient) -> None:
+    token = await log_in(board_client, "/contacts")
     for name in ["Procent_100% Bouw", "Procenten Bouw"]:
-        added = await client.post(
+        added = await board_client.post(
             "/api/contacts", json={"name": name}, headers={"X-CSRF-Token": token}
         )
         assert added.status == 201
-    too_long = await client.get("/api/contacts", params={"q": "x" * 101})
+    too_long = await board_client.get("/api/contacts", params={"q": "x" * 101})
     assert too_long.status == 400
     for query in ["100%", "procent_"]:
-        found = await (await client.get("/api/contacts", params={"q": query})).json()
+        found = await (await board_client.get("/api/contacts", params={"q": query})).json()
         assert [c["name"] for c in found["contacts"]] == ["Procent_100% Bouw"], query
 
 
 async def test_the_caller_directory_sees_every_change_at_its_next_refresh(
-    client: TestClient, db: asyncpg.Pool
+    board_client: TestClient, db: asyncpg.Pool
 ) -> None:
     """Recognition answers from memory and reloads only contacts whose updated_at moved:
     a saved edit or verification must reach it without a restart."""
-    token = await log_in(client)
+    token = await log_in(board_client, "/contacts")
     headers = {"X-CSRF-Token": token}
-    created = await client.post(
+    created = await board_client.post(
         "/api/contacts",
         json={"name": "Ilse Veenstra", "numbers": ["0645820401"]},
         headers=headers,
@@ -291,7 +276,7 @@ async def test_the_caller_directory_sees_every_change_at_its_next_refresh(
         )
 
     await last_changed_long_ago()
-    await client.post("/api/contacts", json={"name": "Ilse's buurman"}, headers=headers)
+    await board_client.post("/api/contacts", json={"name": "Ilse's buurman"}, headers=headers)
     directory = CallerDirectory(db)
     await directory.reload()
 
@@ -300,7 +285,7 @@ async def test_the_caller_directory_sees_every_change_at_its_next_refresh(
 
     assert names("+31645820401") == ["Ilse Veenstra"]
 
-    await client.put(
+    await board_client.put(
         f"/api/contacts/{contact_id}",
         json={"name": "Ilse Veenstra-Bos", "numbers": ["0645820402"]},
         headers=headers,
@@ -310,6 +295,8 @@ async def test_the_caller_directory_sees_every_change_at_its_next_refresh(
     assert names("+31645820402") == ["Ilse Veenstra-Bos"]
 
     await last_changed_long_ago()
-    await client.post(f"/api/contacts/{contact_id}/numbers/0645820402/verify", headers=headers)
+    await board_client.post(
+        f"/api/contacts/{contact_id}/numbers/0645820402/verify", headers=headers
+    )
     await directory.refresh()
     assert directory.facts("+31645820402").matches[0].verified_at is not None
