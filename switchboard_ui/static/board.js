@@ -11,6 +11,39 @@ const CONFIDENCE_TEXT = {
 };
 
 const calls = new Map(); // call_id -> call
+let selectedCall = null; // the call whose caller card is open
+
+// Other parts of the board (presence, call control) plug in here rather than editing
+// this file: they are loaded after it and register for the message types they own.
+const messageHandlers = new Map(); // type -> [fn(message)]
+const renderHooks = [];
+const board = {
+  calls,
+  /** fn(message) for every message of ``type`` ("snapshot" and "resync" included). */
+  onMessage(type, fn) {
+    if (!messageHandlers.has(type)) messageHandlers.set(type, []);
+    messageHandlers.get(type).push(fn);
+  },
+  /** fn() after every render (state changed). */
+  onRender(fn) { renderHooks.push(fn); },
+  render: () => render(),
+  selectedCallId: () => selectedCall,
+  /** POST JSON with the CSRF token; resolves to {ok, status, data}. */
+  async post(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content,
+      },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch { data = { error: `HTTP ${response.status}` }; }
+    return { ok: response.ok, status: response.status, data };
+  },
+};
+window.board = board;
 
 function connect(attempt) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -39,8 +72,10 @@ function handle(message) {
       for (const [id, call] of calls) if (call.pbx === message.pbx) calls.delete(id);
       break;
     case "pbx": setLink(message.pbx.connected); break;
-    default: return;
+    default:
+      if (!messageHandlers.has(message.type)) return;
   }
+  for (const fn of messageHandlers.get(message.type) || []) fn(message);
   render();
 }
 
@@ -56,6 +91,7 @@ function render() {
   const byStart = (a, b) => a.started_at - b.started_at;
   fill("waiting", waiting.sort(byStart));
   fill("talking", talking.sort(byStart));
+  for (const fn of renderHooks) fn();
   tick();
 }
 
@@ -94,7 +130,6 @@ function tick() {
 }
 
 // -- caller card ----------------------------------------------------------------------
-let selectedCall = null;
 
 async function openCard(li) {
   selectedCall = li.dataset.callId;
@@ -148,16 +183,8 @@ async function saveNote(event) {
   event.preventDefault();
   const status = document.querySelector(".card-note-status");
   const note = document.querySelector(".card-note textarea").value;
-  const response = await fetch("/api/calls/note", {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content,
-    },
-    body: JSON.stringify({ call_id: selectedCall, note }),
-  });
-  const reply = await response.json();
-  status.textContent = response.ok ? "Saved." : `Not saved: ${reply.error}`;
+  const reply = await board.post("/api/calls/note", { call_id: selectedCall, note });
+  status.textContent = reply.ok ? "Saved." : `Not saved: ${reply.data.error}`;
 }
 
 document.addEventListener("click", (event) => {
