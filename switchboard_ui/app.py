@@ -15,7 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ami_bridge.hub import BoardHub, SubscriptionDropped
 from switchboard.caller_card import caller_card, save_note
-from switchboard_ui import auth
+from switchboard_ui import auth, i18n
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,13 @@ def create_app(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[i18n.template_context],
     )
     app.router.add_get("/", _to_board)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
+    app.router.add_get("/language", i18n.choose_language)
     app.router.add_get("/board", board_page)
     app.router.add_get("/ws", board_socket)
     app.router.add_get("/healthz", health)
@@ -94,8 +96,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     token = await auth.log_in(request.app[POOL], username, password) if username else None
     if token is None:
+        t = i18n.translator(i18n.language_of(request))
         response = aiohttp_jinja2.render_template(
-            "login.html", request, {"error": "Wrong username or password."}
+            "login.html", request, {"error": t("Wrong username or password.")}
         )
         response.set_status(401)
         return response

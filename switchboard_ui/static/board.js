@@ -4,10 +4,17 @@
 const PROTOCOL_VERSION = 1;
 const AMBER_AFTER_S = 10;
 const RED_AFTER_S = 15; // NEN 8878: answer within 15 seconds
+// The page's language: English text is the key (switchboard_ui/i18n.py).
+const STRINGS = JSON.parse(document.getElementById("i18n")?.textContent || "{}");
+/** Translate ``text`` and fill its {placeholders}; the English text if untranslated. */
+function t(text, values = {}) {
+  return (STRINGS[text] || text).replace(/\{(\w+)\}/g, (whole, key) =>
+    key in values ? String(values[key]) : whole);
+}
 const CONFIDENCE_TEXT = {
-  verified: "recognised",
-  unverified: "recognised by number — verify",
-  shared: "shared number",
+  verified: t("recognised"),
+  unverified: t("recognised by number — verify"),
+  shared: t("shared number"),
 };
 
 const calls = new Map(); // call_id -> call
@@ -27,6 +34,7 @@ const board = {
   /** fn() after every render (state changed). */
   onRender(fn) { renderHooks.push(fn); },
   render: () => render(),
+  t,
   selectedCallId: () => selectedCall,
   /** POST JSON with the CSRF token; resolves to {ok, status, data}. */
   async post(url, body) {
@@ -81,7 +89,7 @@ function handle(message) {
 
 function setLink(up) {
   const link = document.getElementById("link");
-  link.textContent = up ? "Live" : "Not connected to the PBX — reconnecting…";
+  link.textContent = up ? t("Live") : t("Not connected to the PBX — reconnecting…");
   link.className = "link " + (up ? "link-up" : "link-down");
 }
 
@@ -106,12 +114,12 @@ function fill(listId, list) {
     li.dataset.state = call.state;
     li.dataset.since = call.state === "talking" ? call.answered_at : call.started_at;
     li.querySelector(".caller-name").textContent =
-      call.caller_name || call.caller_number || "Withheld number";
+      call.caller_name || call.caller_number || t("Withheld number");
     li.querySelector(".caller-number").textContent = call.caller_name ? call.caller_number : "";
     li.querySelector(".confidence").textContent = CONFIDENCE_TEXT[call.confidence] || "";
     li.querySelector(".detail").textContent =
-      call.state === "talking" ? `with ${call.talking_with}` :
-      call.state === "queued" ? `in queue ${call.queue}` : "ringing";
+      call.state === "talking" ? t("with {party}", { party: call.talking_with }) :
+      call.state === "queued" ? t("in queue {queue}", { queue: call.queue }) : t("ringing");
     return li;
   }));
   document.getElementById(`${listId}-count`).textContent = list.length;
@@ -140,12 +148,12 @@ async function openCard(li) {
   card.querySelector(".card-note-status").textContent = "";
   card.querySelector("textarea").value = "";
   if (!number) {
-    fillCard({ contacts: [], number: "", explanation: "Number withheld: ask who is calling.", history: [] });
+    fillCard({ contacts: [], number: "", explanation: t("Number withheld: ask who is calling."), history: [] });
     return;
   }
   const response = await fetch(`/api/caller?number=${encodeURIComponent(number)}`);
   if (!response.ok) {
-    card.querySelector(".card-explanation").textContent = "Could not load the caller card.";
+    card.querySelector(".card-explanation").textContent = t("Could not load the caller card.");
     return;
   }
   fillCard(await response.json());
@@ -154,7 +162,7 @@ async function openCard(li) {
 function fillCard(data) {
   const card = document.getElementById("card");
   const names = data.contacts.map((c) => (c.company ? `${c.name} (${c.company})` : c.name));
-  card.querySelector(".card-name").textContent = names.join(", ") || "Unknown caller";
+  card.querySelector(".card-name").textContent = names.join(", ") || t("Unknown caller");
   card.querySelector(".card-number").textContent = data.number;
   card.querySelector(".card-explanation").textContent = data.explanation;
   // Edit (or verify) the contact in the contacts tab, so the board stays live here.
@@ -168,7 +176,8 @@ function fillCard(data) {
     const link = document.createElement("a");
     link.href = `/contacts#${c.contact_id}`;
     link.target = "switchboard-contacts";
-    link.textContent = data.contacts.length > 1 ? `Edit ${c.name}` : "Edit contact";
+    link.textContent =
+      data.contacts.length > 1 ? t("Edit {name}", { name: c.name }) : t("Edit contact");
     return link;
   }));
   card.querySelector(".card-history").replaceChildren(...data.history.map((h) => {
@@ -184,7 +193,7 @@ async function saveNote(event) {
   const status = document.querySelector(".card-note-status");
   const note = document.querySelector(".card-note textarea").value;
   const reply = await board.post("/api/calls/note", { call_id: selectedCall, note });
-  status.textContent = reply.ok ? "Saved." : `Not saved: ${reply.data.error}`;
+  status.textContent = reply.ok ? t("Saved.") : t("Not saved: {error}", { error: reply.data.error });
 }
 
 document.addEventListener("click", (event) => {

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
 import pytest
-from playwright.async_api import Browser, async_playwright
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from ami_bridge.hub import BoardHub
+from switchboard_ui.app import create_app
+from switchboard_ui.auth import create_user
+from tests.conftest import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach the internet,
@@ -29,3 +39,53 @@ async def browser() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         await browser.close()
+
+
+class Board:
+    """A board served in-process on a free port; ``hub`` puts calls on it by hand."""
+
+    def __init__(self, url: str, hub: BoardHub) -> None:
+        self.url = url
+        self.hub = hub
+
+
+@pytest.fixture
+async def board(db: asyncpg.Pool) -> AsyncIterator[Board]:
+    hub = BoardHub()
+    port = free_port()
+    server = TestServer(create_app(db, hub), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Board(f"http://127.0.0.1:{port}", hub)
+    finally:
+        await server.close()
+
+
+async def logged_in(
+    browser: Browser, db: asyncpg.Pool, board: Board, username: str = "joris"
+) -> Page:
+    """A new page with ``username`` (a receptionist) logged in on the board."""
+    password = secrets.token_urlsafe(12)
+    await create_user(
+        db, username, password, role="receptionist", display_name=username.capitalize()
+    )
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{board.url}/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{board.url}/board")
+    return page
+
+
+def waiting_call(number: str, name: str) -> dict[str, Any]:
+    return {
+        "call_id": f"test:{number}",
+        "pbx": "test",
+        "caller_number": number,
+        "caller_name": name,
+        "state": "queued",
+        "queue": "switchboard",
+        "confidence": "unverified",
+        "started_at": time.time(),
+    }

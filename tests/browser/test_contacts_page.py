@@ -5,66 +5,15 @@ runs in-process on a free port, with one waiting call put on it by hand."""
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections.abc import AsyncIterator
-from typing import Any
-
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from ami_bridge.hub import BoardHub
 from switchboard.contacts import add_contact
-from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
-from tests.conftest import ARTIFACTS, free_port
+from tests.browser.conftest import Board, logged_in, waiting_call
+from tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-class Board:
-    def __init__(self, url: str, hub: BoardHub) -> None:
-        self.url = url
-        self.hub = hub
-
-
-@pytest.fixture
-async def board(db: asyncpg.Pool) -> AsyncIterator[Board]:
-    hub = BoardHub()
-    port = free_port()
-    server = TestServer(create_app(db, hub), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Board(f"http://127.0.0.1:{port}", hub)
-    finally:
-        await server.close()
-
-
-async def logged_in(browser: Browser, db: asyncpg.Pool, board: Board) -> Page:
-    password = secrets.token_urlsafe(12)
-    await create_user(db, "joris", password, role="receptionist", display_name="Joris")
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    await page.goto(f"{board.url}/login")
-    await page.get_by_label("Username").fill("joris")
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page).to_have_url(f"{board.url}/board")
-    return page
-
-
-def waiting_call(number: str, name: str) -> dict[str, Any]:
-    return {
-        "call_id": f"test:{number}",
-        "pbx": "test",
-        "caller_number": number,
-        "caller_name": name,
-        "state": "queued",
-        "queue": "switchboard",
-        "confidence": "unverified",
-        "started_at": time.time(),
-    }
 
 
 async def test_a_contact_is_added_with_a_bad_number_refused_then_edited(
