@@ -24,6 +24,9 @@ from switchboard.config import PBXConfig
 log = logging.getLogger(__name__)
 
 _RESYNC = {"Event": "__resync__"}
+# A PBX that answers no Ping for one interval is taken as gone: it is noticed within
+# two intervals of going silent (the Ping in flight, then the one that finds no answer).
+PING_INTERVAL_S = 5.0
 
 
 def event_headers(message: Mapping[str, Any]) -> dict[str, str]:
@@ -37,9 +40,17 @@ def event_headers(message: Mapping[str, Any]) -> dict[str, str]:
 
 
 class _Manager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager, but one that stays closed once we close it."""
+    """panoramisk's Manager, but one that stays closed once we close it and that notices
+    a PBX that stopped answering.
+
+    panoramisk sends a Ping every interval but never looks at the reply, so a PBX that
+    hangs (or a link that silently drops packets) left the board "Live" forever. Here a
+    Ping still unanswered when the next one is due drops the connection: the usual
+    reconnect follows and the boards are told at once.
+    """
 
     closing = False
+    _ping: tuple[Any, Any] | None = None  # (protocol, reply future) of the last Ping
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closing:
@@ -50,6 +61,24 @@ class _Manager(Manager):  # type: ignore[misc]
             return None
         return super().connect(*args, **kwargs)
 
+    def ping(self) -> None:
+        protocol = self.protocol
+        if protocol is None or getattr(protocol, "closed", True):
+            return
+        if self._ping is not None and self._ping[0] is protocol and not self._ping[1].done():
+            log.warning(
+                "AMI at %s:%s answered no Ping for %.1f s; dropping the connection",
+                self.config["host"],
+                self.config["port"],
+                self.ping_interval,
+            )
+            self._ping = None
+            # abort() makes the protocol report connection_lost, which reconnects.
+            protocol.transport.abort()
+            return
+        self.pinger = self.loop.call_later(self.ping_interval, self.ping)
+        self._ping = (protocol, protocol.send({"Action": "Ping"}))
+
 
 class AMIBridge:
     def __init__(
@@ -59,6 +88,7 @@ class AMIBridge:
         journal: CallJournal | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        ping_interval_s: float = PING_INTERVAL_S,
     ) -> None:
         self.pbx = pbx
         self.model = PBXModel(pbx.name)
@@ -75,13 +105,13 @@ class AMIBridge:
             username=pbx.username,
             secret=pbx.secret,
             events="on",
-            ping_delay=5,
-            ping_interval=5,
             reconnect_timeout=1,
             protocol_factory=DecodingAMIProtocol,
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
         )
+        # Set after construction: panoramisk's constructor rounds them to whole seconds.
+        self._manager.ping_delay = self._manager.ping_interval = ping_interval_s
         self._manager.register_event("*", self._on_event)
         hub.add_snapshot_source(self._snapshot)
 
@@ -123,6 +153,10 @@ class AMIBridge:
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         log.warning("AMI connection to %s lost (%s); reconnecting", self.pbx.name, exc)
         self.connected = False
+        # A resynchronisation still waiting for the lost connection would otherwise
+        # announce "connected" later, while the PBX is still gone.
+        for task in self._tasks:
+            task.cancel()
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": False}})
 
     async def _resync(self) -> None:

@@ -1,0 +1,122 @@
+"""A PBX that stops answering is noticed by the AMI Ping, the boards are told "not
+connected" within two ping intervals, and the bridge recovers by itself.
+
+The PBX is a fake AMI server on a real TCP socket: it answers Login, Ping and the
+resynchronisation's lists like Asterisk, and can be made to go silent with the
+connection left open, as a hung Asterisk (or a SIGSTOPped one) does. The bridge, its
+panoramisk connection and the hub are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ami_bridge.bridge import AMIBridge
+from ami_bridge.hub import BoardHub, Message, Subscription
+from switchboard.config import PBXConfig
+
+PING_S = 0.5
+EOL = "\r\n"
+
+
+def _frame(**headers: str) -> bytes:
+    return (EOL.join(f"{k}: {v}" for k, v in headers.items()) + EOL + EOL).encode()
+
+
+def _answers(action: dict[str, str]) -> bytes:
+    action_id = action.get("ActionID", "")
+    name = action.get("Action", "").lower()
+    if name == "login":
+        return _frame(
+            Response="Success", ActionID=action_id, Message="Authentication accepted"
+        ) + _frame(Event="FullyBooted", Privilege="system,all", Status="Fully Booted")
+    if name == "ping":
+        return _frame(Response="Success", ActionID=action_id, Ping="Pong")
+    if name in {"coreshowchannels", "queuestatus"}:
+        complete = (
+            "CoreShowChannelsComplete" if name == "coreshowchannels" else "QueueStatusComplete"
+        )
+        return _frame(
+            Response="Success", ActionID=action_id, EventList="start", Message="will follow"
+        ) + _frame(Event=complete, ActionID=action_id, EventList="Complete", ListItems="0")
+    return _frame(Response="Error", ActionID=action_id, Message="Invalid/unknown command")
+
+
+class FakeAMI:
+    """Answers like Asterisk; while ``answering`` is clear it reads nothing and answers
+    nothing, as a stopped process does (what was sent waits in the socket buffers)."""
+
+    def __init__(self) -> None:
+        self.answering = asyncio.Event()
+        self.answering.set()
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.write(b"Asterisk Call Manager/9.0.0" + EOL.encode())
+        try:
+            while True:
+                await self.answering.wait()
+                raw = await reader.readuntil((EOL + EOL).encode())
+                await self.answering.wait()
+                lines = raw.decode().strip().split(EOL)
+                action = dict(line.split(": ", 1) for line in lines if ": " in line)
+                writer.write(_answers(action))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def _next_pbx_state(subscription: Subscription, within_s: float) -> bool:
+    """The next "pbx" message's connected flag (other messages are skipped)."""
+    async with asyncio.timeout(within_s):
+        while True:
+            message: Message = await subscription.next()
+            if message["type"] == "pbx":
+                return bool(message["pbx"]["connected"])
+
+
+async def test_a_pbx_that_stops_answering_is_reported_and_the_board_recovers() -> None:
+    fake = FakeAMI()
+    port = await fake.start()
+    hub = BoardHub()
+    bridge = AMIBridge(PBXConfig(name="main", port=port, secret="x"), hub, ping_interval_s=PING_S)
+    _, subscription = hub.subscribe()
+    await bridge.start()
+    try:
+        assert await _next_pbx_state(subscription, within_s=5) is True
+        assert hub.snapshot()["pbx"] == [{"name": "main", "connected": True}]
+        # Answered pings keep it live: nothing is published for a few intervals.
+        await asyncio.sleep(3 * PING_S)
+        assert bridge.connected and fake.connections == 1
+
+        fake.answering.clear()
+        went_silent = time.monotonic()
+        assert await _next_pbx_state(subscription, within_s=10 * PING_S) is False
+        noticed_s = time.monotonic() - went_silent
+        # Expected within two intervals: the Ping in flight, then the one that finds it
+        # unanswered. Printed, not asserted: the bound above is what the test holds to.
+        print(f"silent PBX noticed after {noticed_s:.2f} s (ping interval {PING_S} s)")
+        assert hub.snapshot()["pbx"] == [{"name": "main", "connected": False}]
+
+        fake.answering.set()  # the PBX is back: the bridge reconnects and resyncs
+        while not await _next_pbx_state(subscription, within_s=10):
+            pass
+        assert bridge.connected and fake.connections >= 2
+        assert hub.snapshot()["pbx"] == [{"name": "main", "connected": True}]
+    finally:
+        subscription.close()
+        await bridge.close()
+        await fake.close()
