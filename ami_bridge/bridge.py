@@ -2,7 +2,8 @@
 
 Events go through one ordered queue into the pure model, so the model never sees
 events out of order and never runs concurrently with itself. On every (re)connect
-the model is rebuilt from the PBX's own channel list.
+the model is rebuilt from the PBX's own channel list, and the presence model (who can
+take a call: ami_bridge/presence.py) from its extension, device and presence lists.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from panoramisk import Manager
 from ami_bridge.hub import BoardHub, Message
 from ami_bridge.journal import CallJournal
 from ami_bridge.model import Change, PBXModel
+from ami_bridge.presence import PresenceChange, PresenceModel, conversations
+from ami_bridge.presence_journal import PresenceJournal
 from ami_bridge.protocol import DecodingAMIProtocol
 from switchboard.config import PBXConfig
 
@@ -27,6 +30,38 @@ _RESYNC = {"Event": "__resync__"}
 # A PBX that answers no Ping for one interval is taken as gone: it is noticed within
 # two intervals of going silent (the Ping in flight, then the one that finds no answer).
 PING_INTERVAL_S = 5.0
+# What the resynchronisation reads back, in this order: calls, queues, then who can
+# take a call. Presence before the extensions (hints), so an extension on DND comes
+# back on DND at once instead of "available" first; names follow per phone from
+# PJSIPShowEndpoint.
+_RESYNC_ACTIONS = (
+    "CoreShowChannels",
+    "QueueStatus",
+    "DeviceStateList",
+    "PresenceStateList",
+    "ExtensionStateList",
+)
+_RESYNC_EVENTS = frozenset(
+    {
+        "CoreShowChannel",
+        "QueueEntry",
+        "QueueMember",
+        "ExtensionStatus",
+        "DeviceStateChange",
+        "PresenceStateChange",
+        "EndpointDetail",
+    }
+)
+# Events after which an extension's conversation may have changed.
+_CHANNEL_EVENTS = frozenset(
+    {"CoreShowChannel", "Newchannel", "NewCallerid", "BridgeEnter", "BridgeLeave", "Hangup"}
+    | {"UserEvent", "NewConnectedLine"}
+)
+ACTION_TIMEOUT_S = 5.0
+
+
+class PBXUnavailable(Exception):
+    """The PBX is not connected, or did not answer an action in time."""
 
 
 def event_headers(message: Mapping[str, Any]) -> dict[str, str]:
@@ -89,9 +124,12 @@ class AMIBridge:
         *,
         clock: Callable[[], float] = time.time,
         ping_interval_s: float = PING_INTERVAL_S,
+        presence_journal: PresenceJournal | None = None,
     ) -> None:
         self.pbx = pbx
         self.model = PBXModel(pbx.name)
+        self.presence = PresenceModel(pbx.name)
+        self._presence_journal = presence_journal
         self.connected = False
         self._hub = hub
         self._journal = journal
@@ -114,6 +152,7 @@ class AMIBridge:
         self._manager.ping_delay = self._manager.ping_interval = ping_interval_s
         self._manager.register_event("*", self._on_event)
         hub.add_snapshot_source(self._snapshot)
+        hub.add_action_sender(pbx.name, self.send_action)
 
     async def start(self) -> None:
         self._manager.loop = asyncio.get_running_loop()
@@ -136,7 +175,23 @@ class AMIBridge:
         return {
             "calls": [call.to_json() for call in self.model.snapshot()],
             "pbx": [{"name": self.pbx.name, "connected": self.connected}],
+            "extensions": [e.to_json() for e in self.presence.snapshot()],
         }
+
+    async def send_action(
+        self, action: Mapping[str, str], timeout_s: float = ACTION_TIMEOUT_S
+    ) -> dict[str, str]:
+        """Send one AMI action; its reply's headers (``Response: Error`` included).
+
+        Raises PBXUnavailable when the PBX is not connected or does not answer in time.
+        """
+        if not self.connected:
+            raise PBXUnavailable(f"{self.pbx.name} is not connected")
+        try:
+            reply = await asyncio.wait_for(self._manager.send_action(dict(action)), timeout_s)
+        except TimeoutError:
+            raise PBXUnavailable(f"{self.pbx.name} did not answer {action.get('Action')}") from None
+        return event_headers(reply[-1] if isinstance(reply, list) else reply)
 
     # -- panoramisk callbacks (run in the event loop) ------------------------------------
 
@@ -161,18 +216,24 @@ class AMIBridge:
 
     async def _resync(self) -> None:
         self._events.put_nowait(_RESYNC)
-        # Channels first (calls), then queues (who waits where since when).
-        for action in ("CoreShowChannels", "QueueStatus"):
+        endpoints: list[str] = []
+        requests = [{"Action": action} for action in _RESYNC_ACTIONS]
+        while requests:
+            request = requests.pop(0)
             try:
-                reply = await asyncio.wait_for(
-                    self._manager.send_action({"Action": action}, as_list=True), 10
-                )
+                reply = await asyncio.wait_for(self._manager.send_action(request, as_list=True), 10)
             except TimeoutError:
-                log.error("%s on %s timed out; the board may miss calls", action, self.pbx.name)
+                log.error("%s on %s timed out; the board may miss calls", request, self.pbx.name)
                 continue
             for message in reply if isinstance(reply, list) else [reply]:
-                if message.get("Event") in {"CoreShowChannel", "QueueEntry"}:
+                if message.get("Event") in _RESYNC_EVENTS:
                     self._events.put_nowait(event_headers(message))
+                if message.get("Event") == "ExtensionStatus":
+                    hint = str(message.get("Hint", "")).replace("&", ",").split(",")
+                    endpoints += [d[6:] for d in hint if d.startswith("PJSIP/") and d[6:]]
+            if request["Action"] == "ExtensionStateList":
+                # Each phone's name is its endpoint's callerid (pjsip.conf).
+                requests += [{"Action": "PJSIPShowEndpoint", "Endpoint": e} for e in endpoints]
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
 
     # -- the one consumer ----------------------------------------------------------------
@@ -189,6 +250,24 @@ class AMIBridge:
             self._hub.publish_changes(changes)
             if self._journal is not None:
                 self._journal.record(changes)
+            presence = self._apply_presence(event)
+            self._hub.publish_presence(presence)
+            if self._presence_journal is not None:
+                self._presence_journal.record(presence, self._clock())
+
+    def _apply_presence(self, event: Mapping[str, str]) -> list[PresenceChange]:
+        try:
+            if event is _RESYNC:
+                self.presence.reset()
+                return []
+            changes = self.presence.apply(event, self._clock())
+            if event.get("Event") in _CHANNEL_EVENTS:
+                talks = conversations(self.model.channels.values(), self.model.calls, self._clock())
+                changes += self.presence.set_conversations(talks)
+            return changes
+        except Exception:
+            log.exception("AMI event could not be applied to presence: %r", event)
+            return []
 
     def apply(self, event: Mapping[str, str]) -> list[Change]:
         if event is _RESYNC:

@@ -2,21 +2,39 @@
 
 Each board has a bounded queue; a board that cannot keep up is dropped (it reconnects
 and gets a fresh snapshot) rather than slowing every other board down.
+
+Messages (JSON, every one with ``"v": 1``):
+
+* ``snapshot``: ``calls``, ``pbx`` ([{name, connected}]) and ``extensions`` (every
+  extension as :meth:`ami_bridge.presence.Extension.to_json` shapes it: ``pbx``,
+  ``extension``, ``name``, ``device`` idle/ringing/in_use/on_hold/unavailable/unknown,
+  ``presence`` (Asterisk's value), ``dnd``, ``note``, ``until``, ``talking_with``,
+  ``talking_since``, ``queues`` [{queue, paused, reason}], ``shown`` (the merged state
+  the board shows: available/dnd/away/in_use/ringing/on_hold/unavailable));
+* ``call`` / ``call_ended`` with ``call``; ``pbx`` with ``pbx``; ``resync`` with
+  ``pbx`` (forget that PBX's calls and extensions: its lists follow as deltas);
+* ``extension`` with ``extension`` (added or changed) and ``extension_removed``.
+
+The hub also knows how to reach each PBX (``add_action_sender``), so the board's APIs
+can send AMI actions without ever holding AMI credentials.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ami_bridge.model import CallChanged, CallEnded, Change
+from ami_bridge.presence import ExtensionChanged, PresenceChange
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 Message = dict[str, Any]
+# Sends one AMI action to a PBX and returns its reply's headers.
+ActionSender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
 
 
 class SubscriptionDropped(Exception):
@@ -51,13 +69,27 @@ class BoardHub:
         self._queue_size = queue_size
         self._subscribers: set[Subscription] = set()
         self._snapshot_sources: list[Callable[[], Message]] = []
+        self._action_senders: dict[str, ActionSender] = {}
+
+    def add_action_sender(self, pbx: str, send: ActionSender) -> None:
+        self._action_senders[pbx] = send
+
+    def action_sender(self, pbx: str) -> ActionSender | None:
+        """How to send an AMI action to ``pbx``; None for a PBX nobody registered."""
+        return self._action_senders.get(pbx)
 
     def add_snapshot_source(self, source: Callable[[], Message]) -> None:
         """``source`` returns a partial snapshot, e.g. {"calls": [...]}; parts are merged."""
         self._snapshot_sources.append(source)
 
     def snapshot(self) -> Message:
-        message: Message = {"v": PROTOCOL_VERSION, "type": "snapshot", "calls": [], "pbx": []}
+        message: Message = {
+            "v": PROTOCOL_VERSION,
+            "type": "snapshot",
+            "calls": [],
+            "pbx": [],
+            "extensions": [],
+        }
         for source in self._snapshot_sources:
             for key, value in source().items():
                 message.setdefault(key, []).extend(value)
@@ -90,3 +122,8 @@ class BoardHub:
                 self.publish({"type": "call", "call": change.call.to_json()})
             elif isinstance(change, CallEnded):
                 self.publish({"type": "call_ended", "call": change.call.to_json()})
+
+    def publish_presence(self, changes: list[PresenceChange]) -> None:
+        for change in changes:
+            kind = "extension" if isinstance(change, ExtensionChanged) else "extension_removed"
+            self.publish({"type": kind, "extension": change.extension.to_json()})

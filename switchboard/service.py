@@ -19,6 +19,7 @@ from aiohttp import web
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.hub import BoardHub
 from ami_bridge.journal import CallJournal
+from ami_bridge.presence_journal import PresenceJournal
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
@@ -38,6 +39,7 @@ class Services:
     database: Database
     hub: BoardHub
     journal: CallJournal
+    presence_journal: PresenceJournal
     bridges: list[AMIBridge] = field(default_factory=list)
     fastagi: FastAGIServer | None = None
     directory: CallerDirectory | None = None
@@ -54,6 +56,7 @@ class Services:
         for bridge in self.bridges:
             await bridge.close()
         await self.journal.close(SHUTDOWN_GRACE_S)
+        await self.presence_journal.close(SHUTDOWN_GRACE_S)
         await self.database.close()
 
 
@@ -62,11 +65,15 @@ async def start_services(config: Config) -> Services:
     hub = BoardHub()
     journal = CallJournal(database.pool, region=config.default_region)
     journal.start()
-    services = Services(database=database, hub=hub, journal=journal)
+    presence_journal = PresenceJournal(database.pool)
+    presence_journal.start()
+    services = Services(
+        database=database, hub=hub, journal=journal, presence_journal=presence_journal
+    )
     try:
         if config.services.ami:
             for pbx in config.pbx:
-                bridge = AMIBridge(pbx, hub, journal)
+                bridge = AMIBridge(pbx, hub, journal, presence_journal=services.presence_journal)
                 await bridge.start()
                 services.bridges.append(bridge)
         if config.services.fastagi:
