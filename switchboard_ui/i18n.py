@@ -58,6 +58,32 @@ DUTCH: dict[str, str] = {
     "Could not load the caller card.": "De bellerkaart kon niet worden geladen.",
     "Edit contact": "Contact bewerken",
     "Edit {name}": "{name} bewerken",
+    # presence
+    "Colleagues": "Collega's",
+    "Extension": "Toestel",
+    "Status": "Status",
+    "Note": "Notitie",
+    "lunch": "lunch",
+    "Back at": "Terug om",
+    "Set status": "Status instellen",
+    "Click a colleague to choose them. Key D: do not disturb on or off for the chosen extension.": (
+        "Klik op een collega om die te kiezen. Toets D: niet storen aan of uit voor het gekozen"
+        " toestel."
+    ),
+    "DND": "NS",
+    "available": "beschikbaar",
+    "do not disturb": "niet storen",
+    "away": "afwezig",
+    "in a call": "in gesprek",
+    "on hold": "in de wacht",
+    "phone offline": "toestel offline",
+    "{note} until {time}": "{note} tot {time}",
+    "back at {time}": "terug om {time}",
+    "{queue}: paused": "{queue}: gepauzeerd",
+    "Queue {queue}: {members}": "Wachtrij {queue}: {members}",
+    "{name} ({state})": "{name} ({state})",
+    "{name} paused: {reason}": "{name} gepauzeerd: {reason}",
+    "{name} paused": "{name} gepauzeerd",
 }
 
 CATALOGUES: Mapping[str, Mapping[str, str]] = {"en": {}, "nl": DUTCH}
