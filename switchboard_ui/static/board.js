@@ -4,13 +4,7 @@
 const PROTOCOL_VERSION = 1;
 const AMBER_AFTER_S = 10;
 const RED_AFTER_S = 15; // NEN 8878: answer within 15 seconds
-// The page's language: English text is the key (switchboard_ui/i18n.py).
-const STRINGS = JSON.parse(document.getElementById("i18n")?.textContent || "{}");
-/** Translate ``text`` and fill its {placeholders}; the English text if untranslated. */
-function t(text, values = {}) {
-  return (STRINGS[text] || text).replace(/\{(\w+)\}/g, (whole, key) =>
-    key in values ? String(values[key]) : whole);
-}
+// t(text, {placeholders}): the page's language, from static/i18n.js (loaded first).
 const CONFIDENCE_TEXT = {
   verified: t("recognised"),
   unverified: t("recognised by number — verify"),
