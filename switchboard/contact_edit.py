@@ -5,8 +5,10 @@ Two halves:
 - :func:`parse_contact_form` is pure: the submitted form (a JSON object) in, a
   :class:`ContactDraft` or a list of :class:`FieldError` out, every error naming its
   field (``name``, ``numbers.1``, ``numbers.1.label``, ...) in words a receptionist
-  understands. Numbers are normalised with :func:`switchboard.numbers.normalise`; one
-  that is not a usable public number is refused with a message that shows it.
+  understands, in English or through the translator it is given (the board passes
+  the request's language; the English text is the key, see switchboard_ui/i18n.py).
+  Numbers are normalised with :func:`switchboard.numbers.normalise`; one that is not
+  a usable public number is refused with a message that shows it.
 - The async functions read and write PostgreSQL. Every change moves
   ``contacts.updated_at``: the in-memory caller directory of the FastAGI process picks
   up changed contacts by it within a couple of seconds.
@@ -19,7 +21,7 @@ verification, since both are the same E.164 number.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +33,8 @@ from switchboard.contacts import NewContact, add_numbers, insert_contact
 from switchboard.numbers import NumberKind, normalise
 
 Language = Literal["nl", "en"]
+# t(english_text, **values) -> the text in the reader's language, {values} filled in.
+Translate = Callable[..., str]
 
 MAX_NAME_CHARS = 200  # contacts.name has CHECK (length(name) BETWEEN 1 AND 200)
 MAX_COMPANY_CHARS = 200
@@ -120,6 +124,11 @@ class ContactSummary:
 # --------------------------------------------------------------------------- the form
 
 
+def english(text: str, **values: str) -> str:
+    """The default translator: the English text is its own translation."""
+    return text.format(**values) if values else text
+
+
 def _shown(raw: str) -> str:
     """A value as a message quotes it: trimmed, and cut short when long."""
     text = raw.strip()
@@ -132,50 +141,67 @@ def _text(
     label: str,
     limit: int,
     errors: list[FieldError],
+    t: Translate,
     *,
     field: str | None = None,
     multiline: bool = False,
 ) -> str | None:
-    """A stripped text value, None when absent or blank; an error is appended if bad."""
+    """A stripped text value, None when absent or blank; an error is appended if bad.
+
+    ``label`` names the field in the messages, already translated.
+    """
     field = field or key
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        errors.append(FieldError(field, f"{label} must be text."))
+        errors.append(FieldError(field, t("{label} must be text.", label=label)))
         return None
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         return None
     if not multiline and ("\n" in text or "\t" in text):
-        errors.append(FieldError(field, f"{label} must fit on one line."))
+        errors.append(FieldError(field, t("{label} must fit on one line.", label=label)))
         return None
     if _CONTROL.search(text):
         errors.append(
-            FieldError(field, f"{label} contains an invisible control character; retype it.")
+            FieldError(
+                field,
+                t("{label} contains an invisible control character; retype it.", label=label),
+            )
         )
         return None
     if len(text) > limit:
         errors.append(
-            FieldError(field, f"{label} is too long: {len(text)} characters, at most {limit}.")
+            FieldError(
+                field,
+                t(
+                    "{label} is too long: {count} characters, at most {limit}.",
+                    label=label,
+                    count=str(len(text)),
+                    limit=str(limit),
+                ),
+            )
         )
         return None
     return text
 
 
-def _number_problem(raw: str, kind: NumberKind) -> str:
+def _number_problem(raw: str, kind: NumberKind, t: Translate) -> str:
     shown = _shown(raw)
     if kind is NumberKind.INTERNAL:
-        return f"{shown} is too short for a phone number (an internal extension?)."
+        return t("{number} is too short for a phone number (an internal extension?).", number=shown)
     if kind is NumberKind.WITHHELD or not any(c.isdigit() for c in raw):
-        return f"{shown} is not a phone number."
-    return (
-        f"{shown} is not a phone number we can call: check the digits"
-        " (a foreign number starts with + or 00)."
+        return t("{number} is not a phone number.", number=shown)
+    return t(
+        "{number} is not a phone number we can call: check the digits (a foreign number starts with + or 00).",  # noqa: E501 (one line: the i18n test finds it)
+        number=shown,
     )
 
 
-def _numbers(value: Any, region: str, errors: list[FieldError]) -> tuple[DraftNumber, ...]:
+def _numbers(
+    value: Any, region: str, errors: list[FieldError], t: Translate
+) -> tuple[DraftNumber, ...]:
     """The numbers rows; blank rows (an added row left empty) are skipped.
 
     Errors are keyed by the row's position in the submitted list, so the page can put
@@ -184,12 +210,13 @@ def _numbers(value: Any, region: str, errors: list[FieldError]) -> tuple[DraftNu
     if value is None:
         return ()
     if not isinstance(value, list):
-        errors.append(FieldError("numbers", "Numbers must be a list."))
+        errors.append(FieldError("numbers", t("Numbers must be a list.")))
         return ()
     numbers: list[DraftNumber] = []
     first_row: dict[str, int] = {}  # e164 -> row where it was first given
     for row, item in enumerate(value):
         field = f"numbers.{row}"
+        position = str(row + 1)
         entry: Mapping[str, Any]
         if item is None:
             continue
@@ -200,33 +227,46 @@ def _numbers(value: Any, region: str, errors: list[FieldError]) -> tuple[DraftNu
             unknown = sorted(set(entry) - NUMBER_FIELDS - READ_ONLY_NUMBER_FIELDS)
             if unknown:
                 errors.append(
-                    FieldError(field, f"Unknown field {unknown[0]!r} in number {row + 1}.")
+                    FieldError(
+                        field,
+                        t(
+                            "Unknown field {name} in number {row}.",
+                            name=repr(unknown[0]),
+                            row=position,
+                        ),
+                    )
                 )
                 continue
             if entry.get("number") is None and isinstance(entry.get("e164"), str):
                 entry = {**entry, "number": entry["e164"]}  # echoed back from GET
         else:
-            errors.append(FieldError(field, f"Number {row + 1} must be text."))
+            errors.append(FieldError(field, t("Number {row} must be text.", row=position)))
             continue
         raw = entry.get("number")
         if raw is not None and not isinstance(raw, str):
-            errors.append(FieldError(field, f"Number {row + 1} must be text."))
+            errors.append(FieldError(field, t("Number {row} must be text.", row=position)))
             continue
-        label = _text(entry, "label", "The label", MAX_LABEL_CHARS, errors, field=f"{field}.label")
+        label = _text(
+            entry, "label", t("The label"), MAX_LABEL_CHARS, errors, t, field=f"{field}.label"
+        )
         raw = _ODD_DASHES.sub("-", _ODD_SPACES.sub(" ", raw or "")).strip()
         if not raw:
             continue
         number = normalise(raw, region)
         if number.kind is not NumberKind.PUBLIC or number.e164 is None:
-            errors.append(FieldError(field, _number_problem(raw, number.kind)))
+            errors.append(FieldError(field, _number_problem(raw, number.kind, t)))
             continue
         if number.e164 in first_row:
             earlier = first_row[number.e164]
             errors.append(
                 FieldError(
                     field,
-                    f"{_shown(raw)} is the same number as number {earlier + 1}"
-                    f" ({display_number(number.e164, region)}).",
+                    t(
+                        "{number} is the same number as number {row} ({display}).",
+                        number=_shown(raw),
+                        row=str(earlier + 1),
+                        display=display_number(number.e164, region),
+                    ),
                 )
             )
             continue
@@ -235,35 +275,48 @@ def _numbers(value: Any, region: str, errors: list[FieldError]) -> tuple[DraftNu
     if len(numbers) > MAX_NUMBERS:
         errors.append(
             FieldError(
-                "numbers", f"At most {MAX_NUMBERS} numbers per contact ({len(numbers)} given)."
+                "numbers",
+                t(
+                    "At most {limit} numbers per contact ({count} given).",
+                    limit=str(MAX_NUMBERS),
+                    count=str(len(numbers)),
+                ),
             )
         )
     return tuple(numbers)
 
 
-def parse_contact_form(data: Mapping[str, Any], *, region: str) -> ContactDraft | list[FieldError]:
-    """Check a submitted contact; the draft, or every problem with the field it is in."""
+def parse_contact_form(
+    data: Mapping[str, Any], *, region: str, t: Translate = english
+) -> ContactDraft | list[FieldError]:
+    """Check a submitted contact; the draft, or every problem with the field it is in.
+
+    ``t`` puts the messages in the reader's language (English by default).
+    """
     errors: list[FieldError] = []
     for key in sorted(set(data) - FORM_FIELDS - READ_ONLY_FIELDS):
-        errors.append(FieldError(str(key), f"Unknown field {str(key)[:40]!r}."))
+        errors.append(FieldError(str(key), t("Unknown field {name}.", name=repr(str(key)[:40]))))
 
-    name = _text(data, "name", "Name", MAX_NAME_CHARS, errors)
+    name = _text(data, "name", t("Name"), MAX_NAME_CHARS, errors, t)
     if name is None and not any(e.field == "name" for e in errors):
-        errors.append(FieldError("name", "Fill in the contact's name."))
-    company = _text(data, "company", "Company", MAX_COMPANY_CHARS, errors)
-    email = _text(data, "email", "E-mail", MAX_EMAIL_CHARS, errors)
+        errors.append(FieldError("name", t("Fill in the contact's name.")))
+    company = _text(data, "company", t("Company"), MAX_COMPANY_CHARS, errors, t)
+    email = _text(data, "email", t("E-mail"), MAX_EMAIL_CHARS, errors, t)
     if email is not None and not _EMAIL.fullmatch(email):
         errors.append(
-            FieldError("email", f"{_shown(email)} is not an e-mail address (like naam@bedrijf.nl).")
+            FieldError(
+                "email",
+                t("{email} is not an e-mail address (like naam@bedrijf.nl).", email=_shown(email)),
+            )
         )
-    address = _text(data, "address", "Address", MAX_ADDRESS_CHARS, errors, multiline=True)
-    notes = _text(data, "notes", "Notes", MAX_NOTES_CHARS, errors, multiline=True)
+    address = _text(data, "address", t("Address"), MAX_ADDRESS_CHARS, errors, t, multiline=True)
+    notes = _text(data, "notes", t("Notes"), MAX_NOTES_CHARS, errors, t, multiline=True)
 
     vip = data.get("vip")
     if vip is None:
         vip = False
     elif not isinstance(vip, bool):
-        errors.append(FieldError("vip", "VIP must be yes or no (true or false)."))
+        errors.append(FieldError("vip", t("VIP must be yes or no (true or false).")))
         vip = False
 
     language: Language = "nl"
@@ -278,11 +331,14 @@ def parse_contact_form(data: Mapping[str, Any], *, region: str) -> ContactDraft 
             errors.append(
                 FieldError(
                     "language",
-                    f"Language must be Dutch (nl) or English (en), not {str(raw_language)[:20]!r}.",
+                    t(
+                        "Language must be Dutch (nl) or English (en), not {value}.",
+                        value=repr(str(raw_language)[:20]),
+                    ),
                 )
             )
 
-    numbers = _numbers(data.get("numbers"), region, errors)
+    numbers = _numbers(data.get("numbers"), region, errors, t)
     if errors or name is None:
         return errors
     return ContactDraft(name, company, numbers, email, address, notes, vip, language)

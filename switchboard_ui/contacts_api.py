@@ -10,6 +10,8 @@ Every request needs a board session (else 401); every write also the session's C
 token in ``X-CSRF-Token`` (else 403). A body that is not a JSON object is a 400, a
 contact the form check refuses a 422 with ``{"errors": {field: message}}``, an unknown
 contact or number a 404. A contact is answered as :func:`contact_json` shapes it.
+Every message is in the request's language (:func:`switchboard_ui.i18n.language_of`):
+receptionists read them on the page.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from switchboard.contact_edit import (
     MAX_QUERY_CHARS,
     ContactDraft,
     StoredContact,
+    Translate,
     create_contact,
     display_number,
     get_contact,
@@ -33,6 +36,7 @@ from switchboard.contact_edit import (
     verify_number,
 )
 from switchboard.numbers import NumberKind, normalise
+from switchboard_ui import i18n
 from switchboard_ui.app import POOL, REGION, current_session, logged_in_page
 
 MAX_CONTACT_ID = 2**63 - 1  # contacts.id is a bigserial
@@ -48,17 +52,22 @@ def add_contact_routes(app: web.Application) -> None:
     app.router.add_post("/api/contacts/{id}/numbers/{number}/verify", verify_api)
 
 
+def _translator(request: web.Request) -> Translate:
+    return i18n.translator(i18n.language_of(request))
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
 async def _refusal(request: web.Request, *, write: bool) -> web.Response | None:
     """The answer to a request without a session (or, for a write, its CSRF token)."""
+    t = _translator(request)
     session = await current_session(request)
     if session is None:
-        return _error(401, "log in first")
+        return _error(401, t("log in first"))
     if write and request.headers.get("X-CSRF-Token") != session.csrf_token:
-        return _error(403, "missing or wrong CSRF token")
+        return _error(403, t("missing or wrong CSRF token"))
     return None
 
 
@@ -71,18 +80,20 @@ def _contact_id(request: web.Request) -> int | None:
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return _error(404, f"no contact {request.match_info['id'][:40]!r}")
+    t = _translator(request)
+    return _error(404, t("no contact {id}", id=repr(request.match_info["id"][:40])))
 
 
 async def _draft(request: web.Request) -> ContactDraft | web.Response:
     """The checked contact from the request body, or the 400/422 answer."""
+    t = _translator(request)
     try:
         body: Any = await request.json()
     except ValueError:
-        return _error(400, "the body must be JSON: a contact as an object")
+        return _error(400, t("the body must be JSON: a contact as an object"))
     if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object with the contact's fields")
-    draft = parse_contact_form(body, region=request.app[REGION])
+        return _error(400, t("the body must be a JSON object with the contact's fields"))
+    draft = parse_contact_form(body, region=request.app[REGION], t=t)
     if isinstance(draft, list):
         errors: dict[str, str] = {}
         for problem in draft:
@@ -148,7 +159,8 @@ async def search_api(request: web.Request) -> web.Response:
         return refused
     query = request.query.get("q", "")
     if len(query) > MAX_QUERY_CHARS:
-        return _error(400, f"search for at most {MAX_QUERY_CHARS} characters")
+        t = _translator(request)
+        return _error(400, t("search for at most {limit} characters", limit=str(MAX_QUERY_CHARS)))
     region = request.app[REGION]
     found = await search_contacts(request.app[POOL], query, SEARCH_LIMIT, region=region)
     return web.json_response(
@@ -208,12 +220,20 @@ async def verify_api(request: web.Request) -> web.Response:
     contact_id = _contact_id(request)
     if contact_id is None:
         return _not_found(request)
+    t = _translator(request)
     raw = request.match_info["number"]
     number = normalise(raw, request.app[REGION])
     if number.kind is not NumberKind.PUBLIC or number.e164 is None:
-        return _error(404, f"{raw[:40]!r} is not a phone number")
+        return _error(404, t("{number} is not a phone number.", number=repr(raw[:40])))
     if not await verify_number(request.app[POOL], contact_id, number.e164):
         if await get_contact(request.app[POOL], contact_id) is None:
             return _not_found(request)
-        return _error(404, f"contact {contact_id} does not have the number {number.e164}")
+        return _error(
+            404,
+            t(
+                "contact {id} does not have the number {number}",
+                id=str(contact_id),
+                number=number.e164,
+            ),
+        )
     return await _answer_with_contact(request, contact_id)

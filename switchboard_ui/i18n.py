@@ -58,6 +58,139 @@ DUTCH: dict[str, str] = {
     "Could not load the caller card.": "De bellerkaart kon niet worden geladen.",
     "Edit contact": "Contact bewerken",
     "Edit {name}": "{name} bewerken",
+    # contacts
+    "Find a contact": "Contact zoeken",
+    "Name, company, e-mail or number": "Naam, bedrijf, e-mailadres of nummer",
+    "An empty search lists the contacts changed last.": (
+        "Zonder zoekterm ziet u de laatst gewijzigde contacten."
+    ),
+    "New contact": "Nieuw contact",
+    "Name": "Naam",
+    "Company": "Bedrijf",
+    "Phone numbers": "Telefoonnummers",
+    (
+        "Verify a number once you have checked the caller's address with them:"
+        " the caller card then trusts it for a year."
+    ): (
+        "Controleer een nummer zodra u het adres met de beller hebt nagelopen:"
+        " de bellerkaart vertrouwt het nummer dan een jaar lang."
+    ),
+    "Add number": "Nummer toevoegen",
+    "E-mail": "E-mail",
+    "Address": "Adres",
+    "Notes": "Notities",
+    "VIP: answer first": "VIP: als eerste opnemen",
+    "Preferred language": "Voorkeurstaal",
+    "Dutch (Nederlands)": "Nederlands",
+    "English": "Engels (English)",
+    "Add contact": "Contact toevoegen",
+    "Number": "Nummer",
+    "Label": "Label",
+    "mobile, office…": "mobiel, kantoor…",
+    "Verify": "Controleren",
+    "Remove": "Verwijderen",
+    "the switchboard cannot be reached; try again": (
+        "de server is niet bereikbaar; probeer het opnieuw"
+    ),
+    "Could not search: {error}": "Zoeken is mislukt: {error}",
+    "No contact matches “{query}”.": "Geen contact gevonden voor “{query}”.",
+    "No contacts yet.": "Nog geen contacten.",
+    "{count} found.": "{count} gevonden.",
+    "Changed last:": "Laatst gewijzigd:",
+    "no number": "geen nummer",
+    "never verified": "nooit gecontroleerd",
+    "verified today": "vandaag gecontroleerd",
+    "verified 1 day ago": "1 dag geleden gecontroleerd",
+    "verified {days} days ago": "{days} dagen geleden gecontroleerd",
+    "verified {days} days ago: verify again": (
+        "{days} dagen geleden gecontroleerd: opnieuw controleren"
+    ),
+    "changed: save to keep it": "gewijzigd: sla het contact op om dit te bewaren",
+    "Number {n}": "Nummer {n}",
+    "Label of number {n}": "Label van nummer {n}",
+    "Verify number {n}: I checked their address": (
+        "Nummer {n} controleren: ik heb het adres nagevraagd"
+    ),
+    "Remove number {n}": "Nummer {n} verwijderen",
+    "Edit contact: {name}": "Contact bewerken: {name}",
+    "Save changes": "Wijzigingen opslaan",
+    "Imported from “{source}”: importing that list again overwrites what it carries.": (
+        "Geïmporteerd uit “{source}”: wordt die lijst opnieuw geïmporteerd,"
+        " dan worden de gegevens daaruit overschreven."
+    ),
+    "Not saved: 1 thing needs correcting.": "Niet opgeslagen: 1 punt moet worden verbeterd.",
+    "Not saved: {count} things need correcting.": (
+        "Niet opgeslagen: {count} punten moeten worden verbeterd."
+    ),
+    "Saving…": "Opslaan…",
+    "Contact added.": "Contact toegevoegd.",
+    "Changes saved.": "Wijzigingen opgeslagen.",
+    "Not saved: your session changed. Reload the page and try again.": (
+        "Niet opgeslagen: uw sessie is gewijzigd. Laad de pagina opnieuw en probeer het nog eens."
+    ),
+    "Not saved: this contact no longer exists.": "Niet opgeslagen: dit contact bestaat niet meer.",
+    "Not verified: {error}": "Niet gecontroleerd: {error}",
+    "{number} verified: the caller card trusts it now.": (
+        "{number} gecontroleerd: de bellerkaart vertrouwt dit nummer nu."
+    ),
+    "There is no contact {id}; you can add a new one.": (
+        "Contact {id} bestaat niet; u kunt een nieuw contact toevoegen."
+    ),
+    "Could not open contact {id}: {error}": "Contact {id} kon niet worden geopend: {error}",
+    # contacts: API answers (lower case: the page puts them after "Not saved:")
+    "log in first": "log eerst in",
+    "missing or wrong CSRF token": "het CSRF-token ontbreekt of klopt niet",
+    "no contact {id}": "contact {id} bestaat niet",
+    "the body must be JSON: a contact as an object": (
+        "de inhoud moet JSON zijn: een contact als object"
+    ),
+    "the body must be a JSON object with the contact's fields": (
+        "de inhoud moet een JSON-object zijn met de velden van het contact"
+    ),
+    "search for at most {limit} characters": "zoek op hoogstens {limit} tekens",
+    "contact {id} does not have the number {number}": (
+        "contact {id} heeft het nummer {number} niet"
+    ),
+    # contacts: the form check (switchboard/contact_edit.py); {label} is one of the
+    # field names above or "The label"
+    "The label": "Het label",
+    "{label} must be text.": "{label}: alleen tekst is mogelijk.",
+    "{label} must fit on one line.": "{label} moet op één regel passen.",
+    "{label} contains an invisible control character; retype it.": (
+        "{label}: er staat een onzichtbaar stuurteken in; typ de tekst opnieuw."
+    ),
+    "{label} is too long: {count} characters, at most {limit}.": (
+        "{label}: te lang, {count} tekens (maximaal {limit})."
+    ),
+    "{number} is too short for a phone number (an internal extension?).": (
+        "{number} is te kort voor een telefoonnummer (een intern toestelnummer?)."
+    ),
+    "{number} is not a phone number.": "{number} is geen telefoonnummer.",
+    (
+        "{number} is not a phone number we can call: check the digits"
+        " (a foreign number starts with + or 00)."
+    ): (
+        "{number} is geen telefoonnummer dat we kunnen bellen: controleer de cijfers"
+        " (een buitenlands nummer begint met + of 00)."
+    ),
+    "Numbers must be a list.": "De nummers moeten een lijst zijn.",
+    "Unknown field {name} in number {row}.": "Onbekend veld {name} bij nummer {row}.",
+    "Number {row} must be text.": "Nummer {row} moet tekst zijn.",
+    "{number} is the same number as number {row} ({display}).": (
+        "{number} is hetzelfde nummer als nummer {row} ({display})."
+    ),
+    "At most {limit} numbers per contact ({count} given).": (
+        "Maximaal {limit} nummers per contact ({count} opgegeven)."
+    ),
+    "Unknown field {name}.": "Onbekend veld {name}.",
+    "Fill in the contact's name.": "Vul de naam van het contact in.",
+    "{email} is not an e-mail address (like naam@bedrijf.nl).": (
+        "{email} is geen e-mailadres (zoals naam@bedrijf.nl)."
+    ),
+    "VIP must be yes or no (true or false).": "VIP moet ja of nee zijn (true of false).",
+    "Language must be Dutch (nl) or English (en), not {value}.": (
+        "De taal moet Nederlands (nl) of Engels (en) zijn, niet {value}."
+    ),
     # presence
     "Colleagues": "Collega's",
     "Extension": "Toestel",

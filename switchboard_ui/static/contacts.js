@@ -1,4 +1,5 @@
 // Contacts: find one, add one, edit one, verify a number. #<id> in the address opens it.
+// Texts go through t() (static/i18n.js): the page's language, English as the key.
 "use strict";
 
 const VERIFICATION_VALID_DAYS = 365; // the caller card trusts a verification this long
@@ -21,7 +22,7 @@ async function api(method, path, body) {
   try {
     response = await fetch(path, options);
   } catch (error) {
-    return { status: 0, data: { error: "the switchboard cannot be reached; try again" } };
+    return { status: 0, data: { error: t("the switchboard cannot be reached; try again") } };
   }
   if (response.status === 401) {
     location.href = "/login";
@@ -44,13 +45,14 @@ async function search() {
   if (seq !== searchSeq) return; // a later search already answered
   const searchStatus = document.getElementById("search-status");
   if (status !== 200) {
-    searchStatus.textContent = `Could not search: ${data.error}`;
+    searchStatus.textContent = t("Could not search: {error}", { error: data.error });
     return;
   }
   results.replaceChildren(...data.contacts.map(resultItem));
   searchStatus.textContent =
-    data.contacts.length === 0 ? (query ? `No contact matches “${query}”.` : "No contacts yet.") :
-    query ? `${data.contacts.length} found.` : "Changed last:";
+    data.contacts.length === 0 ?
+      (query ? t("No contact matches “{query}”.", { query }) : t("No contacts yet.")) :
+    query ? t("{count} found.", { count: data.contacts.length }) : t("Changed last:");
 }
 
 function resultItem(contact) {
@@ -70,7 +72,7 @@ function resultItem(contact) {
   }
   const numbers = document.createElement("span");
   numbers.className = "result-numbers";
-  numbers.textContent = contact.numbers.join(", ") || "no number";
+  numbers.textContent = contact.numbers.join(", ") || t("no number");
   link.append(numbers);
   if (current && current.id === contact.id) link.setAttribute("aria-current", "true");
   item.append(link);
@@ -103,9 +105,10 @@ document.querySelector(".contact-search").addEventListener("keydown", (event) =>
 // -- the form -----------------------------------------------------------------------------
 function verifiedText(number) {
   const days = number.verified_days_ago;
-  if (days === null || days === undefined) return "never verified";
-  const when = days === 0 ? "today" : days === 1 ? "1 day ago" : `${days} days ago`;
-  return days > VERIFICATION_VALID_DAYS ? `verified ${when}: verify again` : `verified ${when}`;
+  if (days === null || days === undefined) return t("never verified");
+  if (days > VERIFICATION_VALID_DAYS) return t("verified {days} days ago: verify again", { days });
+  return days === 0 ? t("verified today") : days === 1 ? t("verified 1 day ago") :
+    t("verified {days} days ago", { days });
 }
 
 function addRow(number, label) {
@@ -138,7 +141,7 @@ function setVerified(row, number) {
   const state = row.querySelector(".verified-state");
   const button = row.querySelector(".verify");
   if (!number) {
-    state.textContent = row.dataset.e164 ? "changed: save to keep it" : "";
+    state.textContent = row.dataset.e164 ? t("changed: save to keep it") : "";
     state.className = "verified-state";
     button.hidden = true;
     return;
@@ -168,11 +171,11 @@ function renumber() {
     input.id = `f-number-${i}`;
     row.querySelector(".number-error").id = `e-number-${i}`;
     input.setAttribute("aria-describedby", `e-number-${i}`);
-    input.setAttribute("aria-label", `Number ${n}`);
-    row.querySelector(".label-input").setAttribute("aria-label", `Label of number ${n}`);
+    input.setAttribute("aria-label", t("Number {n}", { n }));
+    row.querySelector(".label-input").setAttribute("aria-label", t("Label of number {n}", { n }));
     row.querySelector(".verify").setAttribute(
-      "aria-label", `Verify number ${n}: I checked their address`);
-    row.querySelector(".remove").setAttribute("aria-label", `Remove number ${n}`);
+      "aria-label", t("Verify number {n}: I checked their address", { n }));
+    row.querySelector(".remove").setAttribute("aria-label", t("Remove number {n}", { n }));
   });
 }
 
@@ -191,12 +194,14 @@ function fill(contact) {
   for (const number of contact ? contact.numbers : []) addRow(number, number.label);
   if (numbersList.children.length === 0) addRow(null, "");
   document.getElementById("form-title").textContent =
-    contact ? `Edit contact: ${contact.name}` : "New contact";
-  document.getElementById("save").textContent = contact ? "Save changes" : "Add contact";
+    contact ? t("Edit contact: {name}", { name: contact.name }) : t("New contact");
+  document.getElementById("save").textContent =
+    contact ? t("Save changes") : t("Add contact");
   const source = document.getElementById("form-source");
   source.hidden = !(contact && contact.source);
-  source.textContent = contact && contact.source ?
-    `Imported from “${contact.source}”: importing that list again overwrites what it carries.` : "";
+  source.textContent = contact && contact.source ? t(
+    "Imported from “{source}”: importing that list again overwrites what it carries.",
+    { source: contact.source }) : "";
   for (const link of results.querySelectorAll("a")) {
     const open = contact && link.getAttribute("href") === `#${contact.id}`;
     if (open) link.setAttribute("aria-current", "true");
@@ -252,7 +257,8 @@ function showErrors(errors) {
   }
   const count = Object.keys(errors).length;
   document.getElementById("form-alert").textContent =
-    `Not saved: ${count === 1 ? "1 thing needs" : `${count} things need`} correcting.` +
+    (count === 1 ? t("Not saved: 1 thing needs correcting.") :
+      t("Not saved: {count} things need correcting.", { count })) +
     (unplaced.length ? ` ${unplaced.join(" ")}` : "");
   const first = [...form.querySelectorAll("[aria-invalid]")].find((el) => wrong.includes(el));
   if (first) first.focus();
@@ -262,7 +268,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
   const status = document.getElementById("form-status");
-  status.textContent = "Saving…";
+  status.textContent = t("Saving…");
   const creating = current === null;
   const { status: code, data } = creating ?
     await api("POST", "/api/contacts", collect()) :
@@ -271,18 +277,19 @@ form.addEventListener("submit", async (event) => {
   if (code === 200 || code === 201) {
     fill(data);
     if (creating) history.replaceState(null, "", `#${data.id}`);
-    status.textContent = creating ? "Contact added." : "Changes saved.";
+    status.textContent = creating ? t("Contact added.") : t("Changes saved.");
     search();
   } else if (code === 422) {
     showErrors(data.errors);
   } else if (code === 403) {
     document.getElementById("form-alert").textContent =
-      "Not saved: your session changed. Reload the page and try again.";
+      t("Not saved: your session changed. Reload the page and try again.");
   } else if (code === 404) {
     document.getElementById("form-alert").textContent =
-      "Not saved: this contact no longer exists.";
+      t("Not saved: this contact no longer exists.");
   } else if (code !== 401) {
-    document.getElementById("form-alert").textContent = `Not saved: ${data.error}`;
+    document.getElementById("form-alert").textContent =
+      t("Not saved: {error}", { error: data.error });
   }
 });
 
@@ -292,7 +299,8 @@ async function verify(row) {
   const { status, data } = await api(
     "POST", `/api/contacts/${current.id}/numbers/${encodeURIComponent(number.e164)}/verify`);
   if (status !== 200) {
-    row.querySelector(".number-error").textContent = `Not verified: ${data.error}`;
+    row.querySelector(".number-error").textContent =
+      t("Not verified: {error}", { error: data.error });
     return;
   }
   // Keep whatever else was typed but not saved yet; only this number's state changes.
@@ -300,7 +308,7 @@ async function verify(row) {
   current.numbers = current.numbers.map((n) => (n.e164 === number.e164 ? fresh : n));
   setVerified(row, fresh);
   document.getElementById("form-status").textContent =
-    `${fresh.display} verified: the caller card trusts it now.`;
+    t("{number} verified: the caller card trusts it now.", { number: fresh.display });
 }
 
 document.getElementById("add-number").addEventListener("click", () => {
@@ -323,8 +331,8 @@ async function openFromAddress() {
   if (status !== 200) {
     fill(null);
     document.getElementById("form-alert").textContent =
-      status === 404 ? `There is no contact ${id}; you can add a new one.` :
-      `Could not open contact ${id}: ${data.error}`;
+      status === 404 ? t("There is no contact {id}; you can add a new one.", { id }) :
+      t("Could not open contact {id}: {error}", { id, error: data.error });
     return;
   }
   fill(data);

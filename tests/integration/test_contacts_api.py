@@ -143,6 +143,44 @@ async def test_mistakes_come_back_per_field_and_nothing_is_stored(
     assert await db.fetchval("SELECT count(*) FROM contacts WHERE name = 'Foutje Bedankt'") == 0
 
 
+async def test_a_dutch_browser_gets_its_mistakes_in_dutch(
+    board_client: TestClient, db: asyncpg.Pool
+) -> None:
+    dutch = {"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.8"}
+    anonymous = await board_client.get("/api/contacts?q=a", headers=dutch)
+    assert anonymous.status == 401 and (await anonymous.json())["error"] == "log eerst in"
+
+    token = await log_in(board_client, "/contacts")
+    headers = {**dutch, "X-CSRF-Token": token}
+    response = await board_client.post(
+        "/api/contacts",
+        json={
+            "name": "Fout " * 50,
+            "email": "foutje@",
+            "numbers": ["0645820501", "0612", "06 4582 0501"],
+        },
+        headers=headers,
+    )
+    assert response.status == 422
+    assert (await response.json()) == {
+        "errors": {
+            "name": "Naam: te lang, 249 tekens (maximaal 200).",
+            "email": "'foutje@' is geen e-mailadres (zoals naam@bedrijf.nl).",
+            "numbers.1": "'0612' is te kort voor een telefoonnummer (een intern toestelnummer?).",
+            "numbers.2": "'06 4582 0501' is hetzelfde nummer als nummer 1 (06 45820501).",
+        }
+    }
+    missing = await board_client.get("/api/contacts/999999999", headers=dutch)
+    assert (await missing.json())["error"] == "contact '999999999' bestaat niet"
+    forged = await board_client.post("/api/contacts", json={"name": "Jan"}, headers=dutch)
+    assert (await forged.json())["error"] == "het CSRF-token ontbreekt of klopt niet"
+    # The language chosen on the board beats the browser's.
+    board_client.session.cookie_jar.update_cookies({"sb_lang": "en"})
+    english = await board_client.post("/api/contacts", json={"name": ""}, headers=headers)
+    assert (await english.json())["errors"] == {"name": "Fill in the contact's name."}
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE name LIKE 'Fout%'") == 0
+
+
 async def test_add_find_edit_and_verify_a_contact(
     board_client: TestClient, db: asyncpg.Pool
 ) -> None:

@@ -16,6 +16,7 @@ from switchboard.contact_edit import (
     number_patterns,
     parse_contact_form,
 )
+from switchboard_ui import i18n
 
 
 def parse(data: dict[str, Any], region: str = "NL") -> ContactDraft:
@@ -212,6 +213,22 @@ FIELD_ERRORS: dict[str, tuple[dict[str, Any], str, str]] = {
 def test_each_mistake_is_named_on_its_field(data: dict[str, Any], field: str, message: str) -> None:
     found = errors({"name": "Jan", **data})
     assert found.get(field) == message, found
+
+
+def test_messages_come_in_the_language_of_the_translator_given() -> None:
+    """The board passes the reader's language; the check itself stays the same."""
+    result = parse_contact_form(
+        {"name": "n" * 201, "numbers": ["0612345678", "12", "+31 6 1234 5678"], "vip": "ja"},
+        region="NL",
+        t=i18n.translator("nl"),
+    )
+    assert isinstance(result, list)
+    assert {e.field: e.message for e in result} == {
+        "name": "Naam: te lang, 201 tekens (maximaal 200).",
+        "vip": "VIP moet ja of nee zijn (true of false).",
+        "numbers.1": "'12' is te kort voor een telefoonnummer (een intern toestelnummer?).",
+        "numbers.2": "'+31 6 1234 5678' is hetzelfde nummer als nummer 1 (06 12345678).",
+    }
 
 
 def test_every_mistake_is_reported_at_once() -> None:

@@ -11,13 +11,16 @@ from aiohttp.test_utils import make_mocked_request
 from switchboard_ui import i18n
 
 UI = Path(i18n.__file__).parent
+# Messages of the pure core that the board shows, translated by the translator it is given.
+CORE_MESSAGES = [UI.parent / "switchboard" / "contact_edit.py"]
 # t("...") in templates and scripts; English text is the key.
 CALL = re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"\s*[,)]""")
 
 
 def texts_in_use() -> set[str]:
     found: set[str] = set()
-    for path in [*UI.glob("templates/*.html"), *UI.glob("static/*.js"), *UI.glob("*.py")]:
+    pages = [*UI.glob("templates/*.html"), *UI.glob("static/*.js"), *UI.glob("*.py")]
+    for path in [*pages, *CORE_MESSAGES]:
         found.update(CALL.findall(path.read_text(encoding="utf-8")))
     return found
 
