@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import Board, logged_in
+from tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -67,6 +68,8 @@ async def test_the_contacts_page_speaks_dutch_when_chosen_on_the_board(
     await expect(
         contacts.get_by_role("status").filter(has_text="Wijzigingen opgeslagen.")
     ).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await contacts.screenshot(path=str(ARTIFACTS / "contacts_nl.png"), full_page=True)
 
     # Searching speaks Dutch too.
     search = contacts.get_by_role("searchbox", name="Naam, bedrijf, e-mailadres of nummer")
