@@ -3,6 +3,12 @@
 Pure and synchronous: events in (header dicts, as Asterisk sends them), changes out.
 The same model serves the live bridge and recorded replays, so it must accept any
 event in any order (the bridge may attach to a PBX mid-call) without raising.
+
+A call is everything sharing one Asterisk linked id: the caller's channel (whose
+unique id is the linked id), the phones it rings, a queue member's leg, transfer
+targets. Besides who talks with whom, the model keeps the story a receptionist asks
+about later: through which queue it came, who answered, transfers ("transferred by
+100 to 201"), parking ("parked in 701 by 100, picked up by 201") and how it ended.
 """
 
 from __future__ import annotations
@@ -22,7 +28,29 @@ class CallState(Enum):
     RINGING = "ringing"  # the caller is in the dialplan or ringing a phone
     QUEUED = "queued"  # waiting in a queue for a receptionist
     TALKING = "talking"  # bridged with somebody
+    HELD = "held"  # answered, now alone in its bridge (on hold during an attended transfer)
+    PARKED = "parked"  # waiting in a parking space for somebody to pick it up
     ENDED = "ended"
+
+
+class Outcome:
+    """How a call ended (``Call.outcome``; empty while it is up)."""
+
+    ANSWERED = "answered"  # somebody answered, nobody passed the call on
+    TRANSFERRED = "transferred"  # answered, then transferred or parked and picked up by another
+    ABANDONED = "abandoned"  # the caller hung up, never answered (in a queue or ringing)
+    MISSED = "missed"  # never answered and the PBX gave up: busy, no answer, unavailable
+    PARKED = "parked"  # ended while parked (the caller gave up in the parking space)
+    MERGED = "merged"  # its channels joined another call (a phone picking up a parked call)
+
+
+# DialEnd's DialStatus for a phone that did not take the call, as the history says it.
+_UNANSWERED = {
+    "BUSY": "busy",
+    "NOANSWER": "no answer",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,15 @@ class Channel:
     caller_name: str = ""
     state: str = ""
     bridge_id: str = ""
+    dialled: str = ""  # the extension the channel was created for (Newchannel's Exten)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    kind: str  # "blind" or "attended"
+    by: str  # who transferred ("100")
+    to: str  # to whom ("201")
+    at: float
 
 
 @dataclass(frozen=True)
@@ -47,17 +84,29 @@ class Call:
     caller_name: str
     state: CallState
     started_at: float
-    queue: str = ""
+    queue: str = ""  # the queue it waits in now
     answered_at: float | None = None
     ended_at: float | None = None
     talking_with: str = ""
     answered_by: str = ""  # who took the call first: the contact's "last handled by"
     confidence: str = ""
     contact_id: str = ""  # the contact recognition matched, for the contact's history
+    dialled: str = ""  # what the caller dialled: our number (DID), an extension, an outside number
+    via_queue: str = ""  # the queue it came through, kept after it was answered
+    transfers: tuple[Transfer, ...] = ()
+    parked_space: str = ""  # last parked in this space ("701") ...
+    parked_by: str = ""  # ... by this extension
+    parked_at: float | None = None
+    picked_up_by: str = ""  # who took it out of the parking space
+    picked_up_at: float | None = None
+    unanswered_reason: str = ""  # a phone it rang was "busy", gave "no answer", "unavailable"
+    outcome: str = ""  # Outcome.*, once ended
+    merged_into: str = ""  # the linked id of the call it joined (Outcome.MERGED)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["state"] = self.state.value
+        data["transfers"] = [asdict(t) for t in self.transfers]
         return data
 
 
@@ -84,25 +133,43 @@ class PBXModel:
     _gone: set[str] = field(default_factory=set)
     # Calls whose caller hung up while other legs are still being torn down.
     _ended: set[str] = field(default_factory=set)
+    # Calls known before the last reset: a call rebuilt from the channel list keeps its
+    # story (who answered, transfers); one that is not listed ended while we were away.
+    _before_resync: dict[str, Call] = field(default_factory=dict)
+    # Calls whose caller hung up themselves (HangupRequest on the caller's channel,
+    # QueueCallerAbandon): unanswered, that is "abandoned" rather than "missed".
+    _caller_left: set[str] = field(default_factory=set)
+    _parked: set[str] = field(default_factory=set)  # calls in a parking space now
+    # Calls first seen in the PBX's channel list: their start is its Duration ago.
+    _listed: set[str] = field(default_factory=set)
 
     def snapshot(self) -> list[Call]:
         return sorted(self.calls.values(), key=lambda call: call.started_at)
 
     def reset(self) -> list[Change]:
-        """Forget everything (before a resynchronisation); every known call is reported ended."""
+        """Forget the channels (before a resynchronisation); every known call is reported
+        ended. The calls are remembered until the channel list's end
+        (CoreShowChannelsComplete): a listed call carries on with its history, the others
+        end then."""
         ended = [CallEnded(call) for call in self.calls.values()]
+        self._before_resync.update(self.calls)
         self.channels.clear()
         self.calls.clear()
         self._gone.clear()
         self._ended.clear()
+        self._parked.clear()
+        self._listed.clear()
         return list(ended)
 
     def apply(self, event: Event, now: float) -> list[Change]:
         kind = event.get("Event", "")
         handler = _HANDLERS.get(kind)
-        if handler is None or not event.get("Uniqueid"):
-            return []
-        return handler(self, event, now)
+        if handler is not None:
+            if not event.get("Uniqueid"):
+                return []
+            return handler(self, event, now)
+        handler = _CALL_HANDLERS.get(kind)
+        return handler(self, event, now) if handler is not None else []
 
     # -- channel lifecycle -------------------------------------------------------------
 
@@ -110,14 +177,21 @@ class PBXModel:
         if event.get("Event") == "CoreShowChannel" and event["Uniqueid"] in self._gone:
             return []
         channel = self._channel_from(event)
-        self.channels[channel.unique_id] = channel
-        changes = self._refresh(channel.linked_id, now)
+        linked_id = channel.linked_id
+        listed = event.get("Event") == "CoreShowChannel"
+        if listed and linked_id not in self.calls and linked_id not in self._before_resync:
+            self._listed.add(linked_id)
+        changes = self._store(channel, now)
+        changes += self._refresh(linked_id, now)
         age = _duration_s(event.get("Duration", ""))
-        call = self.calls.get(channel.linked_id)
-        if age and call is not None and now - age < call.started_at:
+        call = self.calls.get(linked_id)
+        if age and call is not None and linked_id in self._listed and now - age < call.started_at:
             # Rebuilt from the PBX's channel list: the call began before we saw it.
-            self.calls[call.linked_id] = replace(call, started_at=now - age)
-            changes = self._refresh(channel.linked_id, now, force=True)
+            # A unique id begins with its channel's creation time, which bounds a
+            # replay's guess (the channel list's replies carry no Timestamp).
+            started = max(now - age, _created_at(channel.unique_id))
+            self.calls[call.linked_id] = replace(call, started_at=min(started, call.started_at))
+            changes += self._refresh(linked_id, now, force=True)
         return changes
 
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
@@ -138,27 +212,51 @@ class PBXModel:
         if remaining:
             self._ended.add(linked_id)
         if call is None:
+            self._forget(linked_id)
             return []
-        return [CallEnded(replace(call, state=CallState.ENDED, ended_at=now))]
+        return [CallEnded(self._end(call, now))]
+
+    def _on_hangup_request(self, event: Event, now: float) -> list[Change]:
+        # Asterisk reports a hang-up that came from the channel's far end (a SIP BYE or
+        # CANCEL) as HangupRequest; the dialplan's or a bridge's as SoftHangupRequest.
+        if event["Uniqueid"] == event.get("Linkedid", event["Uniqueid"]):
+            self._caller_left.add(event["Uniqueid"])
+        return []
 
     def _on_bridge(self, event: Event, now: float) -> list[Change]:
         channel = self._channel_from(event)
         entering = event.get("Event") == "BridgeEnter"
         bridge_id = event.get("BridgeUniqueid", "") if entering else ""
-        self.channels[channel.unique_id] = replace(channel, bridge_id=bridge_id)
-        return self._refresh(channel.linked_id, now)
+        changes = self._store(replace(channel, bridge_id=bridge_id), now)
+        return changes + self._refresh(channel.linked_id, now)
 
     def _on_queue(self, event: Event, now: float) -> list[Change]:
         channel = self._channel_from(event)
-        self.channels[channel.unique_id] = channel
+        changes = self._store(channel, now)
         call = self.calls.get(channel.linked_id)
         if call is None:
-            self._refresh(channel.linked_id, now)
-            call = self.calls[channel.linked_id]
-        joined = event.get("Event") in {"QueueCallerJoin", "QueueEntry"}
+            changes += self._refresh(channel.linked_id, now)
+            call = self.calls.get(channel.linked_id)
+            if call is None:
+                return changes
+        kind = event.get("Event")
+        joined = kind in {"QueueCallerJoin", "QueueEntry"}
         queue = event.get("Queue", "") if joined else ""
-        self.calls[channel.linked_id] = replace(call, queue=queue)
-        return self._refresh(channel.linked_id, now, force=True)
+        if kind == "QueueCallerAbandon" and channel.unique_id == channel.linked_id:
+            self._caller_left.add(channel.linked_id)
+        self.calls[channel.linked_id] = replace(
+            call, queue=queue, via_queue=queue or call.via_queue
+        )
+        return changes + self._refresh(channel.linked_id, now, force=True)
+
+    def _on_dial_end(self, event: Event, now: float) -> list[Change]:
+        reason = _UNANSWERED.get(event.get("DialStatus", ""))
+        channel = self.channels.get(event["Uniqueid"])
+        call = self.calls.get(channel.linked_id) if channel else None
+        if reason is None or call is None or call.answered_at is not None:
+            return []
+        self.calls[call.linked_id] = replace(call, unanswered_reason=reason)
+        return self._refresh(call.linked_id, now, force=True)
 
     def _on_recognition(self, event: Event, now: float) -> list[Change]:
         # Sent by the recognize route (UserEvent SwitchboardRecognition).
@@ -176,11 +274,88 @@ class PBXModel:
         )
         return self._refresh(call.linked_id, now, force=True)
 
+    # -- transfers and parking (these events name their channels by role) --------------
+
+    def _on_blind_transfer(self, event: Event, now: float) -> list[Change]:
+        if event.get("Result") != "Success":
+            return []
+        call = self._call_of(event, "Transferee", "Transferer")
+        if call is None:
+            return []
+        transfer = Transfer(
+            kind="blind",
+            by=_party_in(event, "Transferer"),
+            to=event.get("Extension", ""),
+            at=now,
+        )
+        self.calls[call.linked_id] = replace(call, transfers=(*call.transfers, transfer))
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_attended_transfer(self, event: Event, now: float) -> list[Change]:
+        if event.get("Result") != "Success":
+            return []
+        call = self._call_of(event, "Transferee", "OrigTransferer", "TransferTarget")
+        if call is None:
+            return []
+        target = _party_in(event, "TransferTarget") if event.get("TransferTargetChannel") else ""
+        if not target:
+            # Asterisk leaves the target out when it has already joined the caller's
+            # bridge (DestType Bridge): then it is whoever is in there besides them.
+            bridge = event.get("DestBridgeUniqueid") or event.get("OrigBridgeUniqueid", "")
+            others = {event.get(f"{r}Uniqueid") for r in _TRANSFER_PARTIES}
+            target = ", ".join(
+                _party(c)
+                for c in self.channels.values()
+                if bridge and c.bridge_id == bridge and c.unique_id not in others
+            )
+        transfer = Transfer(
+            kind="attended", by=_party_in(event, "OrigTransferer"), to=target, at=now
+        )
+        self.calls[call.linked_id] = replace(call, transfers=(*call.transfers, transfer))
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_parked(self, event: Event, now: float) -> list[Change]:
+        call = self._call_of(event, "Parkee")
+        if call is None:
+            return []
+        self._parked.add(call.linked_id)
+        parker = Channel("", "", event.get("ParkerDialString", ""))
+        self.calls[call.linked_id] = replace(
+            call,
+            parked_space=event.get("ParkingSpace", ""),
+            parked_by=_party(parker) if parker.name else "",
+            parked_at=now,
+            picked_up_by="",
+            picked_up_at=None,
+        )
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_unparked(self, event: Event, now: float) -> list[Change]:
+        call = self._call_of(event, "Parkee")
+        if call is None:
+            return []
+        self._parked.discard(call.linked_id)
+        if event.get("Event") == "UnParkedCall":
+            call = replace(call, picked_up_by=_party_in(event, "Retriever"), picked_up_at=now)
+        # ParkedCallTimeOut: the call rings whoever parked it again (res_parking.conf).
+        self.calls[call.linked_id] = call
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_channels_listed(self, event: Event, now: float) -> list[Change]:
+        """CoreShowChannelsComplete: calls we knew before the resync and the PBX did not
+        list any more ended while we were not connected (their end time is now)."""
+        gone, self._before_resync = self._before_resync, {}
+        self._listed.clear()
+        return [CallEnded(self._end(call, now)) for call in gone.values()]
+
     # -- derived call view -------------------------------------------------------------
 
     def _channel_from(self, event: Event) -> Channel:
         unique_id = event["Uniqueid"]
         known = self.channels.get(unique_id)
+        dialled = known.dialled if known else ""
+        if event.get("Event") == "Newchannel" and not dialled:
+            dialled = event.get("Exten", "")
         return Channel(
             unique_id=unique_id,
             linked_id=event.get("Linkedid") or (known.linked_id if known else unique_id),
@@ -189,13 +364,56 @@ class PBXModel:
             caller_name=_field(event, "CallerIDName", known.caller_name if known else ""),
             state=event.get("ChannelStateDesc") or (known.state if known else ""),
             bridge_id=event.get("BridgeId") or (known.bridge_id if known else ""),
+            dialled=dialled,
         )
+
+    def _store(self, channel: Channel, now: float) -> list[Change]:
+        """Keep the channel; when Asterisk moved it into another call (bridging gives
+        every channel the oldest linked id), the call it left may be over."""
+        known = self.channels.get(channel.unique_id)
+        self.channels[channel.unique_id] = channel
+        if known is None or known.linked_id == channel.linked_id:
+            return []
+        old = known.linked_id
+        if any(c.linked_id == old for c in self.channels.values()):
+            return self._refresh(old, now)
+        call = self.calls.pop(old, None)
+        self._forget(old)
+        if call is None:
+            return []
+        merged = replace(call, merged_into=channel.linked_id)
+        return [CallEnded(replace(self._end(merged, now), outcome=Outcome.MERGED))]
+
+    def _call_of(self, event: Event, *roles: str) -> Call | None:
+        """The call an event about roles ("Transferee", "Parkee"...) belongs to."""
+        for role in roles:
+            channel = self.channels.get(event.get(f"{role}Uniqueid", ""))
+            linked_id = channel.linked_id if channel else event.get(f"{role}Linkedid", "")
+            if linked_id in self.calls:
+                return self.calls[linked_id]
+        return None
+
+    def _end(self, call: Call, now: float) -> Call:
+        linked_id = call.linked_id
+        ended = replace(
+            call,
+            state=CallState.ENDED,
+            ended_at=call.ended_at if call.ended_at is not None else now,
+            outcome=call.outcome or _outcome(call, linked_id in self._parked, self._caller_left),
+        )
+        self._forget(linked_id)
+        return ended
+
+    def _forget(self, linked_id: str) -> None:
+        self._caller_left.discard(linked_id)
+        self._parked.discard(linked_id)
+        self._listed.discard(linked_id)
 
     def _refresh(self, linked_id: str, now: float, *, force: bool = False) -> list[Change]:
         members = [c for c in self.channels.values() if c.linked_id == linked_id]
         if not members or linked_id in self._ended:
             return []
-        previous = self.calls.get(linked_id)
+        previous = self.calls.get(linked_id) or self._before_resync.pop(linked_id, None)
         origin = next((c for c in members if c.unique_id == linked_id), None)
         if origin is None:
             # The caller's channel is gone (or was never seen, when attaching mid-call):
@@ -206,28 +424,38 @@ class PBXModel:
                     origin, number=previous.caller_number, caller_name=previous.caller_name
                 )
         bridged_peers = self._bridged_peers(origin)
+        answered = previous is not None and previous.answered_at is not None
         if bridged_peers:
             state = CallState.TALKING
+        elif linked_id in self._parked:
+            state = CallState.PARKED
+        elif origin.bridge_id and answered:
+            state = CallState.HELD
         elif previous is not None and previous.queue:
             state = CallState.QUEUED
         else:
             state = CallState.RINGING
-        call = Call(
+        talking_with = ", ".join(_party(p) for p in bridged_peers)
+        base = previous or Call(
             call_id=f"{self.pbx}:{linked_id}",
             pbx=self.pbx,
             linked_id=linked_id,
+            caller_number="",
+            caller_name="",
+            state=state,
+            started_at=now,
+            dialled=origin.dialled if origin.unique_id == linked_id else "",
+        )
+        call = replace(
+            base,
             caller_number=origin.number,
             caller_name=origin.caller_name,
             state=state,
-            started_at=previous.started_at if previous else now,
-            queue=previous.queue if previous and state is CallState.QUEUED else "",
-            answered_at=(previous.answered_at if previous and previous.answered_at else None)
-            or (now if state is CallState.TALKING else None),
-            talking_with=", ".join(_party(p) for p in bridged_peers),
-            answered_by=(previous.answered_by if previous else "")
-            or ", ".join(_party(p) for p in bridged_peers),
-            confidence=previous.confidence if previous else "",
-            contact_id=previous.contact_id if previous else "",
+            queue=base.queue if state is CallState.QUEUED else "",
+            answered_at=base.answered_at or (now if state is CallState.TALKING else None),
+            talking_with=talking_with,
+            answered_by=base.answered_by or talking_with,
+            dialled=base.dialled or (origin.dialled if origin.unique_id == linked_id else ""),
         )
         self.calls[linked_id] = call
         if call == previous and not force:
@@ -244,6 +472,22 @@ class PBXModel:
         ]
 
 
+def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
+    if parked:
+        return Outcome.PARKED
+    if call.answered_at is None:
+        if call.linked_id in caller_left:
+            return Outcome.ABANDONED
+        if call.unanswered_reason:
+            return Outcome.MISSED
+        # Ended unanswered without a word why: a queue caller left (or we were away).
+        return Outcome.ABANDONED if call.via_queue else Outcome.MISSED
+    handed_on = call.transfers or (
+        call.picked_up_by and call.picked_up_by != call.answered_by.split(", ")[0]
+    )
+    return Outcome.TRANSFERRED if handed_on else Outcome.ANSWERED
+
+
 def _duration_s(text: str) -> int:
     """CoreShowChannel's "HH:MM:SS" in seconds; 0 when absent or unreadable."""
     parts = text.split(":")
@@ -253,10 +497,36 @@ def _duration_s(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def _created_at(unique_id: str) -> float:
+    """The epoch second in an Asterisk unique id ("1795392506.19", "host-1795392506.19");
+    0 when it has none."""
+    seconds, _, sequence = unique_id.rpartition("-")[2].partition(".")
+    return float(seconds) if seconds.isdigit() and sequence.isdigit() else 0.0
+
+
 def _party(channel: Channel) -> str:
-    # "PJSIP/100-00000001" -> "100": the extension the receptionist knows.
+    """Who a channel is, as the receptionist knows them: "PJSIP/100-00000001" -> "100";
+    "Local/201@phones-00000000;1" -> "201" (the extension it dials); a channel to the
+    trunk ("PJSIP/trunk-0000002a") -> the number at the other end."""
     technology, _, rest = channel.name.partition("/")
-    return rest.rsplit("-", 1)[0] if rest else technology
+    if technology == "Local":
+        return rest.split("@", 1)[0]
+    resource = rest.rsplit("-", 1)[0] if rest else technology
+    if not resource.isdigit() and channel.number:
+        return channel.number
+    return resource
+
+
+def _party_in(event: Event, role: str) -> str:
+    """_party of the channel an event names by role (TransfererChannel, ...)."""
+    return _party(
+        Channel(
+            unique_id="",
+            linked_id="",
+            name=event.get(f"{role}Channel", ""),
+            number=_field(event, f"{role}CallerIDNum", ""),
+        )
+    )
 
 
 def _field(event: Event, key: str, known: str) -> str:
@@ -270,6 +540,9 @@ def _field(event: Event, key: str, known: str) -> str:
     return "" if value.strip("<>").lower() in WITHHELD_WORDS else value
 
 
+_TRANSFER_PARTIES = ("Transferee", "OrigTransferer", "SecondTransferer")
+
+# Events about one channel, named by its Uniqueid.
 _HANDLERS = {
     "Newchannel": PBXModel._on_channel_seen,
     "NewCallerid": PBXModel._on_channel_seen,
@@ -277,11 +550,23 @@ _HANDLERS = {
     "NewConnectedLine": PBXModel._on_channel_seen,
     "CoreShowChannel": PBXModel._on_channel_seen,
     "Hangup": PBXModel._on_hangup,
+    "HangupRequest": PBXModel._on_hangup_request,
     "BridgeEnter": PBXModel._on_bridge,
     "BridgeLeave": PBXModel._on_bridge,
     "QueueCallerJoin": PBXModel._on_queue,
     "QueueEntry": PBXModel._on_queue,
     "QueueCallerLeave": PBXModel._on_queue,
     "QueueCallerAbandon": PBXModel._on_queue,
+    "DialEnd": PBXModel._on_dial_end,
     "UserEvent": PBXModel._on_recognition,
+}
+
+# Events about a call that name its channels by role (or none at all).
+_CALL_HANDLERS = {
+    "BlindTransfer": PBXModel._on_blind_transfer,
+    "AttendedTransfer": PBXModel._on_attended_transfer,
+    "ParkedCall": PBXModel._on_parked,
+    "UnParkedCall": PBXModel._on_unparked,
+    "ParkedCallTimeOut": PBXModel._on_unparked,
+    "CoreShowChannelsComplete": PBXModel._on_channels_listed,
 }

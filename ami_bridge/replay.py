@@ -3,6 +3,13 @@
 Reads the raw AMI wire format (as panoramisk's ``save_stream`` or a packet capture
 writes it) or a JSON array of events (one object of header strings per event). A frame
 that cannot be read is reported with its number and skipped; the rest still counts.
+
+A recording may span reconnections: every "Asterisk Call Manager/..." greeting after
+the first is a new login, read as a ``SwitchboardReconnect`` event (so it survives the
+JSON form too). The replay then does what the live bridge does on every login: the
+model forgets its channels and is rebuilt from the CoreShowChannels and QueueStatus
+replies that follow (they are events too, with an ActionID). Those replies carry no
+Timestamp, so they happen, for the replay, at the time of the last event before them.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from ami_bridge.bridge import event_headers
 from ami_bridge.model import CallEnded, PBXModel
 
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
+_GREETING = "Asterisk Call Manager/"
+#: The pseudo event that marks a new AMI login in a recording.
+RECONNECTED = "SwitchboardReconnect"
 
 
 class ReplayError(ValueError):
@@ -61,7 +71,8 @@ def _read_wire(text: str) -> Recording:
     recording = Recording()
     for number, frame in enumerate(_BLANK_LINE.split(text), start=1):
         lines = [line for line in frame.splitlines() if line.strip()]
-        if not lines or lines[0].startswith("Asterisk Call Manager/"):
+        if lines and lines[0].startswith(_GREETING):
+            recording.events.append({"Event": RECONNECTED})
             lines = lines[1:]
         if not lines:
             continue
@@ -88,6 +99,11 @@ def replay(events: Iterable[Mapping[str, str]], *, pbx: str = "replay") -> Itera
     now = 0.0
     for event in events:
         now = event_time(event, now)
+        if event.get("Event") == RECONNECTED:
+            # As the bridge does on every login: what the reset reports goes nowhere,
+            # the channel list that follows brings the calls that are still up back.
+            model.reset()
+            continue
         for change in model.apply(event, now):
             if isinstance(change, CallEnded):
                 yield {"type": "call", "open": False, **change.call.to_json()}

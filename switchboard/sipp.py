@@ -36,6 +36,8 @@ from switchboard.sandbox import LOOPBACK, PHONE_PORT_BASE, SIP_PORT
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "tests" / "sipp"
 CALLER_SCENARIO = SCENARIO_DIR / "caller.xml"
 PHONE_SCENARIO = SCENARIO_DIR / "phone.xml"
+#: A phone that answers every call "486 Busy Here" (``start_phone(..., busy=True)``).
+BUSY_PHONE_SCENARIO = SCENARIO_DIR / "phone_busy.xml"
 #: The number the sandbox trunk receives calls on (any digits work).
 DEFAULT_DIALED = "0201234567"
 #: SIPp's media port for phone ``ext`` is ``PHONE_MEDIA_PORT_BASE + 4 * ext``
@@ -415,13 +417,15 @@ def start_phone(
     log_dir: Path | None = None,
     scenario: Path = PHONE_SCENARIO,
     ready_timeout_s: float = 5.0,
+    busy: bool = False,
 ) -> SippProcess:
     """Start demo phone ``ext``: a SIPp UAS on ``host:16000+ext`` (or ``port``).
 
     It rings (180) for ``answer_after_s`` seconds, answers, and stays in the
     call until the other side hangs up, or until ``hang_up_after_s`` seconds
     have passed if given.  It takes any number of calls; ``stop()`` it when
-    done.  Returns once the phone is listening.
+    done.  Returns once the phone is listening.  A ``busy`` phone answers every
+    call "486 Busy Here" instead of ringing.
     """
     if not ext.isdigit():
         raise ValueError(f"extension must be digits, got {ext!r}")
@@ -436,7 +440,7 @@ def start_phone(
         media_port = free_udp_port(host, count=4)
     args = [
         "-sf",
-        str(scenario),
+        str(BUSY_PHONE_SCENARIO if busy else scenario),
         "-i",
         host,
         "-mi",
