@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
@@ -50,8 +51,10 @@ __all__ = [
     "AGIHeaderTooLarge",
     "AGIProtocolError",
     "AGIResult",
+    "app_argument_escape",
     "format_command",
     "get_variable_command",
+    "mset_commands",
     "parse_environment",
     "parse_result_line",
     "quote_argument",
@@ -321,6 +324,103 @@ def set_variable_command(name: str, value: str) -> str:
 
 def get_variable_command(name: str) -> str:
     return format_command("GET VARIABLE", validate_variable_name(name))
+
+
+# ---------------------------------------------------------------------------
+# Many variables in one command: EXEC MSet
+# ---------------------------------------------------------------------------
+#
+# Every command is a round trip with Asterisk while the line rings, so variables go
+# in ``EXEC MSet name=value,name=value``. How Asterisk reads that argument
+# (``pbx_builtin_setvar_multiple`` in main/pbx_variables.c, on top of
+# ``__ast_app_separate_args`` in main/app.c):
+#
+# * it is split on ``,`` with ``remove_chars``: ``(``/``)`` and ``[``/``]`` nest
+#   and ``"`` toggles quoting, and a comma inside any of them does not split;
+#   unescaped ``"`` are removed; ``\`` is removed and makes the next character
+#   literal. A lone ``\`` at the very end reads past the string's end in C.
+# * each piece is split once more, on its first ``=`` outside brackets and quotes
+#   (quotes and backslashes removed, but only in the name: the value is what is
+#   left after that ``=``, as it is).
+# * Asterisk 22 takes up to 99 pieces, older ones 24; pieces beyond the last are
+#   left in it unsplit.
+#
+# So a backslash before each of those characters makes any value literal; ``|``
+# (the separator of Asterisk 1.4, which ``res_agi`` compatibility mode turns into a
+# comma) is escaped as well. ``EXEC`` passes the argument on without substituting
+# ``${...}``.
+
+#: Pairs per MSet, within what every Asterisk version splits (24, the last unsplit).
+MSET_MAX_PAIRS = 23
+_APP_ESCAPES = str.maketrans({c: "\\" + c for c in '\\"(),[]|'})
+_MSET_PREFIX = 'EXEC "MSet" "'
+_MSET_OVERHEAD = len(_MSET_PREFIX) + 2  # the closing quote and the "\n"
+
+
+def app_argument_escape(value: str) -> str:
+    """``value`` with every character ``ast_app_separate_args`` would interpret escaped."""
+    return value.translate(_APP_ESCAPES)
+
+
+@lru_cache(maxsize=256)
+def _mset_name(name: str) -> str:
+    # Our own names, checked once each; they hold no character that needs escaping
+    # except the parentheses of CALLERID(name), which nest and need none either.
+    return validate_variable_name(name) + "="
+
+
+def _mset_cost(ch: str) -> int:
+    """Bytes ``ch`` of a value takes in the command line, escapes included."""
+    if ch in '\\"':
+        return 4  # \ or " -> app escape \\ or \" -> AGI escape of both characters
+    if ch in "(),[]|":
+        return 3  # \, -> \\,
+    return len(ch.encode("utf-8"))
+
+
+def _mset_line(pieces: list[str]) -> str:
+    return _MSET_PREFIX + _escape(",".join(pieces)) + '"'
+
+
+def mset_commands(variables: Mapping[str, str]) -> list[str]:
+    """``EXEC MSet`` lines that set every variable, in order, to its sanitised value.
+
+    Usually one line. Only when the values would not fit one line (2047 bytes) or
+    one MSet are they spread over more lines; a single value too long for a line
+    of its own is cut on a character boundary, never split into a second command.
+    """
+    pieces = [_mset_name(name) + app_argument_escape(value) for name, value in variables.items()]
+    if not pieces:
+        return []
+    line = sanitize_value(_mset_line(pieces))
+    if len(pieces) <= MSET_MAX_PAIRS and _line_bytes(line) <= MAX_COMMAND_BYTES:
+        return [line]
+    return _packed_mset_commands(variables)
+
+
+def _packed_mset_commands(variables: Mapping[str, str]) -> list[str]:
+    budget = MAX_COMMAND_BYTES - _MSET_OVERHEAD
+    lines: list[str] = []
+    batch: list[str] = []
+    used = 0
+    for name, value in variables.items():
+        head = _mset_name(name)
+        clean = sanitize_value(value)
+        cost = len(head.encode("utf-8")) + sum(_mset_cost(ch) for ch in clean)
+        if cost > budget:  # too long even alone: cut to what fits
+            cost, kept = len(head.encode("utf-8")), 0
+            for ch in clean:
+                if cost + _mset_cost(ch) > budget:
+                    break
+                cost, kept = cost + _mset_cost(ch), kept + 1
+            clean = clean[:kept]
+        if batch and (used + 1 + cost > budget or len(batch) == MSET_MAX_PAIRS):
+            lines.append(_mset_line(batch))
+            batch, used = [], 0
+        used += cost + (1 if batch else 0)
+        batch.append(head + app_argument_escape(clean))
+    lines.append(_mset_line(batch))
+    return lines
 
 
 # ---------------------------------------------------------------------------

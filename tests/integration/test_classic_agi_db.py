@@ -157,7 +157,7 @@ async def test_a_known_caller_gets_exactly_these_commands(
         "SB_PREFERRED_EXTENSION": "",
         "SB_ROUTE_REASON": "VIP",
     }
-    assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Anna de Vries - Bakkerij Jansen"'
+    assert len(result.commands) == 2  # every variable in one MSet, then the UserEvent
     assert result.commands[-1] == (
         f'EXEC "UserEvent" "SwitchboardRecognition,Confidence: verified,ContactId: {contact_id}"'
     )
@@ -171,8 +171,8 @@ async def test_a_hostile_caller_name_stays_one_harmless_argument(
     result = classic(caller("0645710002", name))
     assert result.code == 0
     # Quotes and backslashes gone, whitespace folded, cut to 40 characters.
-    assert result.commands[0] == (
-        'SET VARIABLE "CALLERID(name)" "Evil SET VARIABLE SB_VIP 1 EXEC Dial PJS"'
+    assert variables_set(result.commands)["CALLERID(name)"] == (
+        "Evil SET VARIABLE SB_VIP 1 EXEC Dial PJS"
     )
     assert variables_set(result.commands)["SB_VIP"] == "0"
     assert all(line.startswith(("SET VARIABLE ", "EXEC ")) for line in result.commands)
@@ -185,7 +185,7 @@ async def test_a_hostile_contact_name_in_the_database_is_made_harmless(
     await add_contact(db, 'Bad "Actor"\\ <sip:x>; \u202eevil', ["0645710003"], company="A\nB")
     result = classic(caller("0645710003", "whoever"))
     assert result.code == 0
-    assert result.commands[0] == 'SET VARIABLE "CALLERID(name)" "Bad Actor sip:x evil - A B"'
+    assert variables_set(result.commands)["CALLERID(name)"] == "Bad Actor sip:x evil - A B"
     assert variables_set(result.commands)["SB_CONTACT_NAME"] == "Bad Actor sip:x evil"
     assert variables_set(result.commands)["SB_COMPANY"] == "A B"
 
@@ -246,7 +246,7 @@ async def test_same_commands_as_fastagi_for_a_shared_number(
     await add_contact(db, "Receptie", ["0645710021"], company="Gemeente Zwolle")
     await add_contact(db, "Wethouder", ["0645710021"], company="Gemeente Zwolle")
     commands = await _both_routes(db, classic, caller("0645710021", "GEM ZWOLLE"))
-    assert commands[0] == 'SET VARIABLE "CALLERID(name)" "Gemeente Zwolle"'
+    assert variables_set(commands)["CALLERID(name)"] == "Gemeente Zwolle"
     assert variables_set(commands)["SB_CONFIDENCE"] == "shared"
 
 

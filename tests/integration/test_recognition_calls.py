@@ -13,6 +13,7 @@ import pytest
 from panoramisk import Manager
 
 from switchboard.contacts import add_contact
+from switchboard.display import sanitise_display_name
 from switchboard.sandbox import Sandbox
 from switchboard.sipp import place_call, start_phone
 from tests.conftest import RunningSwitchboard
@@ -21,6 +22,9 @@ pytestmark = pytest.mark.integration
 
 VARIABLES = [
     "CALLERID(name)",
+    "SB_CONTACT_NAME",
+    "SB_COMPANY",
+    "SB_PREFERRED_EXTENSION",
     "SB_LAST_HANDLED_BY",
     "SB_RECOGNISED",
     "SB_CONFIDENCE",
@@ -151,6 +155,45 @@ async def test_a_hostile_caller_name_reaches_the_dialplan_as_harmless_text(
     values = await call_and_read(asterisk, "0645480003", 'Bob" EXEC System reboot \\')
     assert values["CALLERID(name)"] == "Bob EXEC System reboot"
     assert values["SB_RECOGNISED"] == "no"
+    assert values["AGISTATUS"] == "SUCCESS"
+
+
+# Contact names and companies with everything Asterisk's parsers might take for syntax:
+# AGI quoting, MSet's commas, brackets, quotes, escapes and "=", dialplan expressions.
+NASTY_CONTACTS = [
+    ("0645480011", "Jansen, Piet (sales) [NL] | a=b", "x,SB_VIP=1,SB_QUEUE_PRIORITY=10"),
+    ("0645480012", "(unclosed, SB_VIP=1", "${SHELL(id)} $[1+1] {x} ${CALLERID(num)}"),
+    ("0645480013", 'Bob" \\ ; EXEC System(reboot)\nSB_VIP=1', "'quote' `tick` ]) [( \\,"),
+    ("0645480014", "Zoë \u00e9\u00e8 \u5f20\u4e09 =,=", "a\\"),
+]
+
+
+async def test_nasty_names_reach_the_dialplan_exactly_and_set_nothing_else(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    for number, name, company in NASTY_CONTACTS:
+        await add_contact(db, name, [number], company=company)
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    for number, name, company in NASTY_CONTACTS:
+        values = await call_and_read(asterisk, number)
+        shown = sanitise_display_name(name)
+        assert values["SB_CONTACT_NAME"] == shown, number
+        assert values["SB_COMPANY"] == sanitise_display_name(company), number
+        assert values["CALLERID(name)"] == sanitise_display_name(f"{name} - {company}"), number
+        assert (values["SB_VIP"], values["SB_QUEUE_PRIORITY"]) == ("0", "0"), number
+        assert values["SB_PREFERRED_EXTENSION"] == "", number
+        assert values["AGISTATUS"] == "SUCCESS", number
+    # Spot check without the sanitiser in the loop: what the receptionist sees.
+    assert shown == "Zoë éè 张三 =,="
+
+
+async def test_a_nasty_caller_name_of_an_unknown_caller_is_shown_as_sent(
+    asterisk: Asterisk,
+) -> None:
+    name = "Mallory, (SB_VIP=1 | ${SHELL(id)} [x]=b"
+    values = await call_and_read(asterisk, "0645480015", name)
+    assert values["CALLERID(name)"] == name
+    assert (values["SB_RECOGNISED"], values["SB_VIP"]) == ("no", "0")
     assert values["AGISTATUS"] == "SUCCESS"
 
 

@@ -14,11 +14,14 @@ from hypothesis import strategies as st
 
 from pbx_agi.agi_protocol import (
     MAX_COMMAND_BYTES,
+    MSET_MAX_PAIRS,
     AGICommandTooLong,
     AGIHeaderTooLarge,
     AGIProtocolError,
+    app_argument_escape,
     format_command,
     get_variable_command,
+    mset_commands,
     parse_environment,
     parse_result_line,
     quote_argument,
@@ -26,7 +29,12 @@ from pbx_agi.agi_protocol import (
     set_variable_command,
     validate_variable_name,
 )
-from tests.asterisk_model import asterisk_parse_args
+from tests.asterisk_model import (
+    asterisk_mset,
+    asterisk_parse_args,
+    asterisk_separate_args,
+    variables_set,
+)
 
 # ---------------------------------------------------------------------------
 # Models of res_agi.c (asterisk/asterisk, res/res_agi.c)
@@ -101,6 +109,37 @@ class TestModels:
 
     def test_run_agi_nul_glues_the_next_line_on(self) -> None:
         assert run_agi_read_commands(b"A x\0junk\nB y\n") == [b"A xB y"]
+
+    @pytest.mark.parametrize(
+        ("buf", "delim", "arraylen", "argv"),
+        [
+            (b"a,b", b",", 99, [b"a", b"b"]),
+            (b"a,", b",", 99, [b"a", b""]),  # a delimiter at the end: one more, empty
+            (b",", b",", 99, [b"", b""]),
+            (b'a"b,c"d,e', b",", 99, [b"ab,cd", b"e"]),  # quotes hide the comma, removed
+            (b"f(a,b),c", b",", 99, [b"f(a,b)", b"c"]),  # parentheses nest
+            (b"g[a,b],c", b",", 99, [b"g[a,b]", b"c"]),
+            (b"x(y,z", b",", 99, [b"x(y,z"]),  # unclosed: swallows every later comma
+            (b"a\\,b,c", b",", 99, [b"a,b", b"c"]),  # a backslash makes it literal
+            (b"a\\\\b", b",", 99, [b"a\\b"]),
+            (b"a,b,c", b",", 2, [b"a", b"b,c"]),  # array full: the rest as it is
+            (b'a,"b\\c', b",", 2, [b"a", b'"b\\c']),
+            (b"N=v=w", b"=", 2, [b"N", b"v=w"]),
+            (b'CALLERID(name)=a"b\\', b"=", 2, [b"CALLERID(name)", b'a"b\\']),
+        ],
+    )
+    def test_app_separate_args(
+        self, buf: bytes, delim: bytes, arraylen: int, argv: list[bytes]
+    ) -> None:
+        assert asterisk_separate_args(buf, delim, True, arraylen) == argv
+
+    def test_app_separate_args_lone_backslash_at_the_end_is_undefined(self) -> None:
+        with pytest.raises(OverflowError):
+            asterisk_separate_args(b"a\\", b",", True, 99)
+
+    def test_mset_model_catches_a_comma_smuggled_into_a_value(self) -> None:
+        assert asterisk_mset(b"SB_NAME=Bob,SB_VIP=1") == [(b"SB_NAME", b"Bob"), (b"SB_VIP", b"1")]
+        assert asterisk_mset(b"SB_NAME=Bob (x,SB_VIP=1") == [(b"SB_NAME", b"Bob (x,SB_VIP=1")]
 
     def test_models_catch_a_naively_quoted_injection(self) -> None:
         evil = 'Bob"\nEXEC System "rm -rf /'
@@ -243,6 +282,104 @@ def test_set_variable_property(value: str) -> None:
     assert clean.startswith(got)
     if len(quote_argument(clean).encode()) <= 1900:
         assert got == clean
+
+
+# ---------------------------------------------------------------------------
+# EXEC MSet
+# ---------------------------------------------------------------------------
+
+MSET_NASTY = [
+    *EVIL_NAMES,
+    "Jansen, Piet",
+    "SB_VIP=1",
+    "Bob,SB_VIP=1",
+    "Bob\\,SB_VIP=1",
+    'Bob",SB_VIP=1,"',
+    "(unclosed, SB_VIP=1",
+    "closed) (twice))",
+    "[bracket, SB_VIP=1",
+    "x|SB_VIP=1",
+    "${SHELL(id)} $[1+1] ${CALLERID(num)}",
+    "semi;colon 'single' `tick` a=b=c",
+    "trailing\\",
+    "trailing\\\\",
+    " leading and trailing spaces ",
+    "\u202eright-to-left",
+]
+
+
+def mset_result(commands: list[str]) -> dict[str, str]:
+    """What Asterisk sets for these lines: each must reach it as one MSet command."""
+    for line in commands:
+        assert run_agi_read_commands((line + "\n").encode()) == [line.encode()]
+        assert asterisk_parse_args(line.encode())[:2] == [b"EXEC", b"MSet"]
+        assert len(asterisk_parse_args(line.encode())) == 3
+    return variables_set(commands)
+
+
+@pytest.mark.parametrize("value", MSET_NASTY)
+def test_mset_sets_every_value_exactly_however_hostile(value: str) -> None:
+    variables = {"CALLERID(name)": value, "SB_A": value, "SB_VIP": "0", "SB_B": ""}
+    commands = mset_commands(variables)
+    assert len(commands) == 1
+    assert mset_result(commands) == {name: sanitize_value(v) for name, v in variables.items()}
+
+
+def test_mset_line_is_the_quoted_app_argument() -> None:
+    variables = {"SB_A": 'Jansen, "Piet" (\\)', "CALLERID(name)": "x|y"}
+    assert mset_commands(variables) == [
+        format_command(
+            "EXEC",
+            "MSet",
+            ",".join(f"{name}={app_argument_escape(v)}" for name, v in variables.items()),
+        )
+    ]
+    assert app_argument_escape('a,b(c)[d]"e\\f|g=h') == 'a\\,b\\(c\\)\\[d\\]\\"e\\\\f\\|g=h'
+
+
+def test_mset_refuses_a_name_that_is_not_ours() -> None:
+    with pytest.raises(ValueError):
+        mset_commands({"SB_A=1,SB_B": "x"})
+
+
+def test_values_too_many_or_too_long_for_one_line_spread_over_several() -> None:
+    many = {f"SB_V{i}": str(i) for i in range(MSET_MAX_PAIRS + 5)}
+    assert len(mset_commands(many)) == 2
+    assert mset_result(mset_commands(many)) == many
+    wide = {"SB_A": "a" * 1500, "SB_B": "b" * 1500, "SB_C": "c"}
+    assert len(mset_commands(wide)) == 2
+    assert mset_result(mset_commands(wide)) == wide
+
+
+def test_a_value_too_long_for_a_line_of_its_own_is_cut_not_split() -> None:
+    commands = mset_commands({"SB_A": "x", "SB_LONG": "é,\\" * 1000, "SB_B": "y"})
+    assert all(len(c.encode()) + 1 <= MAX_COMMAND_BYTES for c in commands)
+    got = mset_result(commands)
+    assert got["SB_A"] == "x" and got["SB_B"] == "y"
+    assert 300 < len(got["SB_LONG"]) < 3000
+    assert ("é,\\" * 1000).startswith(got["SB_LONG"])
+
+
+mset_values = st.dictionaries(
+    st.sampled_from(["CALLERID(name)", "SB_A", "SB_B", "SB_C", "__SB_D"]),
+    st.text(alphabet=st.characters(exclude_categories=()), max_size=60),
+    min_size=1,
+)
+
+
+@given(mset_values)
+def test_mset_property(variables: dict[str, str]) -> None:
+    commands = mset_commands(variables)
+    assert len(commands) == 1
+    assert mset_result(commands) == {name: sanitize_value(v) for name, v in variables.items()}
+
+
+@given(st.dictionaries(st.sampled_from(["SB_A", "SB_B"]), any_text.map(lambda t: t * 8)))
+def test_mset_property_long_values(variables: dict[str, str]) -> None:
+    got = mset_result(mset_commands(variables))
+    assert got.keys() == variables.keys()
+    for name, value in variables.items():
+        assert sanitize_value(value).startswith(got[name])
 
 
 # ---------------------------------------------------------------------------

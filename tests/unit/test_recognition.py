@@ -1,10 +1,16 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from pbx_agi.agi_protocol import sanitize_value
 from pbx_agi.recognition import Confidence, recognise
+from pbx_agi.recognition_commands import recognition_commands
+from pbx_agi.routing import decide_route
 from switchboard.contacts import ContactMatch
 from switchboard.numbers import normalise
+from tests.asterisk_model import asterisk_parse_args, variables_set
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -61,3 +67,22 @@ def test_confidence_tells_how_far_to_trust_a_match(
 def test_a_hostile_caller_name_reaches_the_dialplan_harmless() -> None:
     result = recognise(normalise("0612345678"), [], caller_name='x"\nEXEC System reboot', now=NOW)
     assert result.display_name == "x EXEC System reboot"
+
+
+any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=80)
+
+
+@given(name=any_text, company=any_text, language=any_text, caller_name=any_text)
+def test_any_recognition_reaches_asterisk_in_two_commands_exactly(
+    name: str, company: str, language: str, caller_name: str
+) -> None:
+    contact = ContactMatch(7, name, company, True, language, NOW)
+    for matches in ([contact], [], [contact, match(8, verified_days_ago=1, company=company)]):
+        recognition = recognise(normalise("0612345678"), matches, caller_name=caller_name, now=NOW)
+        commands = recognition_commands(recognition)
+        assert len(commands) == 2  # MSet, UserEvent
+        assert asterisk_parse_args(commands[-1].encode())[:2] == [b"EXEC", b"UserEvent"]
+        expected = recognition.channel_variables() | decide_route(recognition).channel_variables()
+        if recognition.display_name:
+            expected["CALLERID(name)"] = recognition.display_name
+        assert variables_set(commands) == {k: sanitize_value(v) for k, v in expected.items()}
