@@ -425,10 +425,11 @@ class PBXModel:
                 )
         bridged_peers = self._bridged_peers(origin)
         answered = previous is not None and previous.answered_at is not None
-        if bridged_peers:
+        if linked_id in self._parked:
+            state = CallState.PARKED  # (ParkedCall comes just before it leaves its bridge)
+            bridged_peers = []
+        elif bridged_peers:
             state = CallState.TALKING
-        elif linked_id in self._parked:
-            state = CallState.PARKED
         elif origin.bridge_id and answered:
             state = CallState.HELD
         elif previous is not None and previous.queue:

@@ -152,3 +152,156 @@ def test_withheld_callers_have_neither_name_nor_number_to_show() -> None:
     event = channel("Newchannel", "4.1", "4.1", "PJSIP/trunk-4", num="anonymous", cname="unknown")
     (change,) = model.apply(event, now=1.0)
     assert change.call.caller_number == "" and change.call.caller_name == ""
+
+
+# -- transfers, parking, outcomes ------------------------------------------------------
+
+
+def answered_call(model: PBXModel) -> None:
+    """Caller 1.1 in the queue, answered by the operator (100) in bridge b1."""
+    for t, event in enumerate(inbound_call_answered_by_operator()[:7]):
+        model.apply(event, now=100.0 + t)
+
+
+def test_a_blind_transfer_names_who_transferred_to_whom() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)
+    event = {
+        "Event": "BlindTransfer",
+        "Result": "Success",
+        "TransfererChannel": "PJSIP/100-00000002",
+        "TransfererCallerIDNum": "100",
+        "TransfererUniqueid": "1.2",
+        "TransfereeUniqueid": "1.1",
+        "TransfereeLinkedid": "1.1",
+        "Extension": "201",
+    }
+    (change,) = model.apply(event, now=110.0)
+    assert change.call.to_json()["transfers"] == [
+        {"kind": "blind", "by": "100", "to": "201", "at": 110.0}
+    ]
+    (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=120.0)
+    assert ended.call.outcome == "transferred" and ended.call.answered_by == "100"
+
+
+def test_a_failed_transfer_or_one_for_an_unknown_call_changes_nothing() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)
+    failed = {"Event": "BlindTransfer", "Result": "Fail", "TransfereeLinkedid": "1.1"}
+    stranger = {"Event": "AttendedTransfer", "Result": "Success", "TransfereeLinkedid": "9.9"}
+    assert model.apply(failed, now=110.0) == [] and model.apply(stranger, now=110.0) == []
+    assert model.calls["1.1"].transfers == ()
+
+
+def test_the_answered_call_alone_in_its_bridge_is_on_hold() -> None:
+    # Attended transfer: the operator leaves the caller's bridge to ask 201 first.
+    model = PBXModel("pbx1")
+    answered_call(model)
+    leave = channel("BridgeLeave", "1.2", "1.1", "PJSIP/100-00000002", num="100", state="Up")
+    (change,) = model.apply(leave | {"BridgeUniqueid": "b1"}, now=110.0)
+    assert change.call.state is CallState.HELD and change.call.talking_with == ""
+
+
+def parked(space: str = "701") -> dict[str, str]:
+    return {
+        "Event": "ParkedCall",
+        "ParkeeUniqueid": "1.1",
+        "ParkeeLinkedid": "1.1",
+        "ParkerDialString": "PJSIP/100",
+        "ParkingSpace": space,
+    }
+
+
+def test_a_caller_who_gives_up_while_parked_ended_parked() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)
+    (change,) = model.apply(parked(), now=110.0)
+    assert change.call.state is CallState.PARKED
+    assert (change.call.parked_space, change.call.parked_by) == ("701", "100")
+    model.apply({"Event": "ParkedCallGiveUp", "ParkeeUniqueid": "1.1"}, now=130.0)
+    (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=130.0)
+    assert ended.call.outcome == "parked" and ended.call.picked_up_by == ""
+
+
+def test_a_parked_call_back_with_the_operator_after_the_timeout_was_simply_answered() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)
+    model.apply(parked(), now=110.0)
+    timeout = {"Event": "ParkedCallTimeOut", "ParkeeUniqueid": "1.1", "ParkeeLinkedid": "1.1"}
+    (change,) = model.apply(timeout, now=170.0)
+    assert change.call.state is not CallState.PARKED
+    (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=180.0)
+    assert ended.call.outcome == "answered"
+
+
+def test_a_phone_whose_channel_joins_another_call_ends_its_own_as_merged() -> None:
+    # Phone 201 dials 701 to pick up a parked call; bridging gives its channel the
+    # parked call's linked id.
+    model = PBXModel("pbx1")
+    answered_call(model)
+    model.apply(channel("Newchannel", "2.1", "2.1", "PJSIP/201-3", num="201", Exten="701"), 111)
+    assert model.calls["2.1"].dialled == "701"
+    enter = channel("BridgeEnter", "2.1", "1.1", "PJSIP/201-3", num="201", BridgeUniqueid="b9")
+    changes = model.apply(enter, now=112.0)
+    (merged,) = [c for c in changes if isinstance(c, CallEnded)]
+    assert merged.call.outcome == "merged" and merged.call.merged_into == "1.1"
+    assert "2.1" not in model.calls
+
+
+def internal_call() -> list[dict[str, str]]:
+    return [
+        channel("Newchannel", "3.1", "3.1", "PJSIP/200-1", num="200", Exten="201"),
+        channel("Newchannel", "3.2", "3.1", "PJSIP/201-2", num="201", state="Down"),
+    ]
+
+
+def test_a_busy_phone_makes_a_missed_call() -> None:
+    model = PBXModel("pbx1")
+    for event in internal_call():
+        model.apply(event, now=1.0)
+    model.apply(channel("DialEnd", "3.1", "3.1", "PJSIP/200-1", num="200", DialStatus="BUSY"), 1.1)
+    model.apply(channel("Hangup", "3.2", "3.1", "PJSIP/201-2", num="201"), now=1.2)
+    (ended,) = model.apply(channel("Hangup", "3.1", "3.1", "PJSIP/200-1", num="200"), now=1.3)
+    assert (ended.call.outcome, ended.call.unanswered_reason) == ("missed", "busy")
+
+
+def test_a_caller_who_hangs_up_while_it_rings_abandoned_the_call() -> None:
+    model = PBXModel("pbx1")
+    for event in internal_call():
+        model.apply(event, now=1.0)
+    model.apply(channel("HangupRequest", "3.1", "3.1", "PJSIP/200-1", num="200"), now=5.0)
+    (ended,) = model.apply(channel("Hangup", "3.1", "3.1", "PJSIP/200-1", num="200"), now=5.0)
+    assert ended.call.outcome == "abandoned"
+
+
+def test_a_resync_keeps_what_was_known_and_ends_calls_no_longer_listed() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)  # answered at 106 by 100
+    for event in internal_call():
+        model.apply(event, now=107.0)
+    model.reset()
+    still_up = [
+        channel("CoreShowChannel", "1.1", "1.1", "PJSIP/trunk-00000001", BridgeId="b1"),
+        channel("CoreShowChannel", "1.2", "1.1", "PJSIP/100-2", num="100", BridgeId="b1"),
+    ]
+    for event in still_up:
+        model.apply(event | {"Duration": "00:00:50"}, now=150.0)
+    call = model.calls["1.1"]
+    assert (call.started_at, call.answered_at, call.answered_by) == (100.0, 106.0, "100")
+    assert call.via_queue == "switchboard" and call.state is CallState.TALKING
+    (ended,) = model.apply({"Event": "CoreShowChannelsComplete", "EventList": "Complete"}, 150.0)
+    assert ended.call.linked_id == "3.1" and ended.call.ended_at == 150.0
+    assert ended.call.outcome == "missed"
+    assert [c.linked_id for c in model.snapshot()] == ["1.1"]
+
+
+def test_parties_are_named_as_the_receptionist_knows_them() -> None:
+    model = PBXModel("pbx1")
+    caller = ("4.1", "4.1", "PJSIP/201-1")
+    model.apply(channel("BridgeEnter", *caller, num="201", BridgeUniqueid="b4"), now=1.0)
+    trunk = channel("BridgeEnter", "4.2", "4.1", "PJSIP/trunk-2", BridgeUniqueid="b4")
+    (change,) = model.apply(trunk, now=2.0)
+    assert change.call.talking_with == "0612345678"  # the number at the other end
+    local = channel("BridgeEnter", "4.3", "4.1", "Local/203@phones-00000001;1", num="100")
+    model.apply(local | {"BridgeUniqueid": "b4"}, now=3.0)
+    assert model.calls["4.1"].talking_with == "0612345678, 203"

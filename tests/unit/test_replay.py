@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,42 @@ def test_a_caller_who_gives_up_in_the_queue_was_never_answered() -> None:
     assert call["answered_at"] is None and call["answered_by"] == ""
 
 
+def test_every_recording_has_its_expected_outcome() -> None:
+    assert RECORDINGS and all(p.with_suffix(".expected.json").exists() for p in RECORDINGS)
+
+
+def _check(name: str, want: dict[str, object], got: dict[str, object]) -> None:
+    """The facts NAME.expected.json lists for one call, with times as [low, high]."""
+    started = got["started_at"]
+    assert isinstance(started, float)
+    for key, value in want.items():
+        if key in {"duration_s", "answered_after_s"}:
+            assert isinstance(value, list)
+            low, high = (float(v) for v in value)
+            moment = got["ended_at" if key == "duration_s" else "answered_at"]
+            assert isinstance(moment, float), f"{name}: no {key}"
+            assert low <= moment - started <= high, f"{name}: {key} {moment - started:.1f}"
+        elif key == "transfers":
+            transfers = got["transfers"]
+            assert isinstance(transfers, list)
+            who = [{k: v for k, v in t.items() if k != "at"} for t in transfers]
+            assert who == value, name
+        else:
+            assert got[key] == value, f"{name}: {key} is {got[key]!r}, expected {value!r}"
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_a_recording_replays_to_the_facts_a_receptionist_expects(path: Path) -> None:
+    # Who called, who answered, transferred to whom, parked and picked up by whom, how
+    # it ended, roughly how long: NAME.expected.json, next to the recording.
+    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    calls = records(path.name)
+    assert len(calls) == len(expected["calls"]), [c["caller_number"] for c in calls]
+    for want, got in zip(expected["calls"], calls, strict=True):
+        assert got["open"] is False and got["state"] == "ended"
+        _check(path.stem, want, got)
+
+
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
 def test_every_suffix_of_a_recording_replays_without_error(path: Path) -> None:
     # The bridge may attach to a PBX at any moment, mid-call.
@@ -44,6 +81,17 @@ def test_every_suffix_of_a_recording_replays_without_error(path: Path) -> None:
     assert len(events) > 10
     for start in range(len(events)):
         for record in replay(events[start:]):
+            assert record["type"] == "call"
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_events_in_any_order_with_some_lost_never_break_the_model(path: Path) -> None:
+    events = read_recording(path.read_bytes()).events
+    rng = random.Random(path.stem)
+    for _ in range(30):
+        mixed = [e for e in events if rng.random() > 0.2]
+        rng.shuffle(mixed)
+        for record in replay(mixed):
             assert record["type"] == "call"
 
 
