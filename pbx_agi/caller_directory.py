@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from sys import intern
 from typing import Any
 
 import asyncpg
@@ -37,63 +38,77 @@ class CallerFacts:
     history: tuple[PastCall, ...] = ()  # newest first
 
 
+def _match_order(m: ContactMatch) -> tuple[bool, float, int]:
+    # Recently verified first: the most trustworthy owner of a shared number leads.
+    return (m.verified_at is None, -(m.verified_at or EPOCH).timestamp(), m.contact_id)
+
+
 @dataclass
 class DirectorySnapshot:
-    """The pure in-memory part: rows in, facts out. No I/O."""
+    """The pure in-memory part: rows in, facts out. No I/O.
+
+    Held lean, for 300,000 numbers: a number maps to a tuple of its owners, already in
+    the order recognition wants; the numbers of one contact with the same verification
+    share one ContactMatch, and repeated texts (companies, languages) one string.
+    """
 
     history_window: timedelta
-    by_number: dict[str, dict[int, ContactMatch]] = field(default_factory=lambda: defaultdict(dict))
-    numbers_of: dict[int, set[str]] = field(default_factory=dict)
+    by_number: dict[str, tuple[ContactMatch, ...]] = field(default_factory=dict)
+    numbers_of: dict[int, tuple[str, ...]] = field(default_factory=dict)
     calls_by_number: dict[str, dict[str, PastCall]] = field(
         default_factory=lambda: defaultdict(dict)
     )
 
     def facts(self, e164: str, now: datetime) -> CallerFacts:
-        matches = self.by_number.get(e164, {})
-        calls = self.calls_by_number.get(e164, {})
+        matches = self.by_number.get(e164, ())
+        calls = self.calls_by_number.get(e164)
+        if not calls:
+            return CallerFacts(matches)
         cutoff = now - self.history_window
         history = sorted(
             (c for c in calls.values() if c.started_at >= cutoff),
             key=lambda c: c.started_at,
             reverse=True,
         )
-        ordered = sorted(
-            matches.values(),
-            key=lambda m: (
-                m.verified_at is None,
-                -(m.verified_at or EPOCH).timestamp(),
-                m.contact_id,
-            ),
-        )
-        return CallerFacts(tuple(ordered), tuple(history))
+        return CallerFacts(matches, tuple(history))
 
     def put_contacts(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Replace each listed contact's numbers with the rows' (one row per number)."""
-        grouped: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        """Replace each listed contact's numbers with the row's (one row per contact,
+        its numbers and their verification times in two arrays, or NULL for none)."""
         for row in rows:
-            grouped[row["id"]].append(row)
-        for contact_id, numbers in grouped.items():
+            contact_id = row["id"]
             self.drop_contact(contact_id)
-            for row in numbers:
-                if row["e164"] is None:
-                    continue
-                self.by_number[row["e164"]][contact_id] = ContactMatch(
-                    contact_id,
-                    row["name"],
-                    row["company"],
-                    row["vip"],
-                    row["language"],
-                    row["verified_at"],
+            if not row["numbers"]:
+                continue
+            shared: dict[datetime | None, ContactMatch] = {}
+            numbers = []
+            for e164, verified_at in zip(row["numbers"], row["verified"], strict=True):
+                match = shared.get(verified_at)
+                if match is None:
+                    match = shared[verified_at] = ContactMatch(
+                        contact_id,
+                        row["name"],
+                        intern(row["company"]) if row["company"] else row["company"],
+                        row["vip"],
+                        intern(row["language"]),
+                        verified_at,
+                    )
+                owners = self.by_number.get(e164)
+                self.by_number[e164] = (
+                    (match,)
+                    if owners is None
+                    else tuple(sorted((*owners, match), key=_match_order))
                 )
-                self.numbers_of.setdefault(contact_id, set()).add(row["e164"])
+                numbers.append(e164)
+            self.numbers_of[contact_id] = tuple(numbers)
 
     def drop_contact(self, contact_id: int) -> None:
-        for e164 in self.numbers_of.pop(contact_id, set()):
-            owners = self.by_number.get(e164)
-            if owners is not None:
-                owners.pop(contact_id, None)
-                if not owners:
-                    del self.by_number[e164]
+        for e164 in self.numbers_of.pop(contact_id, ()):
+            owners = tuple(m for m in self.by_number.get(e164, ()) if m.contact_id != contact_id)
+            if owners:
+                self.by_number[e164] = owners
+            else:
+                self.by_number.pop(e164, None)
 
     def put_calls(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
@@ -120,9 +135,14 @@ class DirectorySnapshot:
         return len(self.by_number)
 
 
+# One row per contact; its numbers (distinct: the key is (contact_id, e164)) in arrays.
 _CONTACT_ROWS = """
-SELECT c.id, c.name, c.company, c.vip, c.language, c.updated_at, n.e164, n.verified_at
+SELECT c.id, c.name, c.company, c.vip, c.language, c.updated_at,
+       array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS numbers,
+       array_agg(n.verified_at ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS verified
 FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
+{where}
+GROUP BY c.id
 """
 _CALL_ROWS = """
 SELECT linked_id, caller_e164, started_at, answered_at, answered_by, updated_at
@@ -164,7 +184,7 @@ class CallerDirectory:
         now = datetime.now(UTC)
         fresh = DirectorySnapshot(self.snapshot.history_window)
         async with self._pool.acquire() as conn:
-            contacts = await conn.fetch(_CONTACT_ROWS)
+            contacts = await conn.fetch(_CONTACT_ROWS.format(where=""))
             calls = await conn.fetch(_CALL_ROWS, now - fresh.history_window)
         fresh.put_contacts(contacts)
         fresh.put_calls(calls)
@@ -185,7 +205,8 @@ class CallerDirectory:
         now = datetime.now(UTC)
         async with self._pool.acquire() as conn:
             contacts = await conn.fetch(
-                _CONTACT_ROWS + " WHERE c.updated_at > $1", self._contacts_seen - OVERLAP
+                _CONTACT_ROWS.format(where="WHERE c.updated_at > $1"),
+                self._contacts_seen - OVERLAP,
             )
             calls = await conn.fetch(
                 _CALL_ROWS + " AND updated_at > $2",
