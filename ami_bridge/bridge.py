@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,8 +33,7 @@ _RESYNC = {"Event": "__resync__"}
 PING_INTERVAL_S = 5.0
 # What the resynchronisation reads back, in this order: calls, queues, then who can
 # take a call. Presence before the extensions (hints), so an extension on DND comes
-# back on DND at once instead of "available" first; names follow per phone from
-# PJSIPShowEndpoint.
+# back on DND at once instead of "available" first; names follow per phone.
 _RESYNC_ACTIONS = (
     "CoreShowChannels",
     "QueueStatus",
@@ -58,6 +58,7 @@ _CHANNEL_EVENTS = frozenset(
     | {"UserEvent", "NewConnectedLine"}
 )
 ACTION_TIMEOUT_S = 5.0
+_ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class PBXUnavailable(Exception):
@@ -217,11 +218,13 @@ class AMIBridge:
     async def _resync(self) -> None:
         self._events.put_nowait(_RESYNC)
         endpoints: list[str] = []
-        requests = [{"Action": action} for action in _RESYNC_ACTIONS]
-        while requests:
-            request = requests.pop(0)
+        for action in _RESYNC_ACTIONS:
+            request = {"Action": action}
             try:
-                reply = await asyncio.wait_for(self._manager.send_action(request, as_list=True), 10)
+                # No as_list: panoramisk then takes a list from "EventList: start" and
+                # an error (an action this PBX lacks) as one reply, instead of waiting for a
+                # list that never comes until the timeout.
+                reply = await asyncio.wait_for(self._manager.send_action(request), 10)
             except TimeoutError:
                 log.error("%s on %s timed out; the board may miss calls", request, self.pbx.name)
                 continue
@@ -231,9 +234,22 @@ class AMIBridge:
                 if message.get("Event") == "ExtensionStatus":
                     hint = str(message.get("Hint", "")).replace("&", ",").split(",")
                     endpoints += [d[6:] for d in hint if d.startswith("PJSIP/") and d[6:]]
-            if request["Action"] == "ExtensionStateList":
-                # Each phone's name is its endpoint's callerid (pjsip.conf).
-                requests += [{"Action": "PJSIPShowEndpoint", "Endpoint": e} for e in endpoints]
+        for endpoint in dict.fromkeys(e for e in endpoints if _ENDPOINT.fullmatch(e)):
+            # Each phone's name is its endpoint's callerid (pjsip.conf), read with Getvar:
+            # PJSIPShowEndpoint needs the "system" right our AMI user does not get.
+            try:
+                reply = await self.send_action(
+                    {"Action": "Getvar", "Variable": f"PJSIP_ENDPOINT({endpoint},callerid)"}
+                )
+            except PBXUnavailable:
+                continue
+            self._events.put_nowait(
+                {
+                    "Event": "EndpointDetail",
+                    "ObjectName": endpoint,
+                    "Callerid": reply.get("Value", ""),
+                }
+            )
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
 
     # -- the one consumer ----------------------------------------------------------------

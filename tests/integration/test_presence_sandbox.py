@@ -1,0 +1,176 @@
+"""Presence against the real sandbox Asterisk: a phone's *76, the board's API, a
+reconnect, and the journal in the real PostgreSQL.
+
+The bridge, hub, board app and journal run in-process; Asterisk, SIPp and PostgreSQL
+are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ami_bridge.bridge import AMIBridge
+from ami_bridge.hub import BoardHub, Message, Subscription
+from ami_bridge.presence_journal import PresenceJournal
+from switchboard.config import PBXConfig
+from switchboard.sandbox import Sandbox
+from switchboard.sipp import run_call
+from switchboard_ui.app import create_app
+from switchboard_ui.auth import create_user
+from tests.conftest import BOARD_PASSWORD, log_in
+
+pytestmark = pytest.mark.integration
+COLLEAGUE = "207"  # an extension no other test uses
+
+
+async def next_extension(
+    subscription: Subscription, ext: str, wanted: dict[str, Any], timeout_s: float = 10
+) -> Message:
+    """The first "extension" delta for ``ext`` whose fields include ``wanted``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"extension {ext} never showed {wanted}")
+        message = await asyncio.wait_for(subscription.next(), left)
+        data: dict[str, Any] = message.get("extension", {})
+        if message["type"] == "extension" and data["extension"] == ext:
+            if all(data.get(k) == v for k, v in wanted.items()):
+                return data
+
+
+async def wait_connected(bridge: AMIBridge, hub: BoardHub, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (bridge.connected and any(e["extension"] == COLLEAGUE for e in _exts(hub))):
+        if time.monotonic() > deadline:
+            raise AssertionError("the bridge did not connect and resync")
+        await asyncio.sleep(0.05)
+
+
+def _exts(hub: BoardHub) -> list[dict[str, Any]]:
+    extensions: list[dict[str, Any]] = hub.snapshot()["extensions"]
+    return extensions
+
+
+@pytest.fixture
+async def live(
+    sandbox: Sandbox, db: asyncpg.Pool
+) -> AsyncIterator[tuple[AMIBridge, BoardHub, PresenceJournal]]:
+    settings = sandbox.settings
+    hub = BoardHub()
+    journal = PresenceJournal(db)
+    journal.start()
+    pbx = PBXConfig(
+        name="sandbox",
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.ami_secret,
+    )
+    bridge = AMIBridge(pbx, hub, presence_journal=journal)
+    await bridge.start()
+    try:
+        await wait_connected(bridge, hub)
+        yield bridge, hub, journal
+    finally:
+        # Leave the colleague available for whatever runs next.
+        if bridge.connected:
+            await bridge.send_action(
+                {
+                    "Action": "Setvar",
+                    "Variable": f"PRESENCE_STATE(CustomPresence:{COLLEAGUE})",
+                    "Value": "available,,",
+                }
+            )
+        await bridge.close()
+        await journal.close()
+
+
+async def dial_from_phone(ext: str, number: str) -> None:
+    """Phone ``ext`` dials ``number`` (the sandbox knows phones by the From user)."""
+    result = await asyncio.to_thread(run_call, ext, None, duration_s=0, dialed=number)
+    assert result.ok, result.errors
+
+
+async def test_dnd_from_the_phone_shows_and_is_journalled(
+    live: tuple[AMIBridge, BoardHub, PresenceJournal], db: asyncpg.Pool
+) -> None:
+    bridge, hub, _ = live
+    await bridge.send_action(
+        {
+            "Action": "Setvar",
+            "Variable": f"PRESENCE_STATE(CustomPresence:{COLLEAGUE})",
+            "Value": "available,,",
+        }
+    )
+    _, subscription = hub.subscribe()
+    await dial_from_phone(COLLEAGUE, "*76")
+    shown = await next_extension(subscription, COLLEAGUE, {"shown": "dnd"})
+    assert shown["dnd"] is True and shown["device"] == "idle"
+    assert shown["name"] == f"Phone {COLLEAGUE}"  # the endpoint's callerid in pjsip.conf
+
+    await dial_from_phone(COLLEAGUE, "*76")  # the same key switches it off
+    await next_extension(subscription, COLLEAGUE, {"shown": "available", "dnd": False})
+    subscription.close()
+
+    # The timeline in the journal: the phone is in use while it dials *76, then idle on
+    # DND, in use again for the second *76, then available.
+    timeline: list[tuple[str, str]] = []
+    for _ in range(50):
+        rows = await db.fetch(
+            "SELECT shown, presence FROM presence_log WHERE extension = $1 ORDER BY id",
+            COLLEAGUE,
+        )
+        timeline = [(r["shown"], r["presence"]) for r in rows]
+        if timeline[-1:] == [("available", "available")]:
+            break
+        await asyncio.sleep(0.1)
+    assert ("dnd", "dnd") in timeline
+    assert timeline[timeline.index(("dnd", "dnd")) :][-1] == ("available", "available")
+    assert ("in_use", "dnd") in timeline  # in a call with DND on: in use, DND kept
+
+
+async def test_a_status_set_on_the_board_survives_a_reconnect(
+    live: tuple[AMIBridge, BoardHub, PresenceJournal], db: asyncpg.Pool
+) -> None:
+    bridge, hub, _ = live
+    await create_user(db, "sanne", BOARD_PASSWORD, role="receptionist", display_name="Sanne")
+    async with TestClient(TestServer(create_app(db, hub))) as client:
+        csrf = await log_in(client)
+        _, subscription = hub.subscribe()
+        body = {"extension": COLLEAGUE, "status": "away", "note": "lunch, back soon"}
+        response = await client.post(
+            "/api/presence", json={**body, "until": "13:30"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert response.status == 200, await response.text()
+        wanted = {"shown": "away", "note": "lunch, back soon", "until": "13:30"}
+        await next_extension(subscription, COLLEAGUE, wanted)
+        subscription.close()
+        before = _exts(hub)
+
+        # Cut the connection: the bridge reconnects and rebuilds from the PBX's lists.
+        bridge._manager.protocol.transport.abort()
+        await asyncio.sleep(0.2)
+        await wait_connected(bridge, hub)
+        await asyncio.sleep(0.5)  # the names (PJSIPShowEndpoint) come last
+        assert _exts(hub) == before
+
+        refused = await client.post(
+            "/api/presence",
+            json={"extension": COLLEAGUE, "status": "away", "note": "x" * 61, "until": "25:00"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert refused.status == 422
+        assert set((await refused.json())["errors"]) == {"note", "until"}
+        unknown = await client.post(
+            "/api/presence",
+            json={"extension": "999", "status": "dnd"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert unknown.status == 404
