@@ -58,7 +58,8 @@
         e.talking_with ? t("with {party}", { party: e.talking_with }) : "";
       li.querySelector(".ext-note").textContent = statusNote(e);
       li.querySelector(".ext-queue").textContent = e.queues
-        .map((q) => (q.paused ? t("{queue}: paused", { queue: q.queue }) : q.queue))
+        .map((q) => (q.paused ? t("queue {queue}: paused", { queue: q.queue })
+          : t("queue {queue}", { queue: q.queue })))
         .join(", ");
       li.setAttribute("aria-label", [
         e.name || e.extension, e.extension, STATE_TEXT[e.shown] || e.shown,
