@@ -24,7 +24,8 @@ from panoramisk import utils
 from panoramisk.message import Message
 
 from ami_bridge.bridge import event_headers
-from ami_bridge.model import CallEnded, PBXModel
+from ami_bridge.model import CallEnded, Change, PBXModel
+from ami_bridge.presence import ExtensionRemoved, PresenceModel, conversations
 
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 _GREETING = "Asterisk Call Manager/"
@@ -92,10 +93,8 @@ def event_time(event: Mapping[str, str], fallback: float) -> float:
         return fallback
 
 
-def replay(events: Iterable[Mapping[str, str]], *, pbx: str = "replay") -> Iterator[dict[str, Any]]:
-    """Call records as the live bridge would journal them, in the order calls end; calls
-    still up when the recording stops come last, marked ``"open": true``."""
-    model = PBXModel(pbx)
+def replay_changes(model: PBXModel, events: Iterable[Mapping[str, str]]) -> Iterator[Change]:
+    """Every change the live bridge would publish and journal, event by event."""
     now = 0.0
     for event in events:
         now = event_time(event, now)
@@ -104,8 +103,40 @@ def replay(events: Iterable[Mapping[str, str]], *, pbx: str = "replay") -> Itera
             # the channel list that follows brings the calls that are still up back.
             model.reset()
             continue
-        for change in model.apply(event, now):
-            if isinstance(change, CallEnded):
-                yield {"type": "call", "open": False, **change.call.to_json()}
+        yield from model.apply(event, now)
+
+
+def replay(events: Iterable[Mapping[str, str]], *, pbx: str = "replay") -> Iterator[dict[str, Any]]:
+    """Call records as the live bridge would journal them, in the order calls end; calls
+    still up when the recording stops come last, marked ``"open": true``."""
+    model = PBXModel(pbx)
+    for change in replay_changes(model, events):
+        if isinstance(change, CallEnded):
+            yield {"type": "call", "open": False, **change.call.to_json()}
     for call in model.snapshot():
         yield {"type": "call", "open": True, **call.to_json()}
+
+
+def presence_timeline(
+    events: Iterable[Mapping[str, str]], *, pbx: str = "replay"
+) -> Iterator[dict[str, Any]]:
+    """Each extension's presence as the board would show it, one record per change in
+    the order they happened (``"at"``: the event's time), as the bridge journals them.
+
+    The call model runs alongside, as in the bridge, for who each phone talks with.
+    """
+    calls = PBXModel(pbx)
+    presence = PresenceModel(pbx)
+    now = 0.0
+    for event in events:
+        now = event_time(event, now)
+        if event.get("Event") == RECONNECTED:
+            calls.reset()
+            presence.reset()
+            continue
+        calls.apply(event, now)
+        changes = presence.apply(event, now)
+        changes += presence.set_conversations(conversations(calls.channels.values(), calls.calls, now))
+        for change in changes:
+            removed = isinstance(change, ExtensionRemoved)
+            yield {"type": "presence", "at": now, "removed": removed, **change.extension.to_json()}

@@ -6,6 +6,8 @@ number was last verified, so a receptionist knows when to check before trusting 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +54,70 @@ def explain(
     return f"Recognised by number, last verified {_age(verified_at, now)}: verify the address."
 
 
+def _clock(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _later(seconds: float) -> str:
+    """How long after the call somebody called back: "4 min later", "2 h later"..."""
+    minutes = max(0, round(seconds / 60))
+    if minutes < 1:
+        return "at once"
+    if minutes < 120:
+        return f"{minutes} min later"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h later"
+    return f"{minutes // (24 * 60)} days later"
+
+
+def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    value = row.get("transfers")
+    items = json.loads(value) if isinstance(value, str) else value
+    return [t for t in items or [] if isinstance(t, dict)]
+
+
+def describe(row: Mapping[str, Any]) -> str:
+    """One line for a call in the caller's history: "answered by 100, transferred to 201",
+    "abandoned after 0:42 in the queue, called back by 201 12 min later", "missed"."""
+    answered_by = row.get("answered_by") or ""
+    if row.get("direction") == "outbound":
+        return f"outgoing call from {answered_by}" if answered_by else "outgoing call"
+    ended, outcome = row.get("ended_at"), row.get("outcome")
+    if ended is None:
+        return "in progress"
+    if row.get("answered_at") is not None:
+        parts = [f"answered by {answered_by}" if answered_by else "answered"]
+        for transfer in _transfers(row):
+            by = transfer.get("by") or ""
+            who = f" by {by}" if by and by != answered_by else ""
+            parts.append(f"transferred{who} to {transfer.get('to') or 'another phone'}")
+        if row.get("parked_space"):
+            by = row.get("parked_by") or ""
+            who = f" by {by}" if by and by != answered_by else ""
+            parts.append(f"parked in {row['parked_space']}{who}")
+            if row.get("picked_up_by"):
+                parts.append(f"picked up by {row['picked_up_by']}")
+            elif outcome == "parked":
+                parts.append("the caller hung up while parked")
+        return ", ".join(parts)
+    waited = _clock((ended - row["started_at"]).total_seconds())
+    if outcome == "abandoned":
+        where = "in the queue" if row.get("via_queue") else "while it rang"
+        text = f"abandoned after {waited} {where}"
+    else:
+        reason = row.get("unanswered_reason")
+        text = f"missed ({reason})" if reason else "missed"
+    called_back = row.get("called_back_at")
+    if called_back is not None:
+        text += f", called back by {row.get('called_back_by') or 'us'}"
+        text += f" {_later((called_back - ended).total_seconds())}"
+    return text
+
+
 async def caller_card(
     pool: asyncpg.Pool, raw_number: str, *, region: str, now: datetime
 ) -> dict[str, Any]:
@@ -62,7 +128,9 @@ async def caller_card(
     if number.e164:
         rows = await pool.fetch(
             """
-            SELECT pbx, linked_id, started_at, answered_at, answered_by, ended_at, note
+            SELECT pbx, linked_id, started_at, answered_at, answered_by, ended_at, note,
+                   direction, via_queue, transfers, parked_space, parked_by, picked_up_by,
+                   unanswered_reason, outcome, called_back_at, called_back_by
             FROM calls WHERE caller_e164 = $1 ORDER BY started_at DESC LIMIT $2
             """,
             number.e164,
@@ -72,15 +140,13 @@ async def caller_card(
             {
                 "call_id": f"{r['pbx']}:{r['linked_id']}",
                 "started_at": r["started_at"].timestamp(),
-                "outcome": (
-                    f"answered by {r['answered_by']}"
-                    if r["answered_at"] and r["answered_by"]
-                    else "answered"
-                    if r["answered_at"]
-                    else "in progress"
-                    if r["ended_at"] is None
-                    else "missed"
-                ),
+                "direction": r["direction"],
+                "outcome": describe(r),
+                # answered, transferred, abandoned, missed, parked; "" while up or for
+                # calls journalled before outcomes were kept
+                "result": r["outcome"] or "",
+                "called_back_at": r["called_back_at"].timestamp() if r["called_back_at"] else None,
+                "called_back_by": r["called_back_by"] or "",
                 "duration_s": (
                     round((r["ended_at"] - r["answered_at"]).total_seconds())
                     if r["answered_at"] and r["ended_at"]

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pbx_agi.recognition import Confidence
-from switchboard.caller_card import explain
+from switchboard.caller_card import describe, explain
 from switchboard.numbers import NumberKind
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -40,3 +40,77 @@ def test_the_card_says_how_far_to_trust_the_recognition(
 def test_a_shared_number_says_how_many_share_it() -> None:
     text = explain(Confidence.SHARED, NumberKind.PUBLIC, None, NOW, shared_by=3)
     assert text == "Number shared by 3 contacts (a switchboard): ask who is calling."
+
+
+def call_row(**fields: object) -> dict[str, object]:
+    """A calls row as the journal writes it (migration 0006), started at NOW."""
+    return {
+        "direction": "inbound",
+        "started_at": NOW,
+        "answered_at": None,
+        "answered_by": None,
+        "ended_at": NOW + timedelta(seconds=42),
+        "via_queue": None,
+        "transfers": "[]",
+        "parked_space": None,
+        "parked_by": None,
+        "picked_up_by": None,
+        "unanswered_reason": None,
+        "outcome": None,
+        "called_back_at": None,
+        "called_back_by": None,
+    } | fields
+
+
+ANSWERED = {"answered_at": NOW + timedelta(seconds=5), "answered_by": "100"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({**ANSWERED, "outcome": "answered"}, "answered by 100"),
+        (
+            {
+                **ANSWERED,
+                "outcome": "transferred",
+                "transfers": '[{"kind": "blind", "by": "100", "to": "201", "at": 1.0}]',
+            },
+            "answered by 100, transferred to 201",
+        ),
+        (
+            {
+                **ANSWERED,
+                "outcome": "transferred",
+                "parked_space": "701",
+                "parked_by": "100",
+                "picked_up_by": "201",
+            },
+            "answered by 100, parked in 701, picked up by 201",
+        ),
+        (
+            {**ANSWERED, "outcome": "parked", "parked_space": "702", "parked_by": "203"},
+            "answered by 100, parked in 702 by 203, the caller hung up while parked",
+        ),
+        ({"outcome": "abandoned", "via_queue": "switchboard"}, "abandoned after 0:42 in the queue"),
+        ({"outcome": "abandoned"}, "abandoned after 0:42 while it rang"),
+        ({"outcome": "missed", "unanswered_reason": "busy"}, "missed (busy)"),
+        ({"outcome": "missed"}, "missed"),
+        (
+            {
+                "outcome": "abandoned",
+                "via_queue": "switchboard",
+                "called_back_by": "201",
+                "called_back_at": NOW + timedelta(minutes=12, seconds=42),
+            },
+            "abandoned after 0:42 in the queue, called back by 201 12 min later",
+        ),
+        ({"direction": "outbound", **ANSWERED, "answered_by": "201"}, "outgoing call from 201"),
+        ({"ended_at": None}, "in progress"),
+        # Journalled before outcomes were kept (migration 0006): as the card said then.
+        ({"answered_at": NOW, "answered_by": "201", "transfers": []}, "answered by 201"),
+    ],
+)
+def test_each_call_in_the_history_says_how_it_went(
+    fields: dict[str, object], expected: str
+) -> None:
+    assert describe(call_row(**fields)) == expected

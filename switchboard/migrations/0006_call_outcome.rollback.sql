@@ -1,0 +1,12 @@
+ALTER TABLE calls DROP COLUMN called_back_call;
+ALTER TABLE calls DROP COLUMN called_back_by;
+ALTER TABLE calls DROP COLUMN called_back_at;
+ALTER TABLE calls DROP COLUMN outcome;
+ALTER TABLE calls DROP COLUMN unanswered_reason;
+ALTER TABLE calls DROP COLUMN picked_up_by;
+ALTER TABLE calls DROP COLUMN parked_by;
+ALTER TABLE calls DROP COLUMN parked_space;
+ALTER TABLE calls DROP COLUMN transfers;
+ALTER TABLE calls DROP COLUMN via_queue;
+ALTER TABLE calls DROP COLUMN dialled;
+ALTER TABLE calls DROP COLUMN direction;
