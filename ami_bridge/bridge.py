@@ -44,6 +44,8 @@ _RESYNC_ACTIONS = (
 _RESYNC_EVENTS = frozenset(
     {
         "CoreShowChannel",
+        # The end of the channel list: the model ends the calls it knew that are gone.
+        "CoreShowChannelsComplete",
         "QueueEntry",
         "QueueMember",
         "ExtensionStatus",
