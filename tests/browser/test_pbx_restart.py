@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -19,15 +20,29 @@ from ami_bridge.bridge import PING_INTERVAL_S
 from switchboard.sandbox import Sandbox
 from switchboard.sipp import place_call
 from tests.browser.test_thin_slice import logged_in_board
-from tests.conftest import RunningSwitchboard
+from tests.conftest import ARTIFACTS, RunningSwitchboard
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 NOT_CONNECTED = "Not connected to the PBX — reconnecting…"
 
 
+def _crash(sandbox: Sandbox) -> None:
+    pid = sandbox.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+
+# "restart": `core stop now` hangs up every channel first, so the board learns of the
+# call's end from its Hangup. "crash": SIGKILL, no Hangup ever comes; only the channel
+# list read after the reconnect can tell the board the call is gone.
+@pytest.mark.parametrize("stop", [Sandbox.down, _crash], ids=["restart", "crash"])
 async def test_the_board_recovers_by_itself_when_asterisk_restarts(
-    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard, sandbox: Sandbox
+    browser: Browser,
+    db: asyncpg.Pool,
+    switchboard: RunningSwitchboard,
+    sandbox: Sandbox,
+    stop: Callable[[Sandbox], None],
 ) -> None:
     page = await logged_in_board(browser, db, switchboard)
     # Survives only if the page is never reloaded or navigated away.
@@ -39,12 +54,14 @@ async def test_the_board_recovers_by_itself_when_asterisk_restarts(
         old_row = page.locator(".call", has_text="Before Restart")
         await expect(old_row).to_be_visible(timeout=5_000)
 
-        await asyncio.to_thread(sandbox.down)
+        await asyncio.to_thread(stop, sandbox)
         await expect(link).to_have_text(NOT_CONNECTED, timeout=5_000)
         await expect(link).to_have_class("link link-down")
         # Said plainly and kept saying while the PBX stays away (reconnects are refused).
         await asyncio.sleep(3)
         await expect(link).to_have_text(NOT_CONNECTED)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / f"board-pbx-down-{stop.__name__}.png"))
     finally:
         before.stop()
 
