@@ -17,6 +17,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from ami_bridge.call_desk import CallDesk
 from ami_bridge.hub import BoardHub, Message
 from ami_bridge.journal import CallJournal
 from ami_bridge.model import Change, PBXModel
@@ -156,6 +157,8 @@ class AMIBridge:
         self._manager.register_event("*", self._on_event)
         hub.add_snapshot_source(self._snapshot)
         hub.add_action_sender(pbx.name, self.send_action)
+        self.desk = CallDesk(pbx.name, self.model, self.send_action, hub, clock=clock)
+        hub.add_call_desk(pbx.name, self.desk)
 
     async def start(self) -> None:
         self._manager.loop = asyncio.get_running_loop()
@@ -173,6 +176,7 @@ class AMIBridge:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._consumer:
             await asyncio.gather(self._consumer, return_exceptions=True)
+        await self.desk.close()
 
     def _snapshot(self) -> Message:
         return {
@@ -191,7 +195,11 @@ class AMIBridge:
         if not self.connected:
             raise PBXUnavailable(f"{self.pbx.name} is not connected")
         try:
-            reply = await asyncio.wait_for(self._manager.send_action(dict(action)), timeout_s)
+            # "Async: false": panoramisk reads a reply ending "successfully queued" (Atxfer,
+            # CancelAtxfer) as the start of an Originate's event list and, for an action
+            # without that header, raises inside the protocol: the connection dropped.
+            request = {"Async": "false", **action}
+            reply = await asyncio.wait_for(self._manager.send_action(request), timeout_s)
         except TimeoutError:
             raise PBXUnavailable(f"{self.pbx.name} did not answer {action.get('Action')}") from None
         return event_headers(reply[-1] if isinstance(reply, list) else reply)
@@ -268,6 +276,11 @@ class AMIBridge:
             self._hub.publish_changes(changes)
             if self._journal is not None:
                 self._journal.record(changes)
+            # After the model: the board's actions are confirmed by what the model shows.
+            if event is _RESYNC:
+                self.desk.reset()
+            else:
+                self.desk.on_event(event)
             presence = self._apply_presence(event)
             self._hub.publish_presence(presence)
             if self._presence_journal is not None:

@@ -16,7 +16,9 @@ Messages (JSON, every one with ``"v": 1``):
 * ``extension`` with ``extension`` (added or changed) and ``extension_removed``.
 
 The hub also knows how to reach each PBX (``add_action_sender``), so the board's APIs
-can send AMI actions without ever holding AMI credentials.
+can send AMI actions without ever holding AMI credentials, and each PBX's call desk
+(``add_call_desk``, ami_bridge/call_desk.py: answer, transfer, park, hang up), which
+adds ``claims`` to the snapshot and the ``claim`` and ``action`` messages.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ami_bridge.model import CallChanged, CallEnded, Change
 from ami_bridge.presence import ExtensionChanged, PresenceChange
+
+if TYPE_CHECKING:
+    from ami_bridge.call_desk import CallDesk
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,7 @@ class BoardHub:
         self._subscribers: set[Subscription] = set()
         self._snapshot_sources: list[Callable[[], Message]] = []
         self._action_senders: dict[str, ActionSender] = {}
+        self._call_desks: dict[str, CallDesk] = {}
 
     def add_action_sender(self, pbx: str, send: ActionSender) -> None:
         self._action_senders[pbx] = send
@@ -77,6 +83,13 @@ class BoardHub:
     def action_sender(self, pbx: str) -> ActionSender | None:
         """How to send an AMI action to ``pbx``; None for a PBX nobody registered."""
         return self._action_senders.get(pbx)
+
+    def add_call_desk(self, pbx: str, desk: CallDesk) -> None:
+        self._call_desks[pbx] = desk
+
+    def call_desk(self, pbx: str) -> CallDesk | None:
+        """The board's call control on ``pbx``; None for a PBX nobody registered."""
+        return self._call_desks.get(pbx)
 
     def add_snapshot_source(self, source: Callable[[], Message]) -> None:
         """``source`` returns a partial snapshot, e.g. {"calls": [...]}; parts are merged."""

@@ -1,0 +1,120 @@
+"""The board's call control for one PBX, at the edges: sends what ``call_control`` plans
+over the bridge's AMI connection, feeds it the replies, events and a clock, and tells
+every board who is acting on which call and how it ended.
+
+Messages to the boards (besides the snapshot's ``claims``):
+
+* ``claim``: a receptionist started an action on a call (:meth:`Claim.to_json`);
+* ``action``: how it went: ``result`` confirmed / failed / progress (an attended
+  transfer's consultation began), with ``code`` and ``values`` for the text. Confirmed
+  and failed end the claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from ami_bridge.call_control import Act, Actor, CallControl, Claim, Outcome, Refusal
+from ami_bridge.hub import BoardHub, Message
+from ami_bridge.model import PBXModel
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.5
+# Sends one AMI action and returns its reply's headers; raises when the PBX is gone.
+Sender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
+
+
+class CallDesk:
+    def __init__(
+        self,
+        pbx: str,
+        model: PBXModel,
+        send: Sender,
+        hub: BoardHub,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pbx = pbx
+        self.control = CallControl(pbx)
+        self._model = model
+        self._send = send
+        self._hub = hub
+        self._clock = clock
+        self._ticker: asyncio.Task[None] | None = None
+        hub.add_snapshot_source(lambda: {"claims": self.control.snapshot()})
+
+    async def command(
+        self, act: Act, call_id: str, actor: Actor, target: str = ""
+    ) -> Claim | Refusal:
+        """Plan and send ``act``; the claim once the PBX accepted it, else why not."""
+        plan = self.control.plan(act, call_id, actor, self._model, self._clock(), target)
+        if isinstance(plan, Refusal):
+            return plan
+        self._hub.publish({"type": "claim", **plan.claim.to_json()})
+        self._start_ticker()
+        try:
+            reply = await self._send(plan.action)
+        except Exception as exc:  # PBXUnavailable, or a connection lost mid-action
+            log.warning("%s on %s not sent: %s", plan.action.get("Action"), self.pbx, exc)
+            self._publish(self.control.on_reply(plan.claim, False, str(exc)))
+            return Refusal("unavailable", 503)
+        ok = reply.get("Response", "").lower() == "success"
+        message = reply.get("Message", "")
+        self._publish(self.control.on_reply(plan.claim, ok, message))
+        if not ok:
+            return Refusal("refused", 502, {"message": message})
+        return plan.claim
+
+    def on_event(self, event: Mapping[str, str]) -> None:
+        """Every AMI event, after the bridge's model applied it."""
+        try:
+            self._publish(self.control.on_event(event, self._model))
+        except Exception:
+            log.exception("call control could not judge event %r", event)
+
+    def reset(self) -> None:
+        """The PBX is being resynchronised: pending actions cannot be confirmed."""
+        self._publish(self.control.reset())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick(), name=f"call-desk-{self.pbx}")
+
+    async def _tick(self) -> None:
+        while self.control.claims:
+            await asyncio.sleep(TICK_S)
+            self._publish(self.control.on_tick(self._clock()))
+
+    def _publish(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self._hub.publish(outcome_message(outcome))
+            log.info(
+                "call control %s %s by %s on %s: %s %s",
+                outcome.claim.act.value,
+                outcome.claim.target,
+                outcome.claim.actor.username,
+                outcome.claim.call_id,
+                outcome.result,
+                outcome.code,
+            )
+
+
+def outcome_message(outcome: Outcome) -> Message:
+    message: dict[str, Any] = {
+        "type": "action",
+        **outcome.claim.to_json(),
+        "result": outcome.result,
+        "code": outcome.code,
+        "values": {"name": outcome.claim.actor.name, **outcome.values},
+    }
+    return message
