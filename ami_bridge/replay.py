@@ -136,7 +136,9 @@ def presence_timeline(
             continue
         calls.apply(event, now)
         changes = presence.apply(event, now)
-        changes += presence.set_conversations(conversations(calls.channels.values(), calls.calls, now))
+        changes += presence.set_conversations(
+            conversations(calls.channels.values(), calls.calls, now)
+        )
         for change in changes:
             removed = isinstance(change, ExtensionRemoved)
             yield {"type": "presence", "at": now, "removed": removed, **change.extension.to_json()}

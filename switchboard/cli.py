@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     contacts_import.set_defaults(handler=_contacts_import)
 
     replay = commands.add_parser(
-        "replay", help="feed a recorded AMI stream (raw or JSON) through the call model"
+        "replay",
+        help="feed a recorded AMI stream (raw or JSON) through the call and presence models",
     )
     replay.add_argument("file", type=Path)
     replay.add_argument("--pbx", default="replay", help="PBX name in the call ids")
@@ -266,8 +267,9 @@ def _contacts_format(path: Path, data: bytes) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    """Call records as JSON lines on stdout; unreadable frames on stderr (exit 1)."""
-    from ami_bridge.replay import ReplayError, read_recording, replay
+    """Call records, then the presence timeline, as JSON lines on stdout (each with its
+    "type": "call" or "presence"); unreadable frames on stderr (exit 1)."""
+    from ami_bridge.replay import ReplayError, presence_timeline, read_recording, replay
 
     try:
         recording = read_recording(args.file.read_bytes())
@@ -275,6 +277,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"switchboard: cannot replay {args.file}: {exc}", file=sys.stderr)
         return 2
     for record in replay(recording.events, pbx=args.pbx):
+        print(json.dumps(record, ensure_ascii=False))
+    for record in presence_timeline(recording.events, pbx=args.pbx):
         print(json.dumps(record, ensure_ascii=False))
     for problem in recording.problems:
         print(f"switchboard: {args.file}: {problem}", file=sys.stderr)

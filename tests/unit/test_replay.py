@@ -130,7 +130,8 @@ def test_the_replay_command_prints_json_lines_and_exit_codes(tmp_path: Path) -> 
 
     good = run(FIXTURES / "queue_answered.ami")
     assert good.returncode == 0
-    assert [json.loads(line)["answered_by"] for line in good.stdout.splitlines()] == ["100"]
+    lines = [json.loads(line) for line in good.stdout.splitlines()]
+    assert [line["answered_by"] for line in lines if line["type"] == "call"] == ["100"]
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
     refused = run(bad)
