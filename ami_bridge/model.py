@@ -129,8 +129,10 @@ class PBXModel:
     channels: dict[str, Channel] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)  # by linked id
     # Channels that hung up while a resynchronisation was under way: a channel list
-    # requested before their Hangup must not bring them back as ghosts.
+    # requested before their Hangup must not bring them back as ghosts. Kept only from
+    # the reset to the end of the channel list, so it does not grow for ever.
     _gone: set[str] = field(default_factory=set)
+    _resyncing: bool = False
     # Calls whose caller hung up while other legs are still being torn down.
     _ended: set[str] = field(default_factory=set)
     # Calls known before the last reset: a call rebuilt from the channel list keeps its
@@ -156,6 +158,7 @@ class PBXModel:
         self.channels.clear()
         self.calls.clear()
         self._gone.clear()
+        self._resyncing = True
         self._ended.clear()
         self._parked.clear()
         self._listed.clear()
@@ -197,7 +200,8 @@ class PBXModel:
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
         unique_id = event["Uniqueid"]
         channel = self.channels.pop(unique_id, None)
-        self._gone.add(unique_id)
+        if self._resyncing:
+            self._gone.add(unique_id)
         linked_id = channel.linked_id if channel else event.get("Linkedid", "")
         if not linked_id:
             return []
@@ -346,6 +350,8 @@ class PBXModel:
         list any more ended while we were not connected (their end time is now)."""
         gone, self._before_resync = self._before_resync, {}
         self._listed.clear()
+        self._gone.clear()
+        self._resyncing = False
         return [CallEnded(self._end(call, now)) for call in gone.values()]
 
     # -- derived call view -------------------------------------------------------------

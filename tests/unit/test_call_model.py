@@ -305,3 +305,22 @@ def test_parties_are_named_as_the_receptionist_knows_them() -> None:
     local = channel("BridgeEnter", "4.3", "4.1", "Local/203@phones-00000001;1", num="100")
     model.apply(local | {"BridgeUniqueid": "b4"}, now=3.0)
     assert model.calls["4.1"].talking_with == "0612345678, 203"
+
+
+def test_a_long_running_model_keeps_nothing_of_calls_that_are_over() -> None:
+    # The bridge runs for months: ended calls and hung-up channels must not pile up.
+    model = PBXModel("pbx1")
+    for round_ in range(3):
+        for t, event in enumerate(inbound_call_answered_by_operator()):
+            ids = {k: f"{round_}-{v}" for k, v in event.items() if k in {"Uniqueid", "Linkedid"}}
+            model.apply(event | ids, now=float(t))
+
+    def leftovers() -> list[object]:
+        kept = (model._gone, model._ended, model._caller_left, model._parked, model._listed)
+        return [model.calls, model.channels, model._before_resync, *kept]
+
+    assert not any(leftovers())
+    model.reset()
+    model.apply(channel("Hangup", "9.9", "9.9", "PJSIP/trunk-9"), now=1.0)
+    model.apply({"Event": "CoreShowChannelsComplete"}, now=1.0)
+    assert not any(leftovers())
