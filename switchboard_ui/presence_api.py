@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from aiohttp import web
@@ -58,7 +59,7 @@ def parse_presence(body: dict[str, Any]) -> dict[str, str] | dict[str, dict[str,
         errors["note"] = "text"
     elif len(note) > MAX_NOTE:
         errors["note"] = f"at most {MAX_NOTE} characters"
-    elif one_line(note, MAX_NOTE) != " ".join(note.split()):
+    elif any(unicodedata.category(c)[0] == "C" for c in note):
         errors["note"] = "one line of plain text"
     if not isinstance(until, str) or (until and not _UNTIL.fullmatch(until)):
         errors["until"] = "a time like 13:30"
@@ -72,7 +73,7 @@ def parse_presence(body: dict[str, Any]) -> dict[str, str] | dict[str, dict[str,
     return {
         "extension": extension,
         "status": status,
-        "note": " ".join(note.split()) if keep else "",
+        "note": one_line(note, MAX_NOTE) if keep else "",
         "until": until if keep else "",
         "pbx": pbx,
     }

@@ -1,0 +1,70 @@
+"""POST /api/presence refuses what it must, with a clear answer, and changes nothing then.
+
+The board app runs in-process against the real PostgreSQL (sessions, CSRF); setting a
+presence on the real sandbox Asterisk is proven in test_presence_sandbox.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from switchboard_ui.app import HUB
+from tests.conftest import log_in
+
+pytestmark = pytest.mark.integration
+
+
+def _on_board(client: TestClient, ext: str) -> None:
+    """An extension the hub knows of, on a PBX nobody can send actions to."""
+    extension = {"pbx": "gone", "extension": ext, "shown": "available"}
+    client.server.app[HUB].add_snapshot_source(lambda: {"extensions": [extension]})
+
+
+async def _post(client: TestClient, body: Any, csrf: str | None) -> tuple[int, Any]:
+    headers = {"X-CSRF-Token": csrf} if csrf else {}
+    response = await client.post("/api/presence", json=body, headers=headers)
+    return response.status, await response.json()
+
+
+async def test_a_session_and_its_csrf_token_are_needed(board_client: TestClient) -> None:
+    body = {"extension": "201", "status": "dnd"}
+    assert (await _post(board_client, body, None))[0] == 401
+    await log_in(board_client)
+    assert (await _post(board_client, body, None))[0] == 403
+    assert (await _post(board_client, body, "wrong"))[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"extension": "20a", "status": "dnd"}, {"extension"}),
+        ({"extension": "1" * 11, "status": "dnd"}, {"extension"}),
+        ({"extension": 201, "status": "lunch"}, {"extension", "status"}),
+        ({"extension": "201", "status": "away", "note": "x" * 61}, {"note"}),
+        ({"extension": "201", "status": "away", "note": "a\nEvent: x"}, {"note"}),
+        ({"extension": "201", "status": "away", "note": 5}, {"note"}),
+        ({"extension": "201", "status": "away", "until": "13.30"}, {"until"}),
+        ({"extension": "201", "status": "away", "until": "24:00"}, {"until"}),
+        ({"extension": "201", "status": "dnd", "pbx": ["x"]}, {"pbx"}),
+    ],
+)
+async def test_a_bad_field_is_named(
+    board_client: TestClient, body: dict[str, Any], fields: set[str]
+) -> None:
+    csrf = await log_in(board_client)
+    status, data = await _post(board_client, body, csrf)
+    assert status == 422 and set(data["errors"]) == fields
+
+
+async def test_not_json_unknown_extension_and_a_pbx_that_is_gone(board_client: TestClient) -> None:
+    csrf = await log_in(board_client)
+    response = await board_client.post("/api/presence", data="nope", headers={"X-CSRF-Token": csrf})
+    assert response.status == 400
+    assert (await _post(board_client, ["201"], csrf))[0] == 400
+    status, data = await _post(board_client, {"extension": "201", "status": "dnd"}, csrf)
+    assert status == 404 and "not on the board" in data["error"]
+    _on_board(board_client, "201")
+    status, data = await _post(board_client, {"extension": "201", "status": "dnd"}, csrf)
+    assert status == 503 and "gone" in data["error"]
