@@ -142,6 +142,10 @@ class PBXModel:
     # QueueCallerAbandon): unanswered, that is "abandoned" rather than "missed".
     _caller_left: set[str] = field(default_factory=set)
     _parked: set[str] = field(default_factory=set)  # calls in a parking space now
+    # Calls that left their parking space without a retriever (the parking timed out and
+    # rings whoever parked it, or a Redirect took it out): whoever they talk with next
+    # picked them up; if they end before that, they ended parked.
+    _unparking: set[str] = field(default_factory=set)
     # Calls first seen in the PBX's channel list: their start is its Duration ago.
     _listed: set[str] = field(default_factory=set)
 
@@ -161,6 +165,7 @@ class PBXModel:
         self._resyncing = True
         self._ended.clear()
         self._parked.clear()
+        self._unparking.clear()
         self._listed.clear()
         return list(ended)
 
@@ -231,6 +236,10 @@ class PBXModel:
         channel = self._channel_from(event)
         entering = event.get("Event") == "BridgeEnter"
         bridge_id = event.get("BridgeUniqueid", "") if entering else ""
+        if event.get("BridgeTechnology") == "holding_bridge":
+            # A parking lot (or any holding bridge): everybody in it hears music on
+            # hold, nobody talks with anybody.
+            bridge_id = ""
         changes = self._store(replace(channel, bridge_id=bridge_id), now)
         return changes + self._refresh(channel.linked_id, now)
 
@@ -341,7 +350,10 @@ class PBXModel:
         self._parked.discard(call.linked_id)
         if event.get("Event") == "UnParkedCall":
             call = replace(call, picked_up_by=_party_in(event, "Retriever"), picked_up_at=now)
-        # ParkedCallTimeOut: the call rings whoever parked it again (res_parking.conf).
+        else:
+            # ParkedCallTimeOut: the call rings whoever parked it again (res_parking.conf);
+            # ParkedCallGiveUp: the caller hung up, or a Redirect took the call elsewhere.
+            self._unparking.add(call.linked_id)
         self.calls[call.linked_id] = call
         return self._refresh(call.linked_id, now, force=True)
 
@@ -405,7 +417,8 @@ class PBXModel:
             call,
             state=CallState.ENDED,
             ended_at=call.ended_at if call.ended_at is not None else now,
-            outcome=call.outcome or _outcome(call, linked_id in self._parked, self._caller_left),
+            outcome=call.outcome
+            or _outcome(call, linked_id in self._parked | self._unparking, self._caller_left),
         )
         self._forget(linked_id)
         return ended
@@ -413,6 +426,7 @@ class PBXModel:
     def _forget(self, linked_id: str) -> None:
         self._caller_left.discard(linked_id)
         self._parked.discard(linked_id)
+        self._unparking.discard(linked_id)
         self._listed.discard(linked_id)
 
     def _refresh(self, linked_id: str, now: float, *, force: bool = False) -> list[Change]:
@@ -443,6 +457,10 @@ class PBXModel:
         else:
             state = CallState.RINGING
         talking_with = ", ".join(_party(p) for p in bridged_peers)
+        picked_up: dict[str, Any] = {}
+        if talking_with and linked_id in self._unparking:
+            self._unparking.discard(linked_id)
+            picked_up = {"picked_up_by": talking_with, "picked_up_at": now}
         base = previous or Call(
             call_id=f"{self.pbx}:{linked_id}",
             pbx=self.pbx,
@@ -463,6 +481,7 @@ class PBXModel:
             talking_with=talking_with,
             answered_by=base.answered_by or talking_with,
             dialled=base.dialled or (origin.dialled if origin.unique_id == linked_id else ""),
+            **picked_up,
         )
         self.calls[linked_id] = call
         if call == previous and not force:
@@ -575,5 +594,6 @@ _CALL_HANDLERS = {
     "ParkedCall": PBXModel._on_parked,
     "UnParkedCall": PBXModel._on_unparked,
     "ParkedCallTimeOut": PBXModel._on_unparked,
+    "ParkedCallGiveUp": PBXModel._on_unparked,
     "CoreShowChannelsComplete": PBXModel._on_channels_listed,
 }

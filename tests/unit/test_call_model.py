@@ -212,13 +212,26 @@ def parked(space: str = "701") -> dict[str, str]:
     }
 
 
+def park(model: PBXModel, now: float) -> list[CallChanged | CallEnded]:
+    """As Asterisk does it: ParkedCall, then the caller moves to the lot's holding bridge."""
+    changes = model.apply(parked(), now=now)
+    caller = ("1.1", "1.1", "PJSIP/trunk-00000001")
+    model.apply(channel("BridgeLeave", *caller, BridgeUniqueid="b1"), now=now)
+    lot = channel("BridgeEnter", *caller, BridgeUniqueid="lot", BridgeTechnology="holding_bridge")
+    model.apply(lot, now=now)
+    return changes
+
+
 def test_a_caller_who_gives_up_while_parked_ended_parked() -> None:
     model = PBXModel("pbx1")
     answered_call(model)
-    (change,) = model.apply(parked(), now=110.0)
+    (change,) = park(model, now=110.0)
     assert change.call.state is CallState.PARKED
+    assert model.calls["1.1"].state is CallState.PARKED
     assert (change.call.parked_space, change.call.parked_by) == ("701", "100")
-    model.apply({"Event": "ParkedCallGiveUp", "ParkeeUniqueid": "1.1"}, now=130.0)
+    model.apply(
+        {"Event": "ParkedCallGiveUp", "ParkeeUniqueid": "1.1", "ParkeeLinkedid": "1.1"}, 130
+    )
     (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=130.0)
     assert ended.call.outcome == "parked" and ended.call.picked_up_by == ""
 
@@ -226,12 +239,37 @@ def test_a_caller_who_gives_up_while_parked_ended_parked() -> None:
 def test_a_parked_call_back_with_the_operator_after_the_timeout_was_simply_answered() -> None:
     model = PBXModel("pbx1")
     answered_call(model)
-    model.apply(parked(), now=110.0)
+    park(model, now=110.0)
     timeout = {"Event": "ParkedCallTimeOut", "ParkeeUniqueid": "1.1", "ParkeeLinkedid": "1.1"}
     (change,) = model.apply(timeout, now=170.0)
     assert change.call.state is not CallState.PARKED
+    # The parking lot rings the operator again, who answers.
+    back = channel("Newchannel", "1.5", "1.1", "PJSIP/100-00000005", num="100", state="Down")
+    model.apply(back, now=171.0)
+    for uid, name in (("1.5", "PJSIP/100-00000005"), ("1.1", "PJSIP/trunk-00000001")):
+        model.apply(channel("BridgeEnter", uid, "1.1", name, BridgeUniqueid="b5"), now=172.0)
+    assert model.calls["1.1"].picked_up_by == "100"
     (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=180.0)
     assert ended.call.outcome == "answered"
+
+
+def test_a_parked_call_nobody_took_back_ended_parked() -> None:
+    # The parking timed out, rang the operator, and the caller hung up meanwhile.
+    model = PBXModel("pbx1")
+    answered_call(model)
+    park(model, now=110.0)
+    timeout = {"Event": "ParkedCallTimeOut", "ParkeeUniqueid": "1.1", "ParkeeLinkedid": "1.1"}
+    model.apply(timeout, now=170.0)
+    (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=175.0)
+    assert ended.call.outcome == "parked"
+
+
+def test_callers_parked_side_by_side_do_not_talk_with_each_other() -> None:
+    model = PBXModel("pbx1")
+    for uid in ("5.1", "6.1"):
+        lot = channel("BridgeEnter", uid, uid, f"PJSIP/trunk-{uid}", BridgeUniqueid="lot")
+        model.apply(lot | {"BridgeTechnology": "holding_bridge"}, now=1.0)
+    assert all(c.state is not CallState.TALKING for c in model.snapshot())
 
 
 def test_a_phone_whose_channel_joins_another_call_ends_its_own_as_merged() -> None:
@@ -316,7 +354,7 @@ def test_a_long_running_model_keeps_nothing_of_calls_that_are_over() -> None:
             model.apply(event | ids, now=float(t))
 
     def leftovers() -> list[object]:
-        kept = (model._gone, model._ended, model._caller_left, model._parked, model._listed)
+        kept = (model._gone, model._ended, model._caller_left, model._parked, model._unparking)
         return [model.calls, model.channels, model._before_resync, *kept]
 
     assert not any(leftovers())
