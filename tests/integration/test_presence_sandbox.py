@@ -174,3 +174,21 @@ async def test_a_status_set_on_the_board_survives_a_reconnect(
             headers={"X-CSRF-Token": csrf},
         )
         assert unknown.status == 404
+
+
+async def test_a_paused_queue_member_shows_paused_with_the_reason(
+    live: tuple[AMIBridge, BoardHub, PresenceJournal],
+) -> None:
+    bridge, hub, _ = live
+    _, subscription = hub.subscribe()
+    pause = {"Action": "QueuePause", "Queue": "switchboard", "Interface": "PJSIP/100"}
+    try:
+        reply = await bridge.send_action({**pause, "Paused": "true", "Reason": "coffee"})
+        assert reply["Response"] == "Success", reply
+        paused = [{"queue": "switchboard", "paused": True, "reason": "coffee"}]
+        await next_extension(subscription, "100", {"queues": paused})
+    finally:
+        await bridge.send_action({**pause, "Paused": "false"})
+    working = [{"queue": "switchboard", "paused": False, "reason": ""}]
+    await next_extension(subscription, "100", {"queues": working})
+    subscription.close()
