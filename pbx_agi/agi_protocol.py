@@ -139,6 +139,7 @@ class AGIEnvironment:
         raw = dict(headers)
         script = raw.get("agi_network_script", "")
         path, _, query = script.partition("?")
+        params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         args: list[tuple[int, str]] = []
         for key, value in raw.items():
             m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
@@ -148,7 +149,7 @@ class AGIEnvironment:
             raw=MappingProxyType(raw),
             network_script=path.strip("/"),
             query=query,
-            params=MappingProxyType(dict(parse_qsl(query, keep_blank_values=True))),
+            params=MappingProxyType(params),
             arguments=tuple(value for _, value in sorted(args)),
             malformed_lines=tuple(malformed_lines),
         )
@@ -198,6 +199,9 @@ class AGIEnvironment:
 
 # The blank line that ends the block: at the very start, or after a line end.
 _BLOCK_END = re.compile(rb"(?:^|\n)\r?\n")
+# One well-formed line without CR, as the line-by-line reading below takes it apart: the
+# key up to the first colon, one space after it dropped.
+_HEADER_LINE = re.compile(r"^([A-Za-z0-9_]+): ?([^\r\n]*)$", re.MULTILINE)
 
 
 def parse_environment(
@@ -217,15 +221,36 @@ def parse_environment(
     bounds raises :class:`AGIHeaderTooLarge`.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    end = _BLOCK_END.search(raw)
-    block = raw[: end.end()] if end is not None else raw
+    # The usual block (no CR before its end, as Asterisk sends it) ends at the first
+    # "\n\n"; with a CR about, or none, the regex finds the first blank line.
+    blank = raw.find(b"\n\n")
+    if blank > 0 and b"\r" not in raw[: blank + 2]:
+        start, stop = blank, blank + 2
+    elif (end := _BLOCK_END.search(raw)) is not None:
+        start, stop = end.start(), end.end()
+    else:
+        start, stop = -1, len(raw)
+    block = raw[:stop]
     if len(block) > max_bytes:
         raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_bytes} bytes")
+    if block.count(b"\n") + (not block.endswith(b"\n")) > max_lines:
+        raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_lines} lines")
+    if start > 0:
+        # Every line well-formed and no key twice: all of it in one regex pass.
+        body = block[:start].decode("utf-8", errors="replace")
+        pairs = _HEADER_LINE.findall(body)
+        if len(pairs) == body.count("\n") + 1:
+            headers = dict(pairs)
+            if len(headers) == len(pairs):
+                return AGIEnvironment.from_headers(headers)
+    return _parse_lines(block)
+
+
+def _parse_lines(block: bytes) -> AGIEnvironment:
+    """Line by line, for any block: reports malformed and repeated lines."""
     lines = block.decode("utf-8", errors="replace").split("\n")
     if lines[-1] == "":
         lines.pop()
-    if len(lines) > max_lines:
-        raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_lines} lines")
     headers: dict[str, str] = {}
     malformed: list[str] = []
     for line in lines:
@@ -257,6 +282,8 @@ _VARIABLE_NAME = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]{0,63}(?:\([A-Za-z0-9_,
 
 def sanitize_value(value: str) -> str:
     """Remove control characters (CR, LF, NUL, tab, ...) and replace lone surrogates."""
+    if value.isprintable():  # no Cc, Cs, Zl, Zp (nor other non-space separators)
+        return value
     return _SURROGATE.sub("\ufffd", _UNSAFE.sub("", value))
 
 
@@ -352,14 +379,16 @@ def get_variable_command(name: str) -> str:
 
 #: Pairs per MSet, within what every Asterisk version splits (24, the last unsplit).
 MSET_MAX_PAIRS = 23
-_APP_ESCAPES = str.maketrans({c: "\\" + c for c in '\\"(),[]|'})
+_APP_SPECIAL = re.compile(r'[\\"(),\[\]|]')
 _MSET_PREFIX = 'EXEC "MSet" "'
 _MSET_OVERHEAD = len(_MSET_PREFIX) + 2  # the closing quote and the "\n"
 
 
 def app_argument_escape(value: str) -> str:
     """``value`` with every character ``ast_app_separate_args`` would interpret escaped."""
-    return value.translate(_APP_ESCAPES)
+    if _APP_SPECIAL.search(value) is None:  # the usual case, and sub() is slow
+        return value
+    return _APP_SPECIAL.sub(r"\\\g<0>", value)
 
 
 @lru_cache(maxsize=256)
@@ -389,10 +418,13 @@ def mset_commands(variables: Mapping[str, str]) -> list[str]:
     one MSet are they spread over more lines; a single value too long for a line
     of its own is cut on a character boundary, never split into a second command.
     """
-    pieces = [_mset_name(name) + app_argument_escape(value) for name, value in variables.items()]
+    if _APP_SPECIAL.search("".join(variables.values())) is None:  # nothing to escape
+        pieces = [_mset_name(name) + value for name, value in variables.items()]
+    else:
+        pieces = [_mset_name(name) + app_argument_escape(v) for name, v in variables.items()]
     if not pieces:
         return []
-    line = sanitize_value(_mset_line(pieces))
+    line = sanitize_value(_mset_line(pieces))  # removing control characters commutes
     if len(pieces) <= MSET_MAX_PAIRS and _line_bytes(line) <= MAX_COMMAND_BYTES:
         return [line]
     return _packed_mset_commands(variables)
@@ -469,6 +501,7 @@ class AGIResult:
         return replace(self, usage=usage)
 
 
+@lru_cache(maxsize=1024)  # replies repeat ("200 result=1"); AGIResult is immutable
 def parse_result_line(line: str) -> AGIResult:
     """Parse one status line (``200 result=1 (value)``) into an :class:`AGIResult`.
 

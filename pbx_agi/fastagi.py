@@ -110,12 +110,37 @@ class FastAGIMetrics:
     per_route: dict[str, RouteMetrics] = field(default_factory=dict)
 
     def route(self, name: str) -> RouteMetrics:
-        return self.per_route.setdefault(name, RouteMetrics())
+        stats = self.per_route.get(name)
+        if stats is None:
+            stats = self.per_route[name] = RouteMetrics()
+        return stats
 
 
 # ---------------------------------------------------------------------------
 # Session
 # ---------------------------------------------------------------------------
+
+
+class _Deadline:
+    """Ends a connection that takes too long, which ends the read waiting on it.
+
+    A plain timer: every call pays for one per AGI command while the line rings, and
+    asyncio.timeout() costs several times as much. abort(), not close(): close() would
+    wait for a peer that reads nothing."""
+
+    __slots__ = ("_handle", "_writer", "expired")
+
+    def __init__(self, delay: float, writer: asyncio.StreamWriter) -> None:
+        self.expired = False
+        self._writer = writer
+        self._handle = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._writer.transport.abort()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class AGISession:
@@ -167,7 +192,7 @@ class AGISession:
         their own.
         """
         limit = self.command_timeout if isinstance(reply_timeout, _Default) else reply_timeout
-        if any(c in command for c in "\r\n\0"):
+        if "\n" in command or "\r" in command or "\0" in command:
             raise ValueError(f"an AGI command must be one line without NUL: {command!r}")
         data = (command + "\n").encode("utf-8")
         if len(data) > MAX_COMMAND_BYTES:
@@ -183,21 +208,26 @@ class AGISession:
             except (ConnectionError, OSError) as exc:
                 self._close()
                 raise AGIConnectionClosed(f"Asterisk went away while sending {command!r}") from exc
+            deadline = None if limit is None else _Deadline(limit, self._writer)
             try:
-                async with asyncio.timeout(limit):
-                    return await self._read_reply(command)
-            except TimeoutError:
-                self._close()
-                raise AGICommandTimeout(
-                    f"no reply to {command!r} within {limit} s; connection closed"
-                ) from None
+                result = await self._read_reply(command)
+                if deadline is not None and deadline.expired:
+                    raise AGIConnectionClosed("the reply came after the timeout")
+                return result
             except AGIError:
                 self._close()
+                if deadline is not None and deadline.expired:
+                    raise AGICommandTimeout(
+                        f"no reply to {command!r} within {limit} s; connection closed"
+                    ) from None
                 raise
             except asyncio.CancelledError:
                 # A half-read reply would poison the next command.
                 self._close()
                 raise
+            finally:
+                if deadline is not None:
+                    deadline.cancel()
 
     async def _readline(self, command: str) -> str:
         try:
@@ -311,6 +341,8 @@ def _is_async_callable(handler: object) -> bool:
 
 async def _close_writer(writer: asyncio.StreamWriter) -> None:
     writer.close()
+    if not writer.transport.get_write_buffer_size():
+        return  # nothing left to send: the socket closes at once
     try:
         async with asyncio.timeout(_CLOSE_TIMEOUT):
             await writer.wait_closed()
@@ -433,21 +465,22 @@ class FastAGIServer:
         try:
             if self._closing:
                 return
+            deadline = _Deadline(self.header_timeout, writer)
             try:
-                async with asyncio.timeout(self.header_timeout):
-                    env = await self._read_environment(reader)
-            except TimeoutError:
-                self.metrics.bad_requests += 1
-                log.warning(
-                    "FastAGI client %s sent no complete environment within %.1f s",
-                    peer,
-                    self.header_timeout,
-                )
-                return
+                env = await self._read_environment(reader)
             except (AGIProtocolError, ConnectionError, OSError) as exc:
                 self.metrics.bad_requests += 1
-                log.warning("dropping FastAGI client %s: %s", peer, exc)
+                if deadline.expired:
+                    log.warning(
+                        "FastAGI client %s sent no complete environment within %.1f s",
+                        peer,
+                        self.header_timeout,
+                    )
+                else:
+                    log.warning("dropping FastAGI client %s: %s", peer, exc)
                 return
+            finally:
+                deadline.cancel()
             if env.malformed_lines:
                 log.warning(
                     "FastAGI request from %s (channel %s) had %d malformed line(s): %r",

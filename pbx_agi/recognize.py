@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import asyncpg
 
@@ -24,7 +25,16 @@ from switchboard.numbers import normalise
 log = logging.getLogger(__name__)
 
 Lookup = Callable[[str], Awaitable[CallerFacts]]
+# An answer at hand without waiting (the loaded directory), or None to ask ``Lookup``.
+InstantLookup = Callable[[str], CallerFacts | None]
 DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
+
+# phonenumbers takes most of a recognition's CPU; callers call again, so remember the
+# answer per raw caller id and region. CallerNumber is immutable: sharing it is safe.
+cached_normalise = lru_cache(maxsize=65536)(normalise)
+
+
+_NO_FACTS = CallerFacts()
 
 
 class RecognizeRoute:
@@ -35,8 +45,10 @@ class RecognizeRoute:
         region: str,
         budget_s: float,
         repeat_window: timedelta = DEFAULT_REPEAT_WINDOW,
+        instant: InstantLookup | None = None,
     ) -> None:
         self._lookup = lookup
+        self._instant = instant
         self._region = region
         self._budget_s = budget_s
         self._repeat_window = repeat_window
@@ -58,7 +70,17 @@ class RecognizeRoute:
                 return directory.facts(e164)
             return CallerFacts(matches=tuple(await find_by_number(pool, e164)))
 
-        return cls(lookup, region=region, budget_s=budget_s, repeat_window=repeat_window)
+        def instant(e164: str) -> CallerFacts | None:
+            # No task and no timer for an answer already in memory.
+            return directory.facts(e164) if directory.ready else None
+
+        return cls(
+            lookup,
+            region=region,
+            budget_s=budget_s,
+            repeat_window=repeat_window,
+            instant=instant,
+        )
 
     async def __call__(self, session: AGISession) -> None:
         recognition = await self.recognise(
@@ -71,19 +93,11 @@ class RecognizeRoute:
         self, caller_id: str | None, caller_name: str | None, *, this_call: str = ""
     ) -> Recognition:
         started = time.monotonic()
-        number = normalise(caller_id, self._region)
-        facts = CallerFacts()
+        number = cached_normalise(caller_id, self._region)
+        facts = _NO_FACTS
         if number.matchable and number.e164:
-            try:
-                facts = await asyncio.wait_for(self._lookup(number.e164), self._budget_s)
-            except TimeoutError:
-                log.warning(
-                    "recognition of %s took over %.0f ms; call goes on unrecognised",
-                    number.e164,
-                    self._budget_s * 1000,
-                )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("recognition lookup failed (%s); call goes on unrecognised", exc)
+            at_hand = self._instant(number.e164) if self._instant is not None else None
+            facts = at_hand if at_hand is not None else await self._look_up(number.e164)
         now = datetime.now(UTC)
         history = summarise_history(
             facts.history, this_call=this_call, now=now, repeat_window=self._repeat_window
@@ -91,11 +105,25 @@ class RecognizeRoute:
         recognition = recognise(
             number, facts.matches, caller_name=caller_name, now=now, history=history
         )
-        log.info(
-            "recognised %s as %s (%s) in %.1f ms",
-            number.e164 or number.kind.value,
-            recognition.display_name or "-",
-            recognition.confidence.value,
-            (time.monotonic() - started) * 1000,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "recognised %s as %s (%s) in %.1f ms",
+                number.e164 or number.kind.value,
+                recognition.display_name or "-",
+                recognition.confidence.value,
+                (time.monotonic() - started) * 1000,
+            )
         return recognition
+
+    async def _look_up(self, e164: str) -> CallerFacts:
+        try:
+            return await asyncio.wait_for(self._lookup(e164), self._budget_s)
+        except TimeoutError:
+            log.warning(
+                "recognition of %s took over %.0f ms; call goes on unrecognised",
+                e164,
+                self._budget_s * 1000,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("recognition lookup failed (%s); call goes on unrecognised", exc)
+        return _NO_FACTS

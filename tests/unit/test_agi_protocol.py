@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pbx_agi import agi_protocol
 from pbx_agi.agi_protocol import (
     MAX_COMMAND_BYTES,
     MSET_MAX_PAIRS,
@@ -478,6 +479,31 @@ def test_header_size_is_bounded() -> None:
     block = "agi_calleridname: " + "x" * (70 * 1024) + "\n\n"
     with pytest.raises(AGIHeaderTooLarge, match="bytes"):
         parse_environment(block)
+
+
+header_lines = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["agi_callerid", "agi_calleridname", "agi_network_script", "x"]),
+            st.sampled_from([": ", ":", ":  ", " : "]),
+            st.text(alphabet=st.sampled_from(["a", " ", ":", "\r", "é", "\ufffd", "\n"])),
+        ).map("".join),
+        st.binary(max_size=12).map(lambda b: b.decode("latin-1")),
+    ),
+    max_size=8,
+)
+
+
+@given(header_lines, st.sampled_from(["\n", "\r\n", ""]), st.binary(max_size=4))
+def test_the_quick_reading_of_a_block_is_the_line_by_line_reading(
+    lines: list[str], blank: str, after: bytes
+) -> None:
+    raw = "".join(line + "\n" for line in lines).encode("utf-8", "surrogatepass")
+    raw = raw.replace(b"\xc3\xa9", b"\xc3")  # some bytes that are not UTF-8
+    data = raw + blank.encode() + after
+    end = agi_protocol._BLOCK_END.search(data)
+    block = data[: end.end()] if end else data
+    assert parse_environment(data) == agi_protocol._parse_lines(block)
 
 
 # ---------------------------------------------------------------------------

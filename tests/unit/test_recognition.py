@@ -1,3 +1,4 @@
+import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -5,10 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pbx_agi.agi_protocol import sanitize_value
-from pbx_agi.recognition import Confidence, recognise
+from pbx_agi.recognition import Confidence, display_text, recognise
 from pbx_agi.recognition_commands import recognition_commands
 from pbx_agi.routing import decide_route
 from switchboard.contacts import ContactMatch
+from switchboard.display import sanitise_display_name
 from switchboard.numbers import normalise
 from tests.asterisk_model import asterisk_parse_args, variables_set
 
@@ -86,3 +88,13 @@ def test_any_recognition_reaches_asterisk_in_two_commands_exactly(
         if recognition.display_name:
             expected["CALLERID(name)"] = recognition.display_name
         assert variables_set(commands) == {k: sanitize_value(v) for k, v in expected.items()}
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=60))
+def test_display_text_is_the_display_sanitiser(text: str) -> None:
+    assert display_text(text) == sanitise_display_name(text)
+
+
+@given(st.text(alphabet=string.printable, max_size=60))
+def test_display_text_is_the_display_sanitiser_for_plain_ascii(text: str) -> None:
+    assert display_text(text) == sanitise_display_name(text)
