@@ -102,6 +102,7 @@ class Call:
     unanswered_reason: str = ""  # a phone it rang was "busy", gave "no answer", "unavailable"
     outcome: str = ""  # Outcome.*, once ended
     merged_into: str = ""  # the linked id of the call it joined (Outcome.MERGED)
+    talking_since: float | None = None  # since when it talks with talking_with
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -479,6 +480,13 @@ class PBXModel:
             queue=base.queue if state is CallState.QUEUED else "",
             answered_at=base.answered_at or (now if state is CallState.TALKING else None),
             talking_with=talking_with,
+            talking_since=(
+                base.talking_since
+                if talking_with and talking_with == base.talking_with
+                else now
+                if talking_with
+                else None
+            ),
             answered_by=base.answered_by or talking_with,
             dialled=base.dialled or (origin.dialled if origin.unique_id == linked_id else ""),
             **picked_up,

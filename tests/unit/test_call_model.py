@@ -180,6 +180,13 @@ def test_a_blind_transfer_names_who_transferred_to_whom() -> None:
     assert change.call.to_json()["transfers"] == [
         {"kind": "blind", "by": "100", "to": "201", "at": 110.0}
     ]
+    # 201 answers: talking with 201 since then, answered (by 100) long before.
+    model.apply(channel("BridgeLeave", "1.1", "1.1", "PJSIP/trunk-00000001"), now=110.0)
+    for uid, name in (("1.3", "PJSIP/201-00000003"), ("1.1", "PJSIP/trunk-00000001")):
+        model.apply(channel("BridgeEnter", uid, "1.1", name, BridgeUniqueid="b2"), now=112.0)
+    model.apply(channel("Newstate", "1.1", "1.1", "PJSIP/trunk-00000001", state="Up"), 113.0)
+    talking = model.calls["1.1"]
+    assert (talking.talking_with, talking.talking_since, talking.answered_at) == ("201", 112, 106)
     (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-00000001"), now=120.0)
     assert ended.call.outcome == "transferred" and ended.call.answered_by == "100"
 
