@@ -151,6 +151,9 @@ class CallControl:
     def plan(
         self, act: Act, call_id: str, actor: Actor, model: PBXModel, now: float, target: str = ""
     ) -> Plan | Refusal:
+        refusal = self._check(act, actor, target)
+        if refusal is not None:
+            return refusal
         linked_id = call_id.removeprefix(f"{self.pbx}:")
         caller = model.channels.get(linked_id)
         if linked_id == call_id or linked_id not in model.calls or caller is None:
@@ -160,9 +163,6 @@ class CallControl:
             return self._finish(act, held, actor, model)
         if held is not None:
             return Refusal(f"claimed_{held.act.value}", 409, {"name": held.actor.name})
-        refusal = self._check(act, actor, target)
-        if refusal is not None:
-            return refusal
         peers = _bridged_with(model, caller)
         mine = [c for c in peers if extension_of(c.name) == actor.extension]
         leg = mine[0] if actor.extension and mine else None

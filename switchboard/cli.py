@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("username")
     user.add_argument("--role", choices=["receptionist", "admin"], default="receptionist")
     user.add_argument("--name", default="", help="display name")
+    user.add_argument(
+        "--extension",
+        help="the user's own phone: the board answers calls onto it (kept when omitted)",
+    )
     user.set_defaults(handler=_user_add)
 
     contact = commands.add_parser("contact-add", help="add a contact with one or more numbers")
@@ -182,10 +186,18 @@ def _user_add(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
 
     async def add(pool: asyncpg.Pool, _config: Config) -> None:
-        await create_user(pool, args.username, password, role=args.role, display_name=args.name)
+        await create_user(
+            pool,
+            args.username,
+            password,
+            role=args.role,
+            display_name=args.name,
+            extension=args.extension,
+        )
 
     _on_database(args, add)
-    print(f"user {args.username} ({args.role}) saved")
+    phone = f", phone {args.extension}" if args.extension else ""
+    print(f"user {args.username} ({args.role}{phone}) saved")
     return 0
 
 

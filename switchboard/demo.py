@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 DEMO_DATA_DIR = Path("~/.local/share/switchboard/demo-pgdata").expanduser()
 DEMO_USER = "reception"
+DEMO_EXTENSION = "100"  # the operator phone: the board answers calls onto it
+# Colleagues the receptionist can transfer to (and park for): they answer after a while.
+DEMO_COLLEAGUES = ("201", "202")
 # (name, company, numbers, vip)
 DEMO_CONTACTS = [
     ("Anna de Vries", "Bakkerij De Vries", ["0612345678"], True),
@@ -73,7 +76,8 @@ def main(*, port: int, calls_every_s: float) -> int:
 
     async def on_ready(services: Services) -> None:
         await _seed(services, password)
-        processes.append(start_phone("100", answer_after_s=12.0))
+        processes.append(start_phone(DEMO_EXTENSION, answer_after_s=12.0))
+        processes.extend(start_phone(ext, answer_after_s=3.0) for ext in DEMO_COLLEAGUES)
         background.add(asyncio.create_task(_trickle(settings, calls_every_s, processes)))
         print(
             f"\n  Board:    {services.board_url}\n"
@@ -94,7 +98,14 @@ def main(*, port: int, calls_every_s: float) -> int:
 
 async def _seed(services: Services, password: str) -> None:
     pool = services.database.pool
-    await create_user(pool, DEMO_USER, password, role="receptionist", display_name="Reception")
+    await create_user(
+        pool,
+        DEMO_USER,
+        password,
+        role="receptionist",
+        display_name="Reception",
+        extension=DEMO_EXTENSION,
+    )
     if await pool.fetchval("SELECT count(*) FROM contacts") == 0:
         for name, company, numbers, vip in DEMO_CONTACTS:
             await add_contact(pool, name, numbers, company=company, vip=vip)

@@ -57,10 +57,12 @@ def create_app(
     app.router.add_get("/api/caller", caller_card_api)
     app.router.add_post("/api/calls/note", call_note_api)
     # Imported here: contacts_api builds on this module's keys and session helper.
+    from switchboard_ui.calls_api import add_call_routes
     from switchboard_ui.contacts_api import add_contact_routes
     from switchboard_ui.presence_api import add_presence_routes
 
     add_contact_routes(app)
+    add_call_routes(app)
     add_presence_routes(app)
     app.router.add_static("/static", HERE / "static")
     app.on_shutdown.append(_close_sockets)

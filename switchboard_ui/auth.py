@@ -16,6 +16,7 @@ SESSION_LIFETIME = timedelta(hours=12)  # a working day, then log in again
 ROLES = ("receptionist", "admin")
 USERNAME = re.compile(r"[a-z0-9._-]{2,64}")
 MIN_PASSWORD = 8
+EXTENSION = re.compile(r"[0-9]{2,10}")  # the user's own phone (migration 0005)
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps timing the same.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -38,28 +39,45 @@ def _digest(token: str) -> str:
 
 
 async def create_user(
-    pool: asyncpg.Pool, username: str, password: str, *, role: str, display_name: str = ""
+    pool: asyncpg.Pool,
+    username: str,
+    password: str,
+    *,
+    role: str,
+    display_name: str = "",
+    extension: str | None = None,
 ) -> None:
-    """Create or replace a user's password and role."""
+    """Create or replace a user's password and role; ``extension`` (their own phone)
+    is set when given and otherwise left as it was."""
     if not USERNAME.fullmatch(username):
         raise UserError("username: 2-64 characters of a-z, 0-9, '.', '_' or '-'")
     if role not in ROLES:
         raise UserError(f"role: one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password: at least {MIN_PASSWORD} characters")
+    if extension is not None and not EXTENSION.fullmatch(extension):
+        raise UserError("extension: 2-10 digits, the number of the user's own phone")
     await pool.execute(
         """
-        INSERT INTO board_users (username, display_name, password_hash, role)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO board_users (username, display_name, password_hash, role, extension)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (username) DO UPDATE
         SET display_name = EXCLUDED.display_name, password_hash = EXCLUDED.password_hash,
-            role = EXCLUDED.role
+            role = EXCLUDED.role,
+            extension = COALESCE(EXCLUDED.extension, board_users.extension)
         """,
         username,
         display_name or username,
         _hasher.hash(password),
         role,
+        extension,
     )
+
+
+async def user_extension(pool: asyncpg.Pool, username: str) -> str:
+    """The user's own phone, "" when they have none."""
+    value = await pool.fetchval("SELECT extension FROM board_users WHERE username = $1", username)
+    return str(value or "")
 
 
 async def log_in(pool: asyncpg.Pool, username: str, password: str) -> str | None:

@@ -218,6 +218,103 @@ DUTCH: dict[str, str] = {
     "{name} ({state})": "{name} ({state})",
     "{name} paused: {reason}": "{name} gepauzeerd: {reason}",
     "{name} paused": "{name} gepauzeerd",
+    "Last known state: the PBX is not connected": (
+        "Laatst bekende stand: geen verbinding met de centrale"
+    ),
+    # call control
+    "Call control": "Gesprekken bedienen",
+    "Answer": "Opnemen",
+    "Take back": "Terugnemen",
+    "Transfer": "Doorverbinden",
+    "Ask first": "Eerst overleggen",
+    "Park": "Parkeren",
+    "Hang up": "Ophangen",
+    "Complete transfer": "Doorverbinden voltooien",
+    "Cancel transfer": "Doorverbinden afbreken",
+    "Transfer to": "Doorverbinden naar",
+    "Key {key}": "Toets {key}",
+    "Keys: A answer (the longest waiting call if none is selected), B transfer, T ask first,"
+    " C complete the transfer, Esc cancel it, P park, R take back, H hang up. Drag a call"
+    " onto a colleague to transfer it (with Shift: ask first).": (
+        "Toetsen: A opnemen (de langst wachtende beller als er niets gekozen is),"
+        " B doorverbinden, T eerst overleggen, C doorverbinden voltooien, Esc afbreken,"
+        " P parkeren, R terugnemen, H ophangen. Sleep een gesprek naar een collega om door"
+        " te verbinden (met Shift: eerst overleggen)."
+    ),
+    "Your phone: {extension}": "Uw toestel: {extension}",
+    "Selected: {caller}": "Gekozen: {caller}",
+    "Select a call: click it, or drag it onto a colleague to transfer it.": (
+        "Kies een gesprek: klik erop, of sleep het naar een collega om door te verbinden."
+    ),
+    "Select a call first.": "Kies eerst een gesprek.",
+    "Type the extension or number to transfer to.": (
+        "Typ het toestel of nummer om naar door te verbinden."
+    ),
+    "Parked in {space}": "Geparkeerd op {space}",
+    "{name} is answering this call.": "{name} neemt dit gesprek op.",
+    "{name} is taking this call back.": "{name} neemt dit gesprek terug.",
+    "{name} is transferring this call.": "{name} verbindt dit gesprek door.",
+    "{name} is transferring this call after asking first.": (
+        "{name} overlegt eerst en verbindt dit gesprek dan door."
+    ),
+    "{name} is parking this call.": "{name} parkeert dit gesprek.",
+    "{name} is hanging up this call.": "{name} hangt dit gesprek op.",
+    "{name} answered on {extension}.": "{name} heeft opgenomen op {extension}.",
+    "{name} took the call back on {extension}.": (
+        "{name} heeft het gesprek teruggenomen op {extension}."
+    ),
+    "{name} transferred the call to {target}.": "{name} heeft doorverbonden naar {target}.",
+    "{name} transferred the call to {target} after asking.": (
+        "{name} heeft na overleg doorverbonden naar {target}."
+    ),
+    "{name} is asking {target}; the caller is on hold.": (
+        "{name} overlegt met {target}; de beller staat in de wacht."
+    ),
+    "{name} is back with the caller; not transferred.": (
+        "{name} is terug bij de beller; niet doorverbonden."
+    ),
+    "{target} did not answer; the caller is back with {name}.": (
+        "{target} nam niet op; de beller is terug bij {name}."
+    ),
+    "{name} parked the call in {space}.": "{name} heeft het gesprek geparkeerd op {space}.",
+    "{name} hung up the call.": "{name} heeft het gesprek beëindigd.",
+    "The caller hung up.": "De beller heeft opgehangen.",
+    "Phone {extension} did not take the call ({status}); the caller waits again.": (
+        "Toestel {extension} nam het gesprek niet aan ({status}); de beller wacht weer."
+    ),
+    "The PBX refused: {message}": "De centrale weigerde: {message}",
+    "Not confirmed by the PBX within {seconds} s.": (
+        "Niet bevestigd door de centrale binnen {seconds} s."
+    ),
+    "The connection to the PBX was lost; check the call.": (
+        "De verbinding met de centrale viel weg; controleer het gesprek."
+    ),
+    # call control: refusals (switchboard_ui/calls_api.py)
+    "This call has ended.": "Dit gesprek is beëindigd.",
+    "This call is already answered.": "Dit gesprek is al opgenomen.",
+    "This call is parked: take it back instead.": ("Dit gesprek is geparkeerd: neem het terug."),
+    "This call is not parked.": "Dit gesprek is niet geparkeerd.",
+    "You are not on this call: only an admin can act on a colleague's call.": (
+        "U zit niet in dit gesprek: alleen een beheerder kan het gesprek van een collega bedienen."
+    ),
+    "Answer the call first: this is done from your own phone.": (
+        "Neem het gesprek eerst op: dit gaat via uw eigen toestel."
+    ),
+    "You have no phone on the board: ask an admin to give you an extension.": (
+        "U hebt geen toestel op het bord: vraag een beheerder om een toestelnummer."
+    ),
+    "Not an extension or phone number: {target}": "Geen toestel of telefoonnummer: {target}",
+    "{target} is your own phone.": "{target} is uw eigen toestel.",
+    "There is no transfer of yours to finish on this call.": (
+        "Er is geen doorverbinding van u om af te maken bij dit gesprek."
+    ),
+    "Not connected to the PBX: nothing was done.": (
+        "Geen verbinding met de centrale: er is niets gedaan."
+    ),
+    "Give call_id (and for a transfer target and mode) in a JSON object.": (
+        "Geef call_id (en bij doorverbinden target en mode) in een JSON-object."
+    ),
+    "A transfer is blind or attended.": "Doorverbinden is blind of attended.",
 }
 
 CATALOGUES: Mapping[str, Mapping[str, str]] = {"en": {}, "nl": DUTCH}

@@ -1,0 +1,1 @@
+ALTER TABLE board_users DROP COLUMN extension;
