@@ -25,6 +25,7 @@ import asyncio
 import gc
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import sys
@@ -166,9 +167,12 @@ class _TimedQueue(asyncio.Queue[Any]):
         super().__init__()
         self._handed_over: deque[float] = deque()
         self._current = current
+        # When the event is due; a busy loop may hand it over late, as a real AMI event
+        # waits in the socket meanwhile, so latency counts from here.
+        self.due: float | None = None
 
     def put_nowait(self, item: Any) -> None:
-        self._handed_over.append(time.monotonic())
+        self._handed_over.append(time.monotonic() if self.due is None else self.due)
         super().put_nowait(item)
 
     def get_nowait(self) -> Any:
@@ -206,7 +210,7 @@ async def _serve_ours(dsn: str, extensions: int, conn: Connection) -> None:
     bridge = AMIBridge(PBXConfig(name="main", secret="unused"), hub, journal)
     bridge.connected = True  # no PBX: the events come from the burst below
     current = [0.0]
-    bridge._events = _TimedQueue(current)
+    queue = bridge._events = _TimedQueue(current)
     consumer = asyncio.create_task(bridge._consume())  # what bridge.start() runs, minus AMI
 
     # The extensions through the real path where the bridge has a presence model; a
@@ -218,11 +222,11 @@ async def _serve_ours(dsn: str, extensions: int, conn: Connection) -> None:
     if synthetic:
         hub.add_snapshot_source(extensions_source(extensions, "main"))
 
-    published: list[tuple[float, Message]] = []
+    published: list[tuple[float, float, Message]] = []  # handed over, published, message
     publish = hub.publish
 
     def timed_publish(message: Message) -> None:
-        published.append((current[0], message))
+        published.append((current[0], time.monotonic(), message))
         publish(message)
 
     hub.publish = timed_publish  # type: ignore[method-assign]
@@ -238,13 +242,15 @@ async def _serve_ours(dsn: str, extensions: int, conn: Connection) -> None:
         published.clear()
         started = time.monotonic()
         for offset, event in schedule:
-            delay = started + offset - time.monotonic()
+            queue.due = started + offset
+            delay = queue.due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             bridge._on_event(None, event)
+        queue.due = None
         await _drained(bridge)
         await journal.flush(30)
-        return [(t, json.dumps({"v": PROTOCOL_VERSION, **m})) for t, m in published]
+        return [(t, at, json.dumps({"v": PROTOCOL_VERSION, **m})) for t, at, m in published]
 
     await _commands(conn, handle)
     consumer.cancel()
@@ -281,13 +287,13 @@ async def _serve_floor(snapshot: str, conn: Connection) -> None:
         sent = []
         started = time.monotonic()
         for offset, text in payloads:
-            delay = started + offset - time.monotonic()
+            at = started + offset  # due then, even if the loop before ran late
+            delay = at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            at = time.monotonic()
             for socket in list(sockets):
                 await socket.send_str(text)
-            sent.append((at, text))
+            sent.append((at, at, text))
         return sent
 
     await _commands(conn, handle)
@@ -347,7 +353,10 @@ async def _boards(port: int, logins: int, conn: Connection) -> None:
         async def board(index: int, ready: asyncio.Future[None]) -> None:
             headers = {"Cookie": f"sb_session={cookies[index % len(cookies)]}"}
             times = received[index]
-            async with session.ws_connect(f"{base}/ws", headers=headers, max_msg_size=0) as ws:
+            # compress=15: permessage-deflate, as Chromium and Firefox ask for it.
+            async with session.ws_connect(
+                f"{base}/ws", headers=headers, max_msg_size=0, compress=15
+            ) as ws:
                 first = await ws.receive()
                 assert first.type == WSMsgType.TEXT, first
                 ready.set_result(None)
@@ -441,13 +450,16 @@ def prepare_database(dsn: str) -> None:
     asyncio.run(add_user())
 
 
-def latencies(sent: list[tuple[float, str]], received: list[list[float]]) -> list[float]:
+Sent = list[tuple[float, float, str]]  # (handed over, published, text) per message
+
+
+def latencies(sent: Sent, received: list[list[float]]) -> list[float]:
     return [arrived - sent[i][0] for times in received for i, arrived in enumerate(times)]
 
 
 def run_round(
     server: Server, boards: int, logins: int, payload: Any
-) -> tuple[list[float], list[tuple[float, str]], int, float]:
+) -> tuple[list[float], Sent, int, float]:
     """One burst against ``server`` with BOARDS fresh boards: latencies (s), what was sent,
     how many boards were closed by the server, and the server's CPU seconds."""
     clients = Boards(server.port, logins)
@@ -480,6 +492,7 @@ def main(args: argparse.Namespace) -> None:
         floor = Server("floor", ours.snapshot)
         try:
             snapshot = json.loads(ours.snapshot)
+            print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             print(
                 f"snapshot: {len(snapshot.get('extensions', [])):,} extensions,"
                 f" {len(ours.snapshot) / 1024:.0f} KiB as JSON"
@@ -488,7 +501,7 @@ def main(args: argparse.Namespace) -> None:
             # Warm-up (not reported): first connections, first journal writes, caches.
             warm = burst(max(2, args.calls // 10), args.spread, "warm-")
             sent = run_round(ours, 5, args.logins, warm)[1]
-            run_round(floor, 5, 0, [(at - sent[0][0], text) for at, text in sent])
+            run_round(floor, 5, 0, [(at - sent[0][0], text) for at, _, text in sent])
             all_ours: list[float] = []
             all_floor: list[float] = []
             cpu_ours = cpu_floor = 0.0
@@ -502,15 +515,20 @@ def main(args: argparse.Namespace) -> None:
                     f" x {args.boards} boards"
                 )
                 report("board (bridge+hub+app)", lat, frames, closed, cpu)
+                queued = [published - handed for handed, published, _ in sent]
+                print(
+                    f"{'  of which in bridge':<22} p50 {percentile(queued, 0.5):8.2f} ms"
+                    f"   p99 {percentile(queued, 0.99):8.2f} ms   (event due to hub.publish)"
+                )
                 start = sent[0][0] if sent else 0.0
-                replay = [(at - start, text) for at, text in sent]
+                replay = [(at - start, text) for at, _, text in sent]
                 floor_lat, _, floor_closed, floor_cpu = run_round(floor, args.boards, 0, replay)
                 report("floor (bare websocket)", floor_lat, frames, floor_closed, floor_cpu)
                 all_ours += lat
                 all_floor += floor_lat
                 cpu_ours += cpu
                 cpu_floor += floor_cpu
-            print(f"-- all {args.rounds} rounds")
+            print(f"-- all {args.rounds} rounds (load average now {os.getloadavg()[0]:.1f})")
             for name, lat in (("board", all_ours), ("floor", all_floor)):
                 print(
                     f"{name:<6} p50 {percentile(lat, 0.5):8.2f} ms"

@@ -14,6 +14,7 @@ each step and KiB per board between steps, for both, and the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -53,6 +54,7 @@ def main(args: argparse.Namespace) -> None:
         dsn = pg.get_uri()
         prepare_database(dsn)
         results = {}
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ours = Server("ours", dsn, args.extensions)
         try:
             print(
