@@ -100,6 +100,21 @@ class _Manager(Manager):  # type: ignore[misc]
             return None
         return super().connect(*args, **kwargs)
 
+    def login(self, future: Any) -> bool:
+        # panoramisk drops a refused login without a word; Asterisk then closes the
+        # connection and only "connection lost" would be logged, every second.
+        authenticated: bool = super().login(future)
+        if not authenticated:
+            log.error(
+                "AMI at %s:%s refused the login of %r (%s): check the pbx username and"
+                " secret against the PBX's manager.conf",
+                self.config["host"],
+                self.config["port"],
+                self.config.get("username"),
+                future.result().get("Message", "no reason given"),
+            )
+        return authenticated
+
     def ping(self) -> None:
         protocol = self.protocol
         if protocol is None or getattr(protocol, "closed", True):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.hub import BoardHub, Message, Subscription
 from switchboard.config import PBXConfig
@@ -24,9 +26,11 @@ def _frame(**headers: str) -> bytes:
     return (EOL.join(f"{k}: {v}" for k, v in headers.items()) + EOL + EOL).encode()
 
 
-def _answers(action: dict[str, str]) -> bytes:
+def _answers(action: dict[str, str], secret: str) -> bytes:
     action_id = action.get("ActionID", "")
     name = action.get("Action", "").lower()
+    if name == "login" and action.get("Secret") != secret:
+        return _frame(Response="Error", ActionID=action_id, Message="Authentication failed")
     if name == "login":
         return _frame(
             Response="Success", ActionID=action_id, Message="Authentication accepted"
@@ -47,7 +51,8 @@ class FakeAMI:
     """Answers like Asterisk; while ``answering`` is clear it reads nothing and answers
     nothing, as a stopped process does (what was sent waits in the socket buffers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, secret: str = "x") -> None:
+        self.secret = secret
         self.answering = asyncio.Event()
         self.answering.set()
         self.connections = 0
@@ -68,7 +73,9 @@ class FakeAMI:
                 await self.answering.wait()
                 lines = raw.decode().strip().split(EOL)
                 action = dict(line.split(": ", 1) for line in lines if ": " in line)
-                writer.write(_answers(action))
+                writer.write(_answers(action, self.secret))
+                if action.get("Secret", self.secret) != self.secret:
+                    break  # Asterisk ends the session after a refused login
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -118,5 +125,24 @@ async def test_a_pbx_that_stops_answering_is_reported_and_the_board_recovers() -
         assert hub.snapshot()["pbx"] == [{"name": "main", "connected": True}]
     finally:
         subscription.close()
+        await bridge.close()
+        await fake.close()
+
+
+async def test_a_refused_login_is_logged_as_such_and_the_board_says_not_connected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeAMI(secret="the right one")
+    port = await fake.start()
+    hub = BoardHub()
+    bridge = AMIBridge(PBXConfig(name="main", port=port, secret="a wrong one"), hub)
+    await bridge.start()
+    try:
+        await asyncio.sleep(1.5)  # a refusal, the reconnect a second later, a refusal
+        assert fake.connections >= 2
+        assert f"AMI at 127.0.0.1:{port} refused the login of 'switchboard'" in caplog.text
+        assert "(Authentication failed): check the pbx username and secret" in caplog.text
+        assert hub.snapshot()["pbx"] == [{"name": "main", "connected": False}]
+    finally:
         await bridge.close()
         await fake.close()
