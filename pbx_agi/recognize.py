@@ -34,6 +34,13 @@ DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
 cached_normalise = lru_cache(maxsize=65536)(normalise)
 
 
+@lru_cache(maxsize=4096)
+def cached_commands(recognition: Recognition) -> tuple[str, ...]:
+    """The commands are a pure function of the (immutable) recognition: a caller who
+    calls again gets the same lines without building them anew."""
+    return tuple(recognition_commands(recognition))
+
+
 _NO_FACTS = CallerFacts()
 
 
@@ -86,7 +93,7 @@ class RecognizeRoute:
         recognition = await self.recognise(
             session.env.caller_id, session.env.caller_id_name, this_call=session.env.unique_id or ""
         )
-        for command in recognition_commands(recognition):
+        for command in cached_commands(recognition):
             await session.send_command(command)
 
     async def recognise(
