@@ -185,12 +185,18 @@ async def main(args: argparse.Namespace) -> None:
         await drive(floor_port, sample[:200], args.concurrency)
         print(f"{len(script)} AGI commands per call; Asterisk played by a separate process")
         for concurrency, calls in ((1, sample[: args.sessions // 5]), (args.concurrency, sample)):
-            # Interleave the two in halves so machine noise hits both alike.
-            half = len(calls) // 2
-            floor_lat = await drive(floor_port, calls[:half], concurrency)
-            ours_lat = await drive(ours.port, calls[:half], concurrency)
-            floor_lat += await drive(floor_port, calls[half:], concurrency)
-            ours_lat += await drive(ours.port, calls[half:], concurrency)
+            # Interleave the two in tenths so machine noise hits both alike. CPU time of
+            # this process (the servers; Asterisk is played by another) is the steadier
+            # figure on a busy machine: latency at 50 at a time is mostly queueing.
+            tenth = len(calls) // 10
+            cpu = {floor_port: 0.0, ours.port: 0.0}
+            lat: dict[int, list[float]] = {floor_port: [], ours.port: []}
+            for part in (calls[i : i + tenth] for i in range(0, len(calls), tenth)):
+                for port in (floor_port, ours.port):
+                    before = time.process_time()
+                    lat[port] += await drive(port, part, concurrency)
+                    cpu[port] += time.process_time() - before
+            floor_lat, ours_lat = lat[floor_port], lat[ours.port]
             print(f"-- {len(calls):,} calls, {concurrency} at a time")
             for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
                 print(
@@ -201,6 +207,11 @@ async def main(args: argparse.Namespace) -> None:
             p99 = percentile(ours_lat, 0.99) - percentile(floor_lat, 0.99)
             ratio = percentile(ours_lat, 0.99) / percentile(floor_lat, 0.99)
             print(f"recognize - floor: p50 +{p50:.3f} ms   p99 +{p99:.3f} ms   (p99 x{ratio:.2f})")
+            floor_cpu, ours_cpu = (cpu[p] / len(calls) * 1e6 for p in (floor_port, ours.port))
+            print(
+                f"server CPU per call: floor {floor_cpu:.0f} us, recognize {ours_cpu:.0f} us"
+                f" (x{ours_cpu / floor_cpu:.2f})"
+            )
         if metrics_failed := ours.metrics.sessions_failed:
             print(f"WARNING: {metrics_failed} sessions failed")
         if args.classic:
