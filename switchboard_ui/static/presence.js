@@ -8,6 +8,7 @@
   const board = window.board;
   const t = board.t;
   const extensions = new Map(); // "pbx/ext" -> extension as the hub sends it
+  const connected = new Map(); // pbx -> connected; tiles of a lost PBX are shown as stale
   const STATE_TEXT = {
     available: t("available"),
     dnd: t("do not disturb"),
@@ -23,12 +24,14 @@
 
   board.onMessage("snapshot", (message) => {
     extensions.clear();
+    for (const p of message.pbx) connected.set(p.name, p.connected);
     for (const e of message.extensions || []) extensions.set(key(e), e);
   });
   board.onMessage("resync", (message) => {
     for (const [k, e] of extensions) if (e.pbx === message.pbx) extensions.delete(k);
   });
   board.onMessage("extension", (message) => extensions.set(key(message.extension), message.extension));
+  board.onMessage("pbx", (message) => connected.set(message.pbx.name, message.pbx.connected));
   board.onMessage("extension_removed", (message) => extensions.delete(key(message.extension)));
   board.onRender(render);
 
@@ -49,6 +52,9 @@
       li.dataset.shown = e.shown;
       li.dataset.since = e.talking_since ?? "";
       li.classList.toggle("chosen", e.extension === chosenExtension());
+      const stale = connected.get(e.pbx) === false;
+      li.classList.toggle("stale", stale);
+      li.title = stale ? t("Last known state: the PBX is not connected") : "";
       li.querySelector(".ext-name").textContent = e.name || e.extension;
       li.querySelector(".ext-number").textContent = e.extension;
       li.querySelector(".ext-state").textContent = STATE_TEXT[e.shown] || e.shown;

@@ -5,6 +5,7 @@ SIPp call shows in a call with whom."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -119,3 +120,19 @@ async def test_a_phone_in_a_real_call_shows_in_a_call_with_whom(
         phone.stop()
     await expect(operator.locator(".ext-state")).to_have_text("available", timeout=10_000)
     await expect(operator.locator(".ext-talk")).to_have_text("")
+
+
+async def test_tiles_say_they_are_stale_while_the_pbx_is_gone(
+    browser: Browser, db: asyncpg.Pool, live_board: Board
+) -> None:
+    page = await logged_in(browser, db, live_board)
+    tile = page.locator(f'.extension[data-extension="{COLLEAGUE}"]')
+    await expect(tile).not_to_have_class(re.compile(r"\bstale\b"))
+    # What the bridge tells the boards when the PBX goes (proven by test_ami_liveness).
+    gone = {"type": "pbx", "pbx": {"name": "sandbox", "connected": False}}
+    live_board.hub.publish(gone)
+    await expect(tile).to_have_class(re.compile(r"\bstale\b"), timeout=5_000)
+    await expect(tile).to_have_attribute("title", "Last known state: the PBX is not connected")
+    live_board.hub.publish({"type": "pbx", "pbx": {"name": "sandbox", "connected": True}})
+    await expect(tile).not_to_have_class(re.compile(r"\bstale\b"), timeout=5_000)
+    await expect(tile.locator(".ext-state")).to_have_text("available")
