@@ -73,6 +73,7 @@
 
   // -- what each call offers --------------------------------------------------------------
 
+  const isWaiting = (call) => call.state === "ringing" || call.state === "queued";
   function parties(call) {
     return (call.talking_with || "").split(", ").map((p) => p.split("@")[0]);
   }
@@ -92,7 +93,7 @@
         ? [["complete", t("Complete transfer"), "C"], ["cancel", t("Cancel transfer"), "Esc"]]
         : [];
     }
-    const waiting = call.state === "ringing" || call.state === "queued";
+    const waiting = isWaiting(call);
     const own = mine(call);
     const admin = me.role === "admin";
     const list = [];
@@ -186,16 +187,20 @@
     targetInput.select();
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const mode = event.submitter?.value || transferMode;
+  function transfer(mode) {
     const target = targetInput.value.trim();
     if (!target) { say(t("Type the extension or number to transfer to."), true); return; }
     act(mode, board.selectedCallId(), target);
     targetInput.value = "";
     targetInput.blur();
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    transfer(event.submitter?.value || transferMode);
   });
   targetInput.addEventListener("keydown", (event) => {
+    // Enter transfers the way B or T asked for (an implicit submit would always be blind).
+    if (event.key === "Enter") { event.preventDefault(); transfer(transferMode); }
     if (event.key === "Escape") { targetInput.value = ""; targetInput.blur(); }
   });
 
@@ -215,10 +220,9 @@
 
   function callForKeys(action) {
     const selected = board.calls.get(board.selectedCallId());
-    if (selected || action !== "answer") return selected;
-    // A with nothing selected: the caller waiting longest.
-    return [...board.calls.values()]
-      .filter((c) => c.state === "ringing" || c.state === "queued")
+    if (action !== "answer" || (selected && isWaiting(selected))) return selected;
+    // A without a waiting call selected: the caller waiting longest.
+    return [...board.calls.values()].filter(isWaiting)
       .sort((a, b) => a.started_at - b.started_at)[0];
   }
 
