@@ -38,6 +38,8 @@ PING_INTERVAL_S = 5.0
 _RESYNC_ACTIONS = (
     "CoreShowChannels",
     "QueueStatus",
+    # Which calls wait in a parking lot: the channel list cannot tell.
+    "ParkedCalls",
     "DeviceStateList",
     "PresenceStateList",
     "ExtensionStateList",
@@ -49,6 +51,7 @@ _RESYNC_EVENTS = frozenset(
         "CoreShowChannelsComplete",
         "QueueEntry",
         "QueueMember",
+        "ParkedCall",
         "ExtensionStatus",
         "DeviceStateChange",
         "PresenceStateChange",

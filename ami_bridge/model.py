@@ -165,9 +165,9 @@ class PBXModel:
         self._gone.clear()
         self._resyncing = True
         self._ended.clear()
-        self._parked.clear()
-        self._unparking.clear()
         self._listed.clear()
+        # _parked and _unparking stay: a parked call listed again is still parked (and
+        # not talking with whoever else waits in the parking lot's holding bridge).
         return list(ended)
 
     def apply(self, event: Event, now: float) -> list[Change]:
@@ -329,16 +329,28 @@ class PBXModel:
         return self._refresh(call.linked_id, now, force=True)
 
     def _on_parked(self, event: Event, now: float) -> list[Change]:
+        # Also each parked call listed by the ParkedCalls action in a resync, the only
+        # sign that a call first seen in the channel list waits in a parking lot.
         call = self._call_of(event, "Parkee")
         if call is None:
             return []
+        space = event.get("ParkingSpace", "")
+        parked_at = now - _int(event.get("ParkingDuration", ""))
+        if call.linked_id in self._parked and call.parked_space == space:
+            parked_at = call.parked_at if call.parked_at is not None else parked_at
         self._parked.add(call.linked_id)
+        self._unparking.discard(call.linked_id)
         parker = Channel("", "", event.get("ParkerDialString", ""))
+        parked_by = _party(parker) if parker.name else ""
+        if call.linked_id in self._listed and parked_by:
+            # First seen in the lot, "bridged" with whoever else waits there: the one who
+            # parked it is the best guess at who answered it.
+            call = replace(call, answered_by=parked_by)
         self.calls[call.linked_id] = replace(
             call,
-            parked_space=event.get("ParkingSpace", ""),
-            parked_by=_party(parker) if parker.name else "",
-            parked_at=now,
+            parked_space=space,
+            parked_by=parked_by,
+            parked_at=parked_at,
             picked_up_by="",
             picked_up_at=None,
         )
@@ -362,7 +374,6 @@ class PBXModel:
         """CoreShowChannelsComplete: calls we knew before the resync and the PBX did not
         list any more ended while we were not connected (their end time is now)."""
         gone, self._before_resync = self._before_resync, {}
-        self._listed.clear()
         self._gone.clear()
         self._resyncing = False
         return [CallEnded(self._end(call, now)) for call in gone.values()]
@@ -529,6 +540,10 @@ def _duration_s(text: str) -> int:
         return 0
     hours, minutes, seconds = (int(p) for p in parts)
     return hours * 3600 + minutes * 60 + seconds
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 0
 
 
 def _created_at(unique_id: str) -> float:

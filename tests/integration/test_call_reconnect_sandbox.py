@@ -129,3 +129,59 @@ async def test_a_reconnect_keeps_the_answered_call_and_ends_the_one_that_hung_up
         operator.stop()
         await bridge.close()
         await journal.close()
+
+
+async def test_a_service_started_while_a_call_is_parked_shows_it_parked(
+    sandbox: Sandbox, db: asyncpg.Pool
+) -> None:
+    # The channel list shows a parked caller only as a channel in some bridge; the
+    # resync's ParkedCalls list says it waits in space 701, parked by the operator.
+    number = f"061{random.randrange(10**6, 10**7)}"
+    settings = sandbox.settings
+    pbx = PBXConfig(
+        name=f"parked-{random.randrange(10**6)}",
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.ami_secret,
+    )
+    journal = CallJournal(db, region="NL")
+    journal.start()
+    first, second = AMIBridge(pbx, BoardHub()), AMIBridge(pbx, BoardHub(), journal)
+    operator = start_phone("100", answer_after_s=1.0)
+    caller = place_call(number, "Anna", duration_s=8)
+    try:
+        await first.start()
+        await until(
+            lambda: (c := call_from(first, number)) and c.state is CallState.TALKING,
+            "the operator to answer",
+        )
+        call = call_from(first, number)
+        assert call is not None
+        channels = {c.number: c.name for c in first.model.channels.values()}
+        reply = await first.send_action(
+            {"Action": "Park", "Channel": channels[number], "TimeoutChannel": channels["100"]}
+        )
+        assert reply.get("Response") == "Success", reply
+        await until(
+            lambda: (c := call_from(first, number)) and c.state is CallState.PARKED, "parked"
+        )
+        await first.close()  # the service restarts
+
+        await second.start()
+        await until(lambda: call_from(second, number) is not None, "the restarted bridge")
+        await asyncio.sleep(0.5)  # the ParkedCalls list comes after the channel list
+        parked = call_from(second, number)
+        assert parked is not None and parked.state is CallState.PARKED
+        assert (parked.parked_space, parked.parked_by, parked.talking_with) == ("701", "100", "")
+        await until(lambda: call_from(second, number) is None, "Anna to hang up", 20)
+        await journal.flush(10)
+        outcome = await db.fetchval(
+            "SELECT outcome FROM calls WHERE pbx = $1 AND caller_number = $2", pbx.name, number
+        )
+        assert outcome == "parked"
+    finally:
+        caller.stop()
+        operator.stop()
+        await first.close()
+        await second.close()
+        await journal.close()

@@ -369,3 +369,37 @@ def test_a_long_running_model_keeps_nothing_of_calls_that_are_over() -> None:
     model.apply(channel("Hangup", "9.9", "9.9", "PJSIP/trunk-9"), now=1.0)
     model.apply({"Event": "CoreShowChannelsComplete"}, now=1.0)
     assert not any(leftovers())
+
+
+def test_a_parked_call_is_still_parked_after_a_resync() -> None:
+    model = PBXModel("pbx1")
+    answered_call(model)
+    park(model, now=110.0)
+    model.reset()
+    # The channel list shows the lot's holding bridge, with another parked caller in it.
+    for uid in ("1.1", "7.1"):
+        listed = channel("CoreShowChannel", uid, uid, f"PJSIP/trunk-{uid}", BridgeId="lot")
+        model.apply(listed, now=120.0)
+    model.apply({"Event": "CoreShowChannelsComplete"}, now=120.0)
+    call = model.calls["1.1"]
+    assert call.state is CallState.PARKED and call.talking_with == ""
+    (ended,) = model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-1.1"), now=130.0)
+    assert ended.call.outcome == "parked"
+
+
+def test_a_call_first_seen_in_a_parking_lot_is_parked_not_talking() -> None:
+    # The service (re)starts while two callers wait in the lot's holding bridge: the
+    # channel list cannot tell, the ParkedCalls list that follows does.
+    model = PBXModel("pbx1")
+    model.reset()
+    for uid in ("5.1", "6.1"):
+        listed = channel("CoreShowChannel", uid, uid, f"PJSIP/trunk-{uid}", BridgeId="lot")
+        model.apply(listed, now=100.0)
+    model.apply({"Event": "CoreShowChannelsComplete"}, now=100.0)
+    for uid, space in (("5.1", "701"), ("6.1", "702")):
+        listed = parked(space) | {"ParkeeUniqueid": uid, "ParkeeLinkedid": uid}
+        model.apply(listed | {"ParkingDuration": "30", "ActionID": "a1"}, now=100.0)
+    assert [(c.state, c.parked_space, c.parked_at, c.answered_by) for c in model.snapshot()] == [
+        (CallState.PARKED, "701", 70.0, "100"),
+        (CallState.PARKED, "702", 70.0, "100"),
+    ]
