@@ -7,8 +7,8 @@ that cannot be read is reported with its number and skipped; the rest still coun
 A recording may span reconnections: every "Asterisk Call Manager/..." greeting after
 the first is a new login, read as a ``SwitchboardReconnect`` event (so it survives the
 JSON form too). The replay then does what the live bridge does on every login: the
-model forgets its channels and is rebuilt from the CoreShowChannels and QueueStatus
-replies that follow (they are events too, with an ActionID). Those replies carry no
+model forgets its channels and is rebuilt from the CoreShowChannels, QueueStatus and
+ParkedCalls replies that follow (they are events too, with an ActionID). Those replies carry no
 Timestamp, so they happen, for the replay, at the time of the last event before them.
 """
 
