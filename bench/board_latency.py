@@ -339,7 +339,7 @@ async def _log_in(session: aiohttp.ClientSession, base: str) -> str:
         return response.cookies["sb_session"].value
 
 
-async def _boards(port: int, logins: int, conn: Connection) -> None:
+async def _boards(port: int, logins: int, compress: int, conn: Connection) -> None:
     """Open boards on command, record when every message arrives, report on command."""
     base = f"http://127.0.0.1:{port}"
     received: list[list[float]] = []
@@ -353,9 +353,8 @@ async def _boards(port: int, logins: int, conn: Connection) -> None:
         async def board(index: int, ready: asyncio.Future[None]) -> None:
             headers = {"Cookie": f"sb_session={cookies[index % len(cookies)]}"}
             times = received[index]
-            # compress=15: permessage-deflate, as Chromium and Firefox ask for it.
             async with session.ws_connect(
-                f"{base}/ws", headers=headers, max_msg_size=0, compress=15
+                f"{base}/ws", headers=headers, max_msg_size=0, compress=compress
             ) as ws:
                 first = await ws.receive()
                 assert first.type == WSMsgType.TEXT, first
@@ -404,9 +403,12 @@ async def _boards(port: int, logins: int, conn: Connection) -> None:
 
 
 class Boards:
-    def __init__(self, port: int, logins: int) -> None:
+    # 15: permessage-deflate with a 32 KiB window, as Chromium and Firefox ask for it.
+    def __init__(self, port: int, logins: int, compress: int = 15) -> None:
         self.conn, child = FORK.Pipe()
-        self.process = FORK.Process(target=lambda: asyncio.run(_boards(port, logins, child)))
+        self.process = FORK.Process(
+            target=lambda: asyncio.run(_boards(port, logins, compress, child))
+        )
         self.process.start()
 
     def open(self, count: int) -> int:

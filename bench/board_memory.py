@@ -27,12 +27,12 @@ from board_latency import Boards, Server, make_workdir, prepare_database, rss_ki
 from switchboard.database import start_embedded
 
 
-def measure(server: Server, steps: list[int], logins: int) -> list[tuple[int, int]]:
+def measure(server: Server, steps: list[int], logins: int, compress: int) -> list[tuple[int, int]]:
     """(boards, RSS KiB) at each step."""
-    warm = Boards(server.port, logins)  # first connections load code and fill caches
+    warm = Boards(server.port, logins, compress)  # first connections load code, fill caches
     warm.open(5)
     warm.close()
-    boards = Boards(server.port, logins)
+    boards = Boards(server.port, logins, compress)
     points = []
     try:
         opened = 0
@@ -57,17 +57,20 @@ def main(args: argparse.Namespace) -> None:
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ours = Server("ours", dsn, args.extensions)
         try:
+            print(f"boards ask for permessage-deflate: {'yes' if args.compress else 'no'}")
             print(
                 f"snapshot: {args.extensions} extensions, {len(ours.snapshot) / 1024:.0f} KiB"
                 + (" (SYNTHETIC extension entries)" if ours.synthetic_extensions else "")
             )
-            results["board (bridge+hub+app)"] = measure(ours, args.steps, args.logins)
+            results["board (bridge+hub+app)"] = measure(
+                ours, args.steps, args.logins, args.compress
+            )
             snapshot = ours.snapshot
         finally:
             ours.stop()
         floor = Server("floor", snapshot)
         try:
-            results["floor (bare websocket)"] = measure(floor, args.steps, 0)
+            results["floor (bare websocket)"] = measure(floor, args.steps, 0, args.compress)
         finally:
             floor.stop()
         per_board = {}
@@ -93,4 +96,10 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, nargs="+", default=[0, 200, 1000])
     parser.add_argument("--extensions", type=int, default=500)
     parser.add_argument("--logins", type=int, default=20)
+    parser.add_argument(
+        "--compress",
+        type=int,
+        default=15,
+        help="permessage-deflate window bits the boards ask for, as browsers do; 0: none",
+    )
     main(parser.parse_args())
