@@ -243,7 +243,9 @@ def test_endpoints_queue_and_dialplan(sandbox: Sandbox) -> None:
 
     hints = sandbox.cli("core show hints")
     for ext in PHONE_EXTENSIONS:
-        assert re.search(rf"{ext}@phones\s*:\s*PJSIP/{ext}\s+State:Idle", hints), hints
+        # Each phone's hint carries its device and its person's presence (DND, status).
+        hint = rf"{ext}@phones\s*:\s*PJSIP/{ext},CustomPresence:{ext}\s+State:Idle"
+        assert re.search(hint, hints), hints
 
 
 async def test_inbound_call_reaches_fastagi_then_waits_in_queue(sandbox: Sandbox) -> None:
