@@ -18,7 +18,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ami_bridge.call_control import Act, Actor, CallControl, Claim, Outcome, Refusal
+from ami_bridge.call_control import (
+    PHONES_CONTEXT,
+    Act,
+    Actor,
+    CallControl,
+    Claim,
+    Outcome,
+    Refusal,
+    check_target,
+)
 from ami_bridge.hub import BoardHub, Message
 from ami_bridge.model import PBXModel
 
@@ -52,6 +61,12 @@ class CallDesk:
         self, act: Act, call_id: str, actor: Actor, target: str = ""
     ) -> Claim | Refusal:
         """Plan and send ``act``; the claim once the PBX accepted it, else why not."""
+        if act in (Act.BLIND, Act.ATTENDED) and check_target(target):
+            # A transfer to an extension the phones cannot dial hangs the caller up
+            # (Asterisk reports it a success): ask the dialplan first.
+            unknown = await self._unknown_target(target)
+            if unknown is not None:
+                return unknown
         plan = self.control.plan(act, call_id, actor, self._model, self._clock(), target)
         if isinstance(plan, Refusal):
             return plan
@@ -69,6 +84,18 @@ class CallDesk:
         if not ok:
             return Refusal("refused", 502, {"message": message})
         return plan.claim
+
+    async def _unknown_target(self, target: str) -> Refusal | None:
+        try:
+            reply = await self._send(
+                {"Action": "ShowDialPlan", "Context": PHONES_CONTEXT, "Extension": target}
+            )
+        except Exception as exc:
+            log.warning("could not look up %s on %s: %s", target, self.pbx, exc)
+            return Refusal("unavailable", 503)
+        if reply.get("Response", "").lower() == "error":
+            return Refusal("unknown_target", 422, {"target": target})
+        return None
 
     def on_event(self, event: Mapping[str, str]) -> None:
         """Every AMI event, after the bridge's model applied it."""

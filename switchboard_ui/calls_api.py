@@ -58,6 +58,7 @@ REFUSALS = {
     "no_extension": t("You have no phone on the board: ask an admin to give you an extension."),
     "bad_target": t("Not an extension or phone number: {target}"),
     "own_extension": t("{target} is your own phone."),
+    "unknown_target": t("{target} cannot be dialled from the phones: check the number."),
     "no_transfer": t("There is no transfer of yours to finish on this call."),
     "unavailable": t("Not connected to the PBX: nothing was done."),
     "refused": t("The PBX refused: {message}"),

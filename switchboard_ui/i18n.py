@@ -45,6 +45,8 @@ DUTCH: dict[str, str] = {
     "with {party}": "met {party}",
     "in queue {queue}": "in wachtrij {queue}",
     "ringing": "gaat over",
+    "on hold": "in de wacht",
+    "parked in {space}": "geparkeerd op {space}",
     "time": "tijd",
     # board: caller card
     "Caller": "Beller",
@@ -305,6 +307,9 @@ DUTCH: dict[str, str] = {
     ),
     "Not an extension or phone number: {target}": "Geen toestel of telefoonnummer: {target}",
     "{target} is your own phone.": "{target} is uw eigen toestel.",
+    "{target} cannot be dialled from the phones: check the number.": (
+        "{target} is niet te bellen vanaf de toestellen: controleer het nummer."
+    ),
     "There is no transfer of yours to finish on this call.": (
         "Er is geen doorverbinding van u om af te maken bij dit gesprek."
     ),

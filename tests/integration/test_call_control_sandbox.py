@@ -62,12 +62,18 @@ class Receptionist:
         return response.status, await response.json()
 
     async def seen(
-        self, predicate: Callable[[Message], bool], what: str, timeout_s: float = 15
+        self,
+        predicate: Callable[[Message], bool],
+        what: str,
+        timeout_s: float = 15,
+        after: Message | None = None,
     ) -> Message:
-        """The first message (since the socket opened) that ``predicate`` accepts."""
+        """The first message (since the socket opened, or since ``after``) that
+        ``predicate`` accepts."""
         deadline = time.monotonic() + timeout_s
+        start = 0 if after is None else self.messages.index(after) + 1
         while time.monotonic() < deadline:
-            for message in self.messages:
+            for message in self.messages[start:]:
                 if predicate(message):
                     return message
             await asyncio.sleep(0.05)
@@ -174,6 +180,14 @@ async def test_answer_from_the_board_then_blind_transfer(
     async with receptionist(switchboard, db, "anna", "200") as anna:
         with phones("200", "201"), caller("0612000101"):
             call_id = await answered(anna, "0612000101")
+            # A number the phones cannot dial would hang the caller up: refused first.
+            status, reply = await anna.post(
+                "/api/calls/transfer", {"call_id": call_id, "target": "299", "mode": "blind"}
+            )
+            assert (status, reply["error"]) == (
+                422,
+                "299 cannot be dialled from the phones: check the number.",
+            )
             status, reply = await anna.post(
                 "/api/calls/transfer", {"call_id": call_id, "target": "201", "mode": "blind"}
             )
@@ -330,8 +344,16 @@ async def test_a_phone_that_does_not_take_the_call_fails_plainly_and_the_caller_
                 failed = await bea.outcome(call["call_id"], "answer", "failed")
                 assert failed["code"] == "not_taken"
                 assert failed["values"]["status"] == "BUSY"
-                bea.messages.clear()
-                await bea.call_from("0612000106", "queued")  # back in the queue, not dropped
+                # Back in the queue, not dropped.
+                await bea.seen(
+                    lambda m: (
+                        m["type"] == "call"
+                        and m["call"]["call_id"] == call["call_id"]
+                        and m["call"]["state"] == "queued"
+                    ),
+                    "the caller back in the queue",
+                    after=failed,
+                )
         finally:
             busy.stop()
 
