@@ -20,19 +20,25 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 async def receptionist_board(
-    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+    browser: Browser,
+    db: asyncpg.Pool,
+    switchboard: RunningSwitchboard,
+    username: str = "lotte",
+    extension: str = "200",
 ) -> Page:
     password = secrets.token_urlsafe(12)
+    name = username.capitalize()
     await create_user(
-        db, "lotte", password, role="receptionist", display_name="Lotte", extension="200"
+        db, username, password, role="receptionist", display_name=name, extension=extension
     )
+    # A page of its own context: its own cookies, so its own session.
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     await page.goto(switchboard.board_url)
-    await page.fill("input[name=username]", "lotte")
+    await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     await expect(page.locator("#link")).to_have_text("Live", timeout=10_000)
-    await expect(page.locator("#call-control .cc-phone")).to_have_text("Your phone: 200")
+    await expect(page.locator("#call-control .cc-phone")).to_have_text(f"Your phone: {extension}")
     return page
 
 
@@ -116,3 +122,26 @@ async def test_a_refusal_is_shown_next_to_the_call(
         )
     finally:
         call.stop()
+
+
+async def test_the_second_receptionist_sees_who_took_the_call(
+    browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
+) -> None:
+    lotte = await receptionist_board(browser, db, switchboard)
+    milan = await receptionist_board(browser, db, switchboard, "milan", "203")
+    phone = start_phone("200", answer_after_s=4.0)  # Lotte takes a moment to pick up
+    call = place_call("0612000204", None, duration_s=60)
+    try:
+        at_lotte = lotte.locator("#waiting .call", has_text="0612000204")
+        at_milan = milan.locator(".call", has_text="0612000204")
+        await expect(at_milan.get_by_role("button", name="Answer")).to_be_visible(timeout=10_000)
+        await at_lotte.get_by_role("button", name="Answer").click()
+        # While Lotte's phone rings, Milan's board names her and offers nothing to click.
+        await expect(at_milan.locator(".call-status")).to_have_text("Lotte is answering this call.")
+        await expect(at_milan.locator(".call-actions button")).to_have_count(0)
+        await expect(at_milan.locator(".call-status")).to_have_text(
+            "Lotte answered on 200.", timeout=15_000
+        )
+    finally:
+        call.stop()
+        phone.stop()
