@@ -501,9 +501,19 @@ class AGIResult:
         return replace(self, usage=usage)
 
 
-@lru_cache(maxsize=1024)  # replies repeat ("200 result=1"); AGIResult is immutable
 def parse_result_line(line: str) -> AGIResult:
     """Parse one status line (``200 result=1 (value)``) into an :class:`AGIResult`.
+
+    Short replies repeat ("200 result=1") and AGIResult is immutable: each distinct one
+    is parsed once. See :func:`_parse_result_line`.
+    """
+    if len(line) <= 200:
+        return _remembered_result(line)
+    return _parse_result_line(line)
+
+
+def _parse_result_line(line: str) -> AGIResult:
+    """The parsing of :func:`parse_result_line`.
 
     Built on ``panoramisk.utils.parse_agi_result`` (classification) and its
     ``re_kv`` (the ``key=value (data)`` pairs), with its gaps filled: it drops
@@ -544,3 +554,6 @@ def parse_result_line(line: str) -> AGIResult:
         error=error if isinstance(error, str) else None,
         raw=text,
     )
+
+
+_remembered_result = lru_cache(maxsize=1024)(_parse_result_line)

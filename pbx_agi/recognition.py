@@ -26,6 +26,9 @@ VERIFICATION_VALID_FOR = timedelta(days=365)
 _CLEAN_DISPLAY = re.compile(r"[!#-:=?-\[\]-~]+(?: [!#-:=?-\[\]-~]+)*")
 
 
+_MAX_REMEMBERED = 200
+
+
 @lru_cache(maxsize=4096)
 def _sanitised(text: str) -> str:
     return sanitise_display_name(text)
@@ -38,7 +41,8 @@ def display_text(text: str | None) -> str:
         return ""
     if len(text) <= MAX_DISPLAY_NAME and _CLEAN_DISPLAY.fullmatch(text):
         return text
-    return _sanitised(text)
+    # Remember only texts of a sane length: a hostile caller name can be kilobytes.
+    return _sanitised(text) if len(text) <= _MAX_REMEMBERED else sanitise_display_name(text)
 
 
 class Confidence(Enum):

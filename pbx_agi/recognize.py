@@ -20,7 +20,7 @@ from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition import Recognition, recognise, summarise_history
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.contacts import find_by_number
-from switchboard.numbers import normalise
+from switchboard.numbers import MAX_RAW_LENGTH, CallerNumber, normalise
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,15 @@ DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
 
 # phonenumbers takes most of a recognition's CPU; callers call again, so remember the
 # answer per raw caller id and region. CallerNumber is immutable: sharing it is safe.
-cached_normalise = lru_cache(maxsize=65536)(normalise)
+_remembered_normalise = lru_cache(maxsize=65536)(normalise)
+
+
+def cached_normalise(raw: str | None, region: str) -> CallerNumber:
+    # A caller id longer than any number is refused at once: not worth a cache entry,
+    # and a hostile one could be long.
+    if raw is not None and len(raw) > MAX_RAW_LENGTH:
+        return normalise(raw, region)
+    return _remembered_normalise(raw, region)
 
 
 @lru_cache(maxsize=4096)
