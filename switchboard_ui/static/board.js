@@ -66,6 +66,7 @@ function handle(message) {
     case "snapshot":
       calls.clear();
       for (const call of message.calls) calls.set(call.call_id, call);
+      for (const p of message.pbx) setPbx(p.name, p.connected);
       setLink(message.pbx.length > 0 && message.pbx.every((p) => p.connected));
       break;
     case "call": calls.set(message.call.call_id, message.call); break;
@@ -73,7 +74,10 @@ function handle(message) {
     case "resync":
       for (const [id, call] of calls) if (call.pbx === message.pbx) calls.delete(id);
       break;
-    case "pbx": setLink(message.pbx.connected); break;
+    case "pbx":
+      setPbx(message.pbx.name, message.pbx.connected);
+      setLink([...pbxConnected.values()].every(Boolean));
+      break;
     default:
       if (!messageHandlers.has(message.type)) return;
   }
@@ -87,14 +91,36 @@ function setLink(up) {
   link.className = "link " + (up ? "link-up" : "link-down");
 }
 
+// Answered calls (talking, on hold during a transfer, parked) are "in conversation";
+// everything else still waits for somebody and runs the 15-second clock.
+const ANSWERED_STATES = new Set(["talking", "held", "parked"]);
+const pbxConnected = new Map(); // pbx -> connected; calls of a lost PBX are shown as stale
+const pbxLostAt = new Map(); // pbx -> when the board lost it (seconds): stale clocks stop there
+
+function setPbx(name, connected) {
+  if (!connected && pbxConnected.get(name) !== false) pbxLostAt.set(name, Date.now() / 1000);
+  if (connected) pbxLostAt.delete(name);
+  pbxConnected.set(name, connected);
+}
+
 function render() {
   const waiting = [], talking = [];
-  for (const call of calls.values()) (call.state === "talking" ? talking : waiting).push(call);
+  for (const call of calls.values()) (ANSWERED_STATES.has(call.state) ? talking : waiting).push(call);
   const byStart = (a, b) => a.started_at - b.started_at;
   fill("waiting", waiting.sort(byStart));
   fill("talking", talking.sort(byStart));
   for (const fn of renderHooks) fn();
   tick();
+}
+
+function describe(call) {
+  switch (call.state) {
+    case "talking": return t("with {party}", { party: call.talking_with });
+    case "held": return t("on hold");
+    case "parked": return t("parked in {space}", { space: call.parked_space || "?" });
+    case "queued": return t("in queue {queue}", { queue: call.queue });
+    default: return t("ringing");
+  }
 }
 
 function fill(listId, list) {
@@ -106,14 +132,18 @@ function fill(listId, list) {
     li.dataset.number = call.caller_number;
     li.classList.toggle("selected", call.call_id === selectedCall);
     li.dataset.state = call.state;
-    li.dataset.since = call.state === "talking" ? call.answered_at : call.started_at;
+    // Answered calls count from when this conversation began (a transfer restarts it).
+    li.dataset.since = ANSWERED_STATES.has(call.state)
+      ? (call.talking_since || call.answered_at || call.started_at) : call.started_at;
+    const stale = pbxConnected.get(call.pbx) === false;
+    li.classList.toggle("stale", stale);
+    li.dataset.until = stale ? pbxLostAt.get(call.pbx) : "";
+    li.title = stale ? t("Last known state: the PBX is not connected") : "";
     li.querySelector(".caller-name").textContent =
       call.caller_name || call.caller_number || t("Withheld number");
     li.querySelector(".caller-number").textContent = call.caller_name ? call.caller_number : "";
     li.querySelector(".confidence").textContent = CONFIDENCE_TEXT[call.confidence] || "";
-    li.querySelector(".detail").textContent =
-      call.state === "talking" ? t("with {party}", { party: call.talking_with }) :
-      call.state === "queued" ? t("in queue {queue}", { queue: call.queue }) : t("ringing");
+    li.querySelector(".detail").textContent = describe(call);
     return li;
   }));
   document.getElementById(`${listId}-count`).textContent = list.length;
@@ -122,10 +152,11 @@ function fill(listId, list) {
 function tick() {
   const now = Date.now() / 1000;
   for (const li of document.querySelectorAll(".call")) {
-    const seconds = Math.max(0, Math.floor(now - Number(li.dataset.since)));
+    const until = li.dataset.until ? Number(li.dataset.until) : now;
+    const seconds = Math.max(0, Math.floor(until - Number(li.dataset.since)));
     li.querySelector(".timer").textContent =
       `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-    const waiting = li.dataset.state !== "talking";
+    const waiting = !ANSWERED_STATES.has(li.dataset.state);
     li.classList.toggle("red", waiting && seconds > RED_AFTER_S);
     li.classList.toggle("amber", waiting && seconds >= AMBER_AFTER_S && seconds <= RED_AFTER_S);
   }
