@@ -231,6 +231,7 @@ DUTCH: dict[str, str] = {
     "Ask first": "Eerst overleggen",
     "Park": "Parkeren",
     "Hang up": "Ophangen",
+    "Click again to hang up": "Klik nogmaals om op te hangen",
     "Complete transfer": "Doorverbinden voltooien",
     "Cancel transfer": "Doorverbinden afbreken",
     "Transfer to": "Doorverbinden naar",

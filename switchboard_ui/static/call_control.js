@@ -11,6 +11,10 @@
   const LOG_LENGTH = 6;
   let me = { extension: "", role: "receptionist", name: "" };
   let transferMode = "blind";
+  // A click on Hang up only arms it: a second click within this time hangs up, so a
+  // click meant for the caller card never cuts a caller off.
+  const HANGUP_ARMED_MS = 4000;
+  let armed = { callId: "", until: 0 };
 
   // Who is acting on a call: the same texts as the server's refusals.
   const CLAIM_TEXT = {
@@ -120,6 +124,10 @@
         button.type = "button";
         button.dataset.act = act;
         button.textContent = label;
+        if (act === "hangup" && armed.callId === call.call_id && Date.now() < armed.until) {
+          button.textContent = t("Click again to hang up");
+          button.classList.add("armed");
+        }
         button.title = t("Key {key}", { key });
         actions.append(button);
       }
@@ -213,6 +221,13 @@
       setTimeout(() => askTarget(button.dataset.act));
       return;
     }
+    if (button.dataset.act === "hangup" && !(armed.callId === callId && Date.now() < armed.until)) {
+      armed = { callId, until: Date.now() + HANGUP_ARMED_MS };
+      board.render();
+      setTimeout(() => board.render(), HANGUP_ARMED_MS);
+      return;
+    }
+    armed = { callId: "", until: 0 };
     act(button.dataset.act, callId);
   });
 

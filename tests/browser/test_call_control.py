@@ -103,7 +103,7 @@ async def test_answer_and_transfer_blind_and_attended_from_the_board(
             process.stop()
 
 
-async def test_a_refusal_is_shown_next_to_the_call(
+async def test_a_refusal_is_shown_next_to_the_call_and_hang_up_takes_two_clicks(
     browser: Browser, db: asyncpg.Pool, switchboard: RunningSwitchboard
 ) -> None:
     page = await receptionist_board(browser, db, switchboard)
@@ -120,6 +120,14 @@ async def test_a_refusal_is_shown_next_to_the_call(
         await expect(page.locator("#call-control .cc-message")).to_have_text(
             "Answer the call first: this is done from your own phone."
         )
+        # One click on Hang up only arms it; the second hangs up.
+        await row.get_by_role("button", name="Hang up").click()
+        await row.get_by_role("button", name="Click again to hang up").click()
+        await expect(row).to_have_count(0, timeout=10_000)
+        await expect(page.locator("#call-control .cc-log li").first).to_have_text(
+            "Lotte hung up the call."
+        )
+        assert call.wait(timeout=10) == 0  # Asterisk sent the caller a BYE
     finally:
         call.stop()
 
