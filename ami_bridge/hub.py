@@ -24,6 +24,7 @@ adds ``claims`` to the snapshot and the ``claim`` and ``action`` messages.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -46,21 +47,44 @@ class SubscriptionDropped(Exception):
     """The board fell too far behind; it must reconnect for a fresh snapshot."""
 
 
+class Outgoing:
+    """A published message and its JSON text, encoded once for every board."""
+
+    __slots__ = ("_text", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self.message, separators=(",", ":"))
+        return self._text
+
+
 class Subscription:
     def __init__(self, hub: BoardHub, size: int) -> None:
         self._hub = hub
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=size)
+        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=size)
         self.dropped = False
 
-    def offer(self, message: Message) -> bool:
+    def offer(self, outgoing: Outgoing) -> bool:
         try:
-            self._queue.put_nowait(message)
+            self._queue.put_nowait(outgoing)
         except asyncio.QueueFull:
             self.dropped = True
             return False
         return True
 
     async def next(self) -> Message:
+        return (await self._next()).message
+
+    async def next_text(self) -> str:
+        """The next message as JSON text, shared with every other board (encoded once)."""
+        return (await self._next()).text
+
+    async def _next(self) -> Outgoing:
         if self.dropped:
             raise SubscriptionDropped
         return await self._queue.get()
@@ -123,9 +147,9 @@ class BoardHub:
         return len(self._subscribers)
 
     def publish(self, message: Message) -> None:
-        message = {"v": PROTOCOL_VERSION, **message}
+        outgoing = Outgoing({"v": PROTOCOL_VERSION, **message})
         for subscription in list(self._subscribers):
-            if not subscription.offer(message):
+            if not subscription.offer(outgoing):
                 log.warning("dropping a board that fell %d messages behind", self._queue_size)
                 self._subscribers.discard(subscription)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import asyncpg
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ami_bridge.hub import BoardHub, SubscriptionDropped
+from ami_bridge.hub import BoardHub, Subscription, SubscriptionDropped
 from switchboard.caller_card import caller_card, save_note
 from switchboard_ui import auth, i18n
 
@@ -184,11 +185,18 @@ async def board_socket(request: web.Request) -> web.StreamResponse:
     session = await current_session(request)
     if session is None:
         return web.Response(status=401, text="log in first")
-    socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=16 * 1024)
+    # No permessage-deflate: boards sit on the LAN, and each compressed socket keeps
+    # about 230 KiB of zlib state (bench/board_memory.py).
+    socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=16 * 1024, compress=False)
     await socket.prepare(request)
     request.app[SOCKETS].add(socket)
     snapshot, subscription = request.app[HUB].subscribe()
-    sender = asyncio.create_task(_send_updates(socket, snapshot, subscription.next))
+    # Only the text is kept: the snapshot's objects (every extension) must not live as
+    # long as the connection.
+    first = json.dumps(snapshot, separators=(",", ":"))
+    del snapshot
+    sender = asyncio.create_task(_send_updates(socket, first, subscription))
+    del first
     try:
         # The board sends nothing yet; reading keeps pings/pongs and close frames flowing.
         async for message in socket:
@@ -203,12 +211,14 @@ async def board_socket(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_updates(
-    socket: web.WebSocketResponse, snapshot: dict[str, Any], next_message: Any
+    socket: web.WebSocketResponse, first: str, subscription: Subscription
 ) -> None:
     try:
-        await socket.send_json(snapshot)
+        await socket.send_str(first)
+        del first
         while True:
-            await socket.send_json(await next_message())
+            # Encoded once by the hub and shared by every board.
+            await socket.send_str(await subscription.next_text())
     except SubscriptionDropped:
         await socket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"fell behind; reconnect")
     except ConnectionResetError:

@@ -45,7 +45,6 @@ DUTCH: dict[str, str] = {
     "with {party}": "met {party}",
     "in queue {queue}": "in wachtrij {queue}",
     "ringing": "gaat over",
-    "on hold": "in de wacht",
     "parked in {space}": "geparkeerd op {space}",
     "time": "tijd",
     # board: caller card
