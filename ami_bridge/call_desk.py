@@ -34,6 +34,10 @@ from ami_bridge.model import PBXModel
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5
+# Atxfer and CancelAtxfer work by playing the features.conf keys into the receptionist's
+# channel; an Atxfer sent while the last one is still being wound down is silently lost
+# (seen in the sandbox within a second of a cancel). A new one waits this long after it.
+ATXFER_SETTLE_S = 0.0
 # Sends one AMI action and returns its reply's headers; raises when the PBX is gone.
 Sender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
 
@@ -55,6 +59,7 @@ class CallDesk:
         self._hub = hub
         self._clock = clock
         self._ticker: asyncio.Task[None] | None = None
+        self._atxfer_ended: dict[str, float] = {}  # call id -> when its last one ended
         hub.add_snapshot_source(lambda: {"claims": self.control.snapshot()})
 
     async def command(
@@ -72,6 +77,10 @@ class CallDesk:
             return plan
         self._hub.publish({"type": "claim", **plan.claim.to_json()})
         self._start_ticker()
+        if act is Act.ATTENDED:
+            ended = self._atxfer_ended.pop(call_id, None)
+            if ended is not None and self._clock() - ended < ATXFER_SETTLE_S:
+                await asyncio.sleep(ATXFER_SETTLE_S - (self._clock() - ended))
         try:
             reply = await self._send(plan.action)
         except Exception as exc:  # PBXUnavailable, or a connection lost mid-action
@@ -124,6 +133,8 @@ class CallDesk:
 
     def _publish(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
+            if outcome.claim.act is Act.ATTENDED and outcome.ends_claim:
+                self._atxfer_ended[outcome.claim.call_id] = self._clock()
             self._hub.publish(outcome_message(outcome))
             log.info(
                 "call control %s %s by %s on %s: %s %s",

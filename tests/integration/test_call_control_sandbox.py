@@ -91,7 +91,9 @@ class Receptionist:
         call: Message = message["call"]
         return call
 
-    async def outcome(self, call_id: str, action: str, result: str = "") -> Message:
+    async def outcome(
+        self, call_id: str, action: str, result: str = "", after: Message | None = None
+    ) -> Message:
         return await self.seen(
             lambda m: (
                 m["type"] == "action"
@@ -101,6 +103,7 @@ class Receptionist:
             ),
             f"the {action} outcome on {call_id}",
             timeout_s=40,
+            after=after,
         )
 
 
@@ -262,6 +265,11 @@ async def test_attended_transfer_completed_and_another_cancelled(
                     ),
                     "the caller back with Anna",
                 )
+                # At once she asks again: Asterisk would drop an Atxfer sent while the
+                # cancel is still winding down, so the board waits for it to settle.
+                assert (await anna.post("/api/calls/transfer", body))[0] == 202
+                again = await anna.outcome(call_id, "attended", after=cancelled)
+                assert (again["result"], again["code"]) == ("progress", "consulting")
 
 
 async def test_park_then_take_back_then_hang_up(
