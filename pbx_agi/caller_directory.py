@@ -114,12 +114,7 @@ class DirectorySnapshot:
         for row in rows:
             if not row["caller_e164"]:
                 continue
-            self.calls_by_number[row["caller_e164"]][row["linked_id"]] = PastCall(
-                row["linked_id"],
-                row["started_at"],
-                row["answered_at"] is not None,
-                row["answered_by"],
-            )
+            self.calls_by_number[row["caller_e164"]][row["linked_id"]] = PastCall.from_row(row)
 
     def prune_calls(self, now: datetime) -> None:
         cutoff = now - self.history_window
@@ -145,7 +140,7 @@ FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
 GROUP BY c.id
 """
 _CALL_ROWS = """
-SELECT linked_id, caller_e164, started_at, answered_at, answered_by, updated_at
+SELECT linked_id, caller_e164, started_at, answered_at, answered_by, direction, updated_at
 FROM calls WHERE caller_e164 IS NOT NULL AND started_at >= $1
 """
 

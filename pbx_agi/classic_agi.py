@@ -96,7 +96,7 @@ _DEAD_CHANNEL = 511
 # Earlier calls from one number (``$1``) since ``$2``; one row per call even if two
 # PBXes journalled the same linked id, as in the caller directory.
 CALL_HISTORY_SQL = """
-SELECT DISTINCT ON (linked_id) linked_id, started_at, answered_at, answered_by
+SELECT DISTINCT ON (linked_id) linked_id, started_at, answered_at, answered_by, direction
 FROM calls
 WHERE caller_e164 = $1 AND started_at >= $2
 ORDER BY linked_id, updated_at DESC
@@ -210,15 +210,7 @@ def fetch_facts(conninfo: str, e164: str, *, history_since: datetime) -> Facts:
         calls = conn.execute(CALL_HISTORY_SQL, (e164, history_since)).fetchall()
     return Facts(
         matches=tuple(contact_match(row) for row in matches),
-        history=tuple(
-            PastCall(
-                row["linked_id"],
-                row["started_at"],
-                row["answered_at"] is not None,
-                row["answered_by"],
-            )
-            for row in calls
-        ),
+        history=tuple(PastCall.from_row(row) for row in calls),
     )
 
 

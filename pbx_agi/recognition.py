@@ -7,11 +7,12 @@ confidence tells the receptionist whether to verify before trusting it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 from switchboard.contacts import ContactMatch
 from switchboard.display import MAX_DISPLAY_NAME, sanitise_display_name
@@ -60,6 +61,20 @@ class PastCall:
     started_at: datetime
     answered: bool
     answered_by: str | None
+    # False for our own call to the number (a call-back): it tells who spoke with them
+    # last, but the caller did not "call again".
+    inbound: bool = True
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PastCall:
+        """From a ``calls`` row (linked_id, started_at, answered_at, answered_by, direction)."""
+        return cls(
+            row["linked_id"],
+            row["started_at"],
+            row["answered_at"] is not None,
+            row["answered_by"],
+            row.get("direction") != "outbound",
+        )
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,7 @@ def summarise_history(
         for c in earlier
     )
     return CallerHistory(
-        recent_calls=sum(1 for c in earlier if now - c.started_at <= repeat_window),
+        recent_calls=sum(1 for c in earlier if c.inbound and now - c.started_at <= repeat_window),
         last_handled_by=(last_answered.answered_by or "") if last_answered else "",
         missed=missed,
     )

@@ -61,14 +61,14 @@ async def test_a_caller_who_gave_up_is_missed_until_a_phone_calls_back(
     (abandoned,) = await history(db, number)
     assert abandoned.startswith("abandoned after 0:0") and abandoned.endswith("in the queue")
 
-    def recognition_history() -> tuple[bool, str]:
+    def recognition_history() -> tuple[bool, str, int]:
         facts = fetch_facts(postgres_dsn, e164, history_since=LATER - timedelta(days=60))
         summary = summarise_history(
             facts.history, this_call="new", now=LATER, repeat_window=timedelta(days=60)
         )
-        return summary.missed, summary.last_handled_by
+        return summary.missed, summary.last_handled_by, summary.recent_calls
 
-    assert await asyncio.to_thread(recognition_history) == (True, "")
+    assert await asyncio.to_thread(recognition_history) == (True, "", 1)
 
     # Phone 201 calls the number (recorded later the same day); it is answered.
     await journal(db, recorded("called_back", {"0687654321": number}))
@@ -76,7 +76,8 @@ async def test_a_caller_who_gave_up_is_missed_until_a_phone_calls_back(
     assert newest == "outgoing call from 201"
     assert older.startswith(abandoned + ", called back by 201 ") and older.endswith("min later")
     # SB_MISSED_CALL no longer: somebody spoke with them since; 201 handled them last.
-    assert await asyncio.to_thread(recognition_history) == (False, "201")
+    # Our call to them is not one of theirs: still one recent call of their own.
+    assert await asyncio.to_thread(recognition_history) == (False, "201", 1)
 
 
 async def test_transfers_and_parking_are_told_in_the_history(db: asyncpg.Pool) -> None:

@@ -17,9 +17,13 @@ def contact(contact_id: int = 1, *, vip: bool = False) -> ContactMatch:
     return ContactMatch(contact_id, "Anna", "Bakkerij", vip, "nl", NOW - DAY)
 
 
-def call(minutes_ago: float, *, answered_by: str | None, linked_id: str = "") -> PastCall:
+def call(
+    minutes_ago: float, *, answered_by: str | None, linked_id: str = "", inbound: bool = True
+) -> PastCall:
     started = NOW - timedelta(minutes=minutes_ago)
-    return PastCall(linked_id or f"c{minutes_ago}", started, answered_by is not None, answered_by)
+    return PastCall(
+        linked_id or f"c{minutes_ago}", started, answered_by is not None, answered_by, inbound
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,23 @@ def call(minutes_ago: float, *, answered_by: str | None, linked_id: str = "") ->
         ([contact()], [call(30, answered_by="100, 201")], 3, "", "called recently"),
         # Older than the repeat window: not a repeat caller, but the same person helps.
         ([contact()], [call(60 * 30, answered_by="204")], 0, "204", "first call"),
+        # We called them (a call-back): they did not call again, but 201 knows the matter.
+        (
+            [contact()],
+            [call(10, answered_by="201", inbound=False)],
+            0,
+            "201",
+            "first call",
+        ),
+        # Called back after a missed call: the miss is settled; the missed call still
+        # makes this their second call, and 201 who called back takes it.
+        (
+            [contact()],
+            [call(10, answered_by="201", inbound=False), call(90, answered_by=None)],
+            3,
+            "201",
+            "called recently",
+        ),
     ],
 )
 def test_routing(
