@@ -3,8 +3,8 @@ the FastAGI service.
 
 Asterisk starts it for ``AGI(switchboard-agi-recognize,DID)`` with the AGI conversation
 on stdin/stdout. It answers exactly like the FastAGI route ``recognize``
-(``pbx_agi/recognize.py``): the same ``CALLERID(name)``, the same ``SB_*`` variables in
-the same order, the same ``UserEvent SwitchboardRecognition``. It is built from the same
+(``pbx_agi/recognize.py``): the same ``CALLERID(name)`` and ``SB_*`` variables in the
+same order, in the same single ``EXEC MSet``. It is built from the same
 pieces -- :func:`~switchboard.numbers.normalise`, the contact query of
 :mod:`switchboard.contacts`, :func:`~pbx_agi.recognition.summarise_history`,
 :func:`~pbx_agi.recognition.recognise`, :func:`~pbx_agi.routing.decide_route` -- and

@@ -117,7 +117,11 @@ UNRECOGNISED_WITHHELD = {
     "SB_PREFERRED_EXTENSION": "",
     "SB_ROUTE_REASON": "first call",
 }
-USER_EVENT_UNKNOWN = 'EXEC "UserEvent" "SwitchboardRecognition,Confidence: unknown,ContactId: "'
+
+
+def one_mset(commands: list[str]) -> bool:
+    """Everything in one round trip, as the FastAGI route sends it."""
+    return len(commands) == 1 and commands[0].startswith('EXEC "MSet" ')
 
 
 # ----------------------------------------------------------------- the conversation
@@ -132,7 +136,7 @@ def test_a_withheld_caller_is_answered_without_asking_the_database(
     result = converse(["-c", config, "0201234567"], env)
     assert result.code == 0
     assert variables_set(result.commands) == UNRECOGNISED_WITHHELD
-    assert result.commands[-1] == USER_EVENT_UNKNOWN
+    assert one_mset(result.commands)
     assert result.stderr == ""
 
 
@@ -150,7 +154,7 @@ def test_caller_name_bytes_that_are_not_utf8_do_not_stop_recognition(
         "CALLERID(name)": "J\ufffdrgen \u2014 M\u00fcller",
         **UNRECOGNISED_WITHHELD,
     }
-    assert result.commands[-1] == USER_EVENT_UNKNOWN
+    assert one_mset(result.commands)
 
 
 def test_a_line_smuggled_into_the_environment_cannot_change_the_caller(
@@ -186,8 +190,8 @@ def test_a_caller_who_hangs_up_ends_the_script_quietly(converse: Converse, tmp_p
     # Asterisk answers commands on a dead channel with 511; or stdin just ends.
     dead = converse(["-c", config], env, replies=["511 Command Not Permitted"])
     assert (dead.code, len(dead.commands), dead.stderr) == (0, 1, "")
-    gone = converse(["-c", config], env, replies=[OK])
-    assert (gone.code, len(gone.commands), gone.stderr) == (0, 2, "")
+    gone = converse(["-c", config], env, replies=[])
+    assert (gone.code, len(gone.commands), gone.stderr) == (0, 1, "")
 
 
 def test_without_an_environment_block_nothing_is_sent(converse: Converse, tmp_path: Path) -> None:
@@ -280,7 +284,7 @@ def test_a_database_that_never_answers_costs_no_more_than_the_budget(
     assert variables_set(result.commands)["CALLERID(name)"] == "Jan de Vries"
     assert variables_set(result.commands)["SB_RECOGNISED"] == "no"
     assert variables_set(result.commands)["SB_CALLER_E164"] == "+31612345678"
-    assert result.commands[-1] == USER_EVENT_UNKNOWN
+    assert one_mset(result.commands)
     assert result.stderr.count("\n") == 1
     assert "no answer from PostgreSQL within 300 ms" in result.stderr
 
@@ -310,7 +314,7 @@ def test_a_closed_port_exits_non_zero_at_once_with_one_clear_line(tmp_path: Path
     assert "call goes on unrecognised" in stderr
     sent = result.stdout.decode().splitlines()
     assert variables_set(sent)["SB_RECOGNISED"] == "no"  # the call goes on unrecognised
-    assert sent[-1] == USER_EVENT_UNKNOWN
+    assert one_mset(sent)
     # Python's start-up and imports are most of this; the refusal itself is instant.
     assert elapsed < 5, elapsed
 
