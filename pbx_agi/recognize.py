@@ -20,7 +20,13 @@ from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition import Recognition, recognise, summarise_history
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.contacts import find_by_number
-from switchboard.numbers import MAX_RAW_LENGTH, CallerNumber, normalise
+from switchboard.numbers import (
+    MAX_RAW_LENGTH,
+    CallerNumber,
+    NumberKind,
+    known_number,
+    normalise,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +67,11 @@ class RecognizeRoute:
         budget_s: float,
         repeat_window: timedelta = DEFAULT_REPEAT_WINDOW,
         instant: InstantLookup | None = None,
+        is_known: Callable[[str], bool] | None = None,
     ) -> None:
         self._lookup = lookup
         self._instant = instant
+        self._is_known = is_known
         self._region = region
         self._budget_s = budget_s
         self._repeat_window = repeat_window
@@ -89,12 +97,16 @@ class RecognizeRoute:
             # No task and no timer for an answer already in memory.
             return directory.facts(e164) if directory.ready else None
 
+        def is_known(e164: str) -> bool:
+            return directory.ready and e164 in directory.snapshot.by_number
+
         return cls(
             lookup,
             region=region,
             budget_s=budget_s,
             repeat_window=repeat_window,
             instant=instant,
+            is_known=is_known,
         )
 
     async def __call__(self, session: AGISession) -> None:
@@ -108,7 +120,12 @@ class RecognizeRoute:
         self, caller_id: str | None, caller_name: str | None, *, this_call: str = ""
     ) -> Recognition:
         started = time.monotonic()
-        number = cached_normalise(caller_id, self._region)
+        known = known_number(caller_id, self._region, self._is_known) if self._is_known else None
+        number = (
+            CallerNumber(NumberKind.PUBLIC, known)
+            if known
+            else cached_normalise(caller_id, self._region)
+        )
         facts = _NO_FACTS
         if number.matchable and number.e164:
             at_hand = self._instant(number.e164) if self._instant is not None else None

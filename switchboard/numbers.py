@@ -7,10 +7,13 @@ classified, never matched, and never raises.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 
 WITHHELD_WORDS = frozenset(
     {"", "anonymous", "unknown", "restricted", "private", "withheld", "unavailable", "asterisk"}
@@ -62,3 +65,46 @@ def normalise(raw: str | None, region: str = "NL") -> CallerNumber:
             e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
             return CallerNumber(NumberKind.PUBLIC, e164)
     return CallerNumber(NumberKind.INVALID)
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@lru_cache(maxsize=64)
+def _plain_national_prefix(region: str) -> tuple[str, str] | None:
+    """(national prefix, country code) when the region's numbers dialled nationally are
+    simply the prefix and the national number (NL: "0" and "31"); None where
+    phonenumbers applies rules of its own (GB's "180020", AR's transforms, ...)."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or not metadata.national_prefix or metadata.country_code is None:
+        return None
+    if metadata.national_prefix_transform_rule is not None:
+        return None
+    if metadata.national_prefix_for_parsing not in (None, metadata.national_prefix):
+        return None
+    return metadata.national_prefix, str(metadata.country_code)
+
+
+def known_number(raw: str | None, region: str, is_known: Callable[[str], bool]) -> str | None:
+    """The E.164 form of ``raw`` when it is plainly one of ``is_known``'s numbers (which
+    :func:`normalise` accepted before, e.g. a contact's), else None: then ask
+    :func:`normalise`.
+
+    Recognition runs while the line rings, and parsing with phonenumbers is most of its
+    cost. A caller id as trunks send it (+31612345678, or 0612345678 in NL) of a
+    number we already know needs no parsing: it can only be that number."""
+    if raw is None or len(raw) > MAX_RAW_LENGTH:
+        return None
+    if raw.startswith("+"):
+        candidate = raw
+    else:
+        plain = _plain_national_prefix(region)
+        if plain is None or len(raw) <= MAX_EXTENSION_DIGITS:
+            return None
+        prefix, country_code = plain
+        if not raw.startswith(prefix):
+            return None
+        candidate = f"+{country_code}{raw[len(prefix) :]}"
+    if not _DIGITS.fullmatch(candidate, 1) or not is_known(candidate):
+        return None
+    return candidate

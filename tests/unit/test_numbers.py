@@ -1,9 +1,10 @@
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from switchboard.display import MAX_DISPLAY_NAME, sanitise_display_name
-from switchboard.numbers import NumberKind, normalise
+from switchboard.numbers import NumberKind, known_number, normalise
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,46 @@ def test_display_names_are_one_short_harmless_line(text: str) -> None:
 
 def test_display_name_keeps_accents_and_drops_injection() -> None:
     assert sanitise_display_name('José "Boss"\nEXEC System') == "José Boss EXEC System"
+
+
+# -- the shortcut for numbers recognition already knows -----------------------------------
+
+REGIONS = ["NL", "BE", "DE", "GB", "US", "AR", "FR"]
+
+
+@given(
+    region=st.sampled_from(REGIONS),
+    national=st.text(alphabet="0123456789", min_size=6, max_size=12),
+    shape=st.sampled_from(["national", "e164", "00", "bare", "spaced"]),
+)
+def test_a_known_number_is_found_exactly_as_phonenumbers_would_read_it(
+    region: str, national: str, shape: str
+) -> None:
+    country_code = str(phonenumbers.country_code_for_region(region))
+    prefix = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix or ""
+    raw = {
+        "national": prefix + national,
+        "e164": f"+{country_code}{national}",
+        "00": f"00{country_code}{national}",
+        "bare": national,
+        "spaced": f"{prefix}{national[:2]} {national[2:]}",
+    }[shape]
+    # Whatever phonenumbers makes of this or its neighbours is "known" (a contact's).
+    known = {
+        n.e164
+        for n in (normalise(raw, region), normalise(f"+{country_code}{national}", region))
+        if n.e164
+    }
+    shortcut = known_number(raw, region, known.__contains__)
+    assert shortcut is None or shortcut == normalise(raw, region).e164
+
+
+def test_the_shortcut_takes_a_trunk_s_usual_forms_of_a_known_number() -> None:
+    known = {"+31612345678"}.__contains__
+    assert known_number("0612345678", "NL", known) == "+31612345678"
+    assert known_number("+31612345678", "NL", known) == "+31612345678"
+    # Anything else goes the long way round, through phonenumbers.
+    for raw in ["0031612345678", "06-12345678", "0687654321", "100", None, "+3161234567\uff18"]:
+        assert known_number(raw, "NL", known) is None
+    # Regions where phonenumbers rewrites national numbers its own way are not guessed.
+    assert known_number("0111512345678", "AR", lambda _: True) is None
