@@ -31,6 +31,8 @@ Event = Mapping[str, str]
 DELIVER_CONTEXT = "board-deliver"
 #: Where transfer targets are dialled: what the internal phones can dial themselves.
 PHONES_CONTEXT = "phones"
+#: Where a waiting or parked caller is sent to a target (on to PHONES_CONTEXT).
+TRANSFER_CONTEXT = "board-transfer"
 # Internal extensions, parking spaces, outside numbers (0..., +...) as a phone dials them.
 TARGET = re.compile(r"\+?[0-9]{2,20}")
 
@@ -191,7 +193,7 @@ class CallControl:
                     "Exten": target,
                 }
             elif waiting or parked:  # send the caller straight there
-                action = _redirect(caller, PHONES_CONTEXT, target)
+                action = _redirect(caller, TRANSFER_CONTEXT, target)
             else:
                 return Refusal("not_yours", 403)
         elif act is Act.ATTENDED:
@@ -247,9 +249,16 @@ class CallControl:
         if not held.consulting or held.finishing is not None or leg is None:
             return Refusal("no_transfer", 422)
         # Hanging up the receptionist's consultation leg completes the transfer
-        # (features.conf: atxferdropcall = no); CancelAtxfer goes back to the caller.
+        # (features.conf: atxferdropcall = no); hanging up the colleague's side brings
+        # the receptionist back to the caller, with no keys played into their channel
+        # (CancelAtxfer plays the atxferabort keys; it is the fallback).
+        consulted = [
+            c for c in model.channels.values() if c.bridge_id == leg.bridge_id != "" and c != leg
+        ]
         if act is Act.COMPLETE:
             action = {"Action": "Hangup", "Channel": leg.name, "Cause": "16"}
+        elif consulted:
+            action = {"Action": "Hangup", "Channel": consulted[0].name, "Cause": "16"}
         else:
             action = {"Action": "CancelAtxfer", "Channel": leg.name}
         claim = replace(held, finishing=act)

@@ -34,10 +34,10 @@ from ami_bridge.model import PBXModel
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5
-# Atxfer and CancelAtxfer work by playing the features.conf keys into the receptionist's
-# channel; an Atxfer sent while the last one is still being wound down is silently lost
-# (seen in the sandbox within a second of a cancel). A new one waits this long after it.
-ATXFER_SETTLE_S = 0.0
+# Atxfer works by playing the features.conf keys into the receptionist's channel; one
+# sent while the last consultation is still being wound down is silently lost (seen in
+# the sandbox within a second of a cancel). A new one waits this long after it.
+ATXFER_SETTLE_S = 2.0
 # Sends one AMI action and returns its reply's headers; raises when the PBX is gone.
 Sender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
 

@@ -211,6 +211,20 @@ async def test_answer_from_the_board_then_blind_transfer(
             )
 
 
+async def test_a_waiting_call_is_sent_straight_to_a_colleague(
+    switchboard: RunningSwitchboard, db: asyncpg.Pool
+) -> None:
+    async with receptionist(switchboard, db, "anna", "200") as anna:
+        with phones("201"), caller("0612000108"):
+            call = await anna.call_from("0612000108")
+            body = {"call_id": call["call_id"], "target": "201", "mode": "blind"}
+            assert (await anna.post("/api/calls/transfer", body))[0] == 202
+            outcome = await anna.outcome(call["call_id"], "blind")
+            assert (outcome["result"], outcome["code"]) == ("confirmed", "blind_done")
+            talking = await anna.call_from("0612000108", "talking")
+            assert talking_with(talking) == {"201"}
+
+
 async def test_attended_transfer_completed_and_another_cancelled(
     switchboard: RunningSwitchboard, db: asyncpg.Pool
 ) -> None:

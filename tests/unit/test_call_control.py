@@ -82,7 +82,7 @@ def feed(control: CallControl, model: PBXModel, events: list[dict[str, str]]) ->
         # A waiting caller: rung onto your own phone, or sent straight to a colleague.
         (WAITING, Act.ANSWER, ANNA, "", "Redirect board-deliver 200"),
         (WAITING, Act.ANSWER, ADMIN, "", "no_extension 422"),
-        (WAITING, Act.BLIND, ANNA, "201", "Redirect phones 201"),
+        (WAITING, Act.BLIND, ANNA, "201", "Redirect board-transfer 201"),
         (WAITING, Act.ATTENDED, ANNA, "201", "answer_first 422"),
         (WAITING, Act.PARK, ANNA, "", "answer_first 422"),
         (WAITING, Act.HANGUP, ANNA, "", "Hangup PJSIP/trunk-00000001"),
@@ -109,7 +109,7 @@ def feed(control: CallControl, model: PBXModel, events: list[dict[str, str]]) ->
         # A parked call: taken back onto your phone, or sent on from its space.
         (PARKED, Act.RETRIEVE, BOB, "", "Redirect board-deliver 203"),
         (PARKED, Act.ANSWER, BOB, "", "parked 422"),
-        (PARKED, Act.BLIND, BOB, "201", "Redirect phones 201"),
+        (PARKED, Act.BLIND, BOB, "201", "Redirect board-transfer 201"),
         (PARKED, Act.HANGUP, BOB, "", "Hangup PJSIP/trunk-00000001"),
     ],
 )
@@ -263,7 +263,7 @@ def test_an_attended_transfer_holds_its_claim_through_the_consultation(
         assert sent.action == (
             {"Action": "Hangup", "Channel": "PJSIP/200-00000002", "Cause": "16"}
             if finish is Act.COMPLETE
-            else {"Action": "CancelAtxfer", "Channel": "PJSIP/200-00000002"}
+            else {"Action": "Hangup", "Channel": "Local/202@phones-00000001;1", "Cause": "16"}
         )
     assert feed(control, model, events) == expected
     assert control.claims == {}
