@@ -15,19 +15,21 @@ import asyncpg
 
 from pbx_agi.recognition import Confidence, recognise
 from switchboard.contacts import find_by_number
+from switchboard.messages import Translate, english
 from switchboard.numbers import NumberKind, normalise
 
 HISTORY_LIMIT = 10
 
 
-def _age(then: datetime, now: datetime) -> str:
+def _age(then: datetime, now: datetime, t: Translate) -> str:
     days = max(0, (now - then).days)
     if days < 1:
-        return "today"
+        return t("today")
+    if days == 1:
+        return t("1 day ago")
     if days < 60:
-        return f"{days} day{'s' if days != 1 else ''} ago"
-    months = days // 30
-    return f"{months} months ago"
+        return t("{days} days ago", days=days)
+    return t("{months} months ago", months=days // 30)
 
 
 def explain(
@@ -37,21 +39,30 @@ def explain(
     now: datetime,
     *,
     shared_by: int = 0,
+    t: Translate = english,
 ) -> str:
     """One sentence for the receptionist on how far to trust the recognition."""
     if kind is NumberKind.WITHHELD:
-        return "Number withheld: ask who is calling."
+        return t("Number withheld: ask who is calling.")
     if kind is NumberKind.INTERNAL:
-        return "Internal call."
+        return t("Internal call.")
     if confidence is Confidence.SHARED:
-        return f"Number shared by {shared_by} contacts (a switchboard): ask who is calling."
+        return t(
+            "Number shared by {count} contacts (a switchboard): ask who is calling.",
+            count=shared_by,
+        )
     if confidence is Confidence.UNKNOWN:
-        return "Unknown number."
+        return t("Unknown number.")
     if confidence is Confidence.VERIFIED and verified_at is not None:
-        return f"Recognised by number, verified {_age(verified_at, now)}."
+        return t("Recognised by number, verified {age}.", age=_age(verified_at, now, t))
     if verified_at is None:
-        return "Recognised by number only, never verified: verify the address before trusting it."
-    return f"Recognised by number, last verified {_age(verified_at, now)}: verify the address."
+        return t(
+            "Recognised by number only, never verified: verify the address before trusting it."
+        )
+    return t(
+        "Recognised by number, last verified {age}: verify the address.",
+        age=_age(verified_at, now, t),
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -62,16 +73,26 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _later(seconds: float) -> str:
+def _later(seconds: float, t: Translate) -> str:
     """How long after the call somebody called back: "4 min later", "2 h later"..."""
     minutes = max(0, round(seconds / 60))
     if minutes < 1:
-        return "at once"
+        return t("at once")
     if minutes < 120:
-        return f"{minutes} min later"
+        return t("{minutes} min later", minutes=minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60} h later"
-    return f"{minutes // (24 * 60)} days later"
+        return t("{hours} h later", hours=minutes // 60)
+    return t("{days} days later", days=minutes // (24 * 60))
+
+
+def _unanswered(reason: str, t: Translate) -> str:
+    if reason == "busy":
+        return t("missed (busy)")
+    if reason == "no answer":
+        return t("missed (no answer)")
+    if reason == "unavailable":
+        return t("missed (phone unavailable)")
+    return t("missed")
 
 
 def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -80,46 +101,56 @@ def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [t for t in items or [] if isinstance(t, dict)]
 
 
-def describe(row: Mapping[str, Any]) -> str:
+def describe(row: Mapping[str, Any], t: Translate = english) -> str:
     """One line for a call in the caller's history: "answered by 100, transferred to 201",
     "abandoned after 0:42 in the queue, called back by 201 12 min later", "missed"."""
     answered_by = row.get("answered_by") or ""
     if row.get("direction") == "outbound":
-        return f"outgoing call from {answered_by}" if answered_by else "outgoing call"
+        return t("outgoing call from {who}", who=answered_by) if answered_by else t("outgoing call")
     ended, outcome = row.get("ended_at"), row.get("outcome")
     if ended is None:
-        return "in progress"
+        return t("in progress")
     if row.get("answered_at") is not None:
-        parts = [f"answered by {answered_by}" if answered_by else "answered"]
+        parts = [t("answered by {who}", who=answered_by) if answered_by else t("answered")]
         for transfer in _transfers(row):
             by = transfer.get("by") or ""
-            who = f" by {by}" if by and by != answered_by else ""
-            parts.append(f"transferred{who} to {transfer.get('to') or 'another phone'}")
+            target = transfer.get("to") or t("another phone")
+            if by and by != answered_by:
+                parts.append(t("transferred by {who} to {target}", who=by, target=target))
+            else:
+                parts.append(t("transferred to {target}", target=target))
         if row.get("parked_space"):
             by = row.get("parked_by") or ""
-            who = f" by {by}" if by and by != answered_by else ""
-            parts.append(f"parked in {row['parked_space']}{who}")
+            space = row["parked_space"]
+            if by and by != answered_by:
+                parts.append(t("parked in {space} by {who}", space=space, who=by))
+            else:
+                parts.append(t("parked in {space}", space=space))
             if row.get("picked_up_by"):
-                parts.append(f"picked up by {row['picked_up_by']}")
+                parts.append(t("picked up by {who}", who=row["picked_up_by"]))
             elif outcome == "parked":
-                parts.append("the caller hung up while parked")
+                parts.append(t("the caller hung up while parked"))
         return ", ".join(parts)
     waited = _clock((ended - row["started_at"]).total_seconds())
     if outcome == "abandoned":
-        where = "in the queue" if row.get("via_queue") else "while it rang"
-        text = f"abandoned after {waited} {where}"
+        if row.get("via_queue"):
+            text = t("abandoned after {time} in the queue", time=waited)
+        else:
+            text = t("abandoned after {time} while it rang", time=waited)
     else:
-        reason = row.get("unanswered_reason")
-        text = f"missed ({reason})" if reason else "missed"
+        text = _unanswered(row.get("unanswered_reason") or "", t)
     called_back = row.get("called_back_at")
     if called_back is not None:
-        text += f", called back by {row.get('called_back_by') or 'us'}"
-        text += f" {_later((called_back - ended).total_seconds())}"
+        text += ", " + t(
+            "called back by {who} {when}",
+            who=row.get("called_back_by") or t("us"),
+            when=_later((called_back - ended).total_seconds(), t),
+        )
     return text
 
 
 async def caller_card(
-    pool: asyncpg.Pool, raw_number: str, *, region: str, now: datetime
+    pool: asyncpg.Pool, raw_number: str, *, region: str, now: datetime, t: Translate = english
 ) -> dict[str, Any]:
     number = normalise(raw_number, region)
     matches = await find_by_number(pool, number.e164) if number.e164 else []
@@ -141,7 +172,7 @@ async def caller_card(
                 "call_id": f"{r['pbx']}:{r['linked_id']}",
                 "started_at": r["started_at"].timestamp(),
                 "direction": r["direction"],
-                "outcome": describe(r),
+                "outcome": describe(r, t),
                 # answered, transferred, abandoned, missed, parked; "" while up or for
                 # calls journalled before outcomes were kept
                 "result": r["outcome"] or "",
@@ -166,6 +197,7 @@ async def caller_card(
             contact.verified_at if contact else None,
             now,
             shared_by=len({m.contact_id for m in matches}),
+            t=t,
         ),
         "contacts": [
             {

@@ -21,7 +21,7 @@ verification, since both are the same E.164 number.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,11 +30,10 @@ import asyncpg
 import phonenumbers
 
 from switchboard.contacts import NewContact, add_numbers, insert_contact
+from switchboard.messages import Translate, english
 from switchboard.numbers import NumberKind, normalise
 
 Language = Literal["nl", "en"]
-# t(english_text, **values) -> the text in the reader's language, {values} filled in.
-Translate = Callable[..., str]
 
 MAX_NAME_CHARS = 200  # contacts.name has CHECK (length(name) BETWEEN 1 AND 200)
 MAX_COMPANY_CHARS = 200
@@ -122,11 +121,6 @@ class ContactSummary:
 
 
 # --------------------------------------------------------------------------- the form
-
-
-def english(text: str, **values: str) -> str:
-    """The default translator: the English text is its own translation."""
-    return text.format(**values) if values else text
 
 
 def _shown(raw: str) -> str:

@@ -149,7 +149,11 @@ async def caller_card_api(request: web.Request) -> web.Response:
     if not number or len(number) > 64:
         return web.json_response({"error": "give ?number= (at most 64 characters)"}, status=400)
     card = await caller_card(
-        request.app[POOL], number, region=request.app[REGION], now=datetime.now(UTC)
+        request.app[POOL],
+        number,
+        region=request.app[REGION],
+        now=datetime.now(UTC),
+        t=i18n.translator(i18n.language_of(request)),
     )
     return web.json_response(card)
 

@@ -26,7 +26,6 @@ from switchboard.contact_edit import (
     MAX_QUERY_CHARS,
     ContactDraft,
     StoredContact,
-    Translate,
     create_contact,
     display_number,
     get_contact,
@@ -35,6 +34,7 @@ from switchboard.contact_edit import (
     update_contact,
     verify_number,
 )
+from switchboard.messages import Translate
 from switchboard.numbers import NumberKind, normalise
 from switchboard_ui import i18n
 from switchboard_ui.app import POOL, REGION, current_session, logged_in_page

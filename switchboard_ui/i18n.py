@@ -320,6 +320,47 @@ DUTCH: dict[str, str] = {
         "Geef call_id (en bij doorverbinden target en mode) in een JSON-object."
     ),
     "A transfer is blind or attended.": "Doorverbinden is blind of attended.",
+    # caller card (switchboard/caller_card.py)
+    "Internal call.": "Intern gesprek.",
+    "Number shared by {count} contacts (a switchboard): ask who is calling.": (
+        "Nummer gedeeld door {count} contacten (een centrale): vraag wie er belt."
+    ),
+    "Unknown number.": "Onbekend nummer.",
+    "Recognised by number, verified {age}.": "Herkend aan nummer, gecontroleerd {age}.",
+    "Recognised by number only, never verified: verify the address before trusting it.": (
+        "Alleen herkend aan nummer, nooit gecontroleerd: controleer het adres voordat u erop"
+        " vertrouwt."
+    ),
+    "Recognised by number, last verified {age}: verify the address.": (
+        "Herkend aan nummer, laatst gecontroleerd {age}: controleer het adres."
+    ),
+    "today": "vandaag",
+    "1 day ago": "1 dag geleden",
+    "{days} days ago": "{days} dagen geleden",
+    "{months} months ago": "{months} maanden geleden",
+    "at once": "meteen",
+    "{minutes} min later": "{minutes} min later",
+    "{hours} h later": "{hours} uur later",
+    "{days} days later": "{days} dagen later",
+    "outgoing call": "uitgaand gesprek",
+    "outgoing call from {who}": "uitgaand gesprek van {who}",
+    "in progress": "bezig",
+    "answered": "aangenomen",
+    "answered by {who}": "aangenomen door {who}",
+    "another phone": "een ander toestel",
+    "transferred to {target}": "doorverbonden naar {target}",
+    "transferred by {who} to {target}": "door {who} doorverbonden naar {target}",
+    "parked in {space} by {who}": "door {who} geparkeerd op {space}",
+    "picked up by {who}": "opgepakt door {who}",
+    "the caller hung up while parked": "de beller hing op tijdens het parkeren",
+    "abandoned after {time} in the queue": "opgehangen na {time} in de wachtrij",
+    "abandoned after {time} while it rang": "opgehangen na {time} overgaan",
+    "missed": "gemist",
+    "missed (busy)": "gemist (in gesprek)",
+    "missed (no answer)": "gemist (geen antwoord)",
+    "missed (phone unavailable)": "gemist (toestel onbereikbaar)",
+    "called back by {who} {when}": "teruggebeld door {who} {when}",
+    "us": "ons",
 }
 
 CATALOGUES: Mapping[str, Mapping[str, str]] = {"en": {}, "nl": DUTCH}

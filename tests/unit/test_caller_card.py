@@ -5,6 +5,7 @@ import pytest
 from pbx_agi.recognition import Confidence
 from switchboard.caller_card import describe, explain
 from switchboard.numbers import NumberKind
+from switchboard_ui.i18n import translator
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -114,3 +115,22 @@ def test_each_call_in_the_history_says_how_it_went(
     fields: dict[str, object], expected: str
 ) -> None:
     assert describe(call_row(**fields)) == expected
+
+
+def test_a_dutch_receptionist_reads_the_card_in_dutch() -> None:
+    t = translator("nl")
+    assert (
+        explain(Confidence.UNVERIFIED, NumberKind.PUBLIC, NOW - timedelta(days=425), NOW, t=t)
+        == "Herkend aan nummer, laatst gecontroleerd 14 maanden geleden: controleer het adres."
+    )
+    transferred = call_row(**ANSWERED, transfers=[{"kind": "blind", "by": "100", "to": "201"}])
+    assert describe(transferred, t) == "aangenomen door 100, doorverbonden naar 201"
+    called_back = call_row(
+        outcome="abandoned",
+        via_queue="switchboard",
+        called_back_at=NOW + timedelta(minutes=12, seconds=42),
+        called_back_by="201",
+    )
+    assert describe(called_back, t) == (
+        "opgehangen na 0:42 in de wachtrij, teruggebeld door 201 12 min later"
+    )

@@ -12,7 +12,7 @@ from switchboard_ui import i18n
 
 UI = Path(i18n.__file__).parent
 # Messages of the pure core that the board shows, translated by the translator it is given.
-CORE_MESSAGES = [UI.parent / "switchboard" / "contact_edit.py"]
+CORE_MESSAGES = [UI.parent / "switchboard" / name for name in ("contact_edit.py", "caller_card.py")]
 # t("...") in templates and scripts; English text is the key.
 CALL = re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"\s*[,)]""")
 
