@@ -27,9 +27,7 @@ import json
 import multiprocessing
 import os
 import shutil
-import statistics
 import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +45,7 @@ from ami_bridge.bridge import AMIBridge
 from ami_bridge.hub import PROTOCOL_VERSION, BoardHub, Message
 from ami_bridge.journal import CallJournal
 from ami_bridge.replay import read_recording
+from bench.measure import make_workdir, percentile
 from switchboard.config import PBXConfig
 from switchboard.database import migrate, start_embedded
 from switchboard_ui.app import create_app
@@ -430,15 +429,8 @@ class Boards:
 # -- orchestration ------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1] * 1000
-
-
-def make_workdir() -> Path:
-    # Readable by the unprivileged user the embedded PostgreSQL runs as.
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    workdir.chmod(0o755)
-    return workdir
+def percentile_ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1000
 
 
 def prepare_database(dsn: str) -> None:
@@ -478,7 +470,7 @@ def run_round(
 
 def report(name: str, lat: list[float], frames: int, closed: int, cpu: float) -> None:
     print(
-        f"{name:<22} p50 {percentile(lat, 0.5):8.2f} ms   p99 {percentile(lat, 0.99):8.2f} ms"
+        f"{name:<22} p50 {percentile_ms(lat, 0.5):8.2f} ms   p99 {percentile_ms(lat, 0.99):8.2f} ms"
         f"   max {max(lat) * 1000:8.2f} ms   {len(lat):,}/{frames:,} frames"
         f"   server CPU {cpu:5.2f} s" + (f"   {closed} boards CLOSED" if closed else "")
     )
@@ -519,8 +511,8 @@ def main(args: argparse.Namespace) -> None:
                 report("board (bridge+hub+app)", lat, frames, closed, cpu)
                 queued = [published - handed for handed, published, _ in sent]
                 print(
-                    f"{'  of which in bridge':<22} p50 {percentile(queued, 0.5):8.2f} ms"
-                    f"   p99 {percentile(queued, 0.99):8.2f} ms   (event due to hub.publish)"
+                    f"{'  of which in bridge':<22} p50 {percentile_ms(queued, 0.5):8.2f} ms"
+                    f"   p99 {percentile_ms(queued, 0.99):8.2f} ms   (event due to hub.publish)"
                 )
                 start = sent[0][0] if sent else 0.0
                 replay = [(at - start, text) for at, _, text in sent]
@@ -533,8 +525,8 @@ def main(args: argparse.Namespace) -> None:
             print(f"-- all {args.rounds} rounds (load average now {os.getloadavg()[0]:.1f})")
             for name, lat in (("board", all_ours), ("floor", all_floor)):
                 print(
-                    f"{name:<6} p50 {percentile(lat, 0.5):8.2f} ms"
-                    f"   p99 {percentile(lat, 0.99):8.2f} ms"
+                    f"{name:<6} p50 {percentile_ms(lat, 0.5):8.2f} ms"
+                    f"   p99 {percentile_ms(lat, 0.99):8.2f} ms"
                 )
             print(
                 f"board / floor: p50 x{percentile(all_ours, 0.5) / percentile(all_floor, 0.5):.2f}"

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.measure import percentile
 from pbx_agi.fastagi import AGISession, FastAGIServer
 
 ROUTE = "recognize"
@@ -131,10 +131,6 @@ async def bench_ours(sessions: int, concurrency: int) -> tuple[list[float], floa
         return result
     finally:
         await server.close(grace=5.0)
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
 
 
 def report(name: str, latencies: list[float], elapsed: float) -> tuple[float, float]:

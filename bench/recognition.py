@@ -19,9 +19,7 @@ import gc
 import multiprocessing
 import random
 import shutil
-import statistics
 import sys
-import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -30,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
+from bench.measure import make_workdir, percentile
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
@@ -128,15 +127,8 @@ async def drive(port: int, numbers: list[str], concurrency: int) -> list[float]:
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1] * 1000
-
-
-def make_workdir() -> Path:
-    # Readable by the unprivileged user the embedded PostgreSQL runs as.
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    workdir.chmod(0o755)
-    return workdir
+def percentile_ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1000
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -200,12 +192,12 @@ async def main(args: argparse.Namespace) -> None:
             print(f"-- {len(calls):,} calls, {concurrency} at a time")
             for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
                 print(
-                    f"{name:<14} p50 {percentile(lat, 0.5):7.3f} ms"
-                    f"   p99 {percentile(lat, 0.99):7.3f} ms"
+                    f"{name:<14} p50 {percentile_ms(lat, 0.5):7.3f} ms"
+                    f"   p99 {percentile_ms(lat, 0.99):7.3f} ms"
                 )
-            p50 = percentile(ours_lat, 0.5) - percentile(floor_lat, 0.5)
-            p99 = percentile(ours_lat, 0.99) - percentile(floor_lat, 0.99)
-            ratio = percentile(ours_lat, 0.99) / percentile(floor_lat, 0.99)
+            p50 = percentile_ms(ours_lat, 0.5) - percentile_ms(floor_lat, 0.5)
+            p99 = percentile_ms(ours_lat, 0.99) - percentile_ms(floor_lat, 0.99)
+            ratio = percentile_ms(ours_lat, 0.99) / percentile_ms(floor_lat, 0.99)
             print(f"recognize - floor: p50 +{p50:.3f} ms   p99 +{p99:.3f} ms   (p99 x{ratio:.2f})")
             floor_cpu, ours_cpu = (cpu[p] / len(calls) * 1e6 for p in (floor_port, ours.port))
             print(
@@ -244,8 +236,8 @@ async def bench_classic(dsn: str, callers: list[str], calls: int) -> None:
         await process.communicate(headers(number) + b"200 result=1\n" * 40)
         latencies.append(time.perf_counter() - started)
     print(
-        f"classic pyst2  p50 {percentile(latencies, 0.5):7.3f} ms   "
-        f"p99 {percentile(latencies, 0.99):7.3f} ms   (one process per call, {calls} calls)"
+        f"classic pyst2  p50 {percentile_ms(latencies, 0.5):7.3f} ms   "
+        f"p99 {percentile_ms(latencies, 0.99):7.3f} ms   (one process per call, {calls} calls)"
     )
 
 
