@@ -85,6 +85,8 @@ class Call:
     state: CallState
     started_at: float
     queue: str = ""  # the queue it waits in now
+    # Its place in that queue (1 = answered next; a VIP joins in front); 0 when not waiting.
+    queue_position: int = 0
     answered_at: float | None = None
     ended_at: float | None = None
     talking_with: str = ""
@@ -258,10 +260,42 @@ class PBXModel:
         queue = event.get("Queue", "") if joined else ""
         if kind == "QueueCallerAbandon" and channel.unique_id == channel.linked_id:
             self._caller_left.add(channel.linked_id)
+        if kind == "QueueCallerAbandon":
+            # Always followed by its QueueCallerLeave, which moves the others up.
+            position = call.queue_position
+        else:
+            position = _position(event.get("Position", ""))
+            changes += self._move_up_behind(call, event, position, now)
         self.calls[channel.linked_id] = replace(
-            call, queue=queue, via_queue=queue or call.via_queue
+            call, queue=queue, via_queue=queue or call.via_queue, queue_position=position
         )
         return changes + self._refresh(channel.linked_id, now, force=True)
+
+    def _move_up_behind(self, call: Call, event: Event, position: int, now: float) -> list[Change]:
+        """The others in the queue after ``call`` joined at or left from ``position``:
+        Asterisk says nothing about them, but their places changed. (QueueEntry lists
+        every caller with its place: nothing to infer from it.)"""
+        kind = event.get("Event")
+        if kind == "QueueCallerLeave":
+            step, position = -1, position or call.queue_position
+        elif kind == "QueueCallerJoin":
+            step = 1
+        else:
+            return []
+        queue = event.get("Queue") or call.queue
+        changes: list[Change] = []
+        for other in list(self.calls.values()):
+            if other.linked_id == call.linked_id or other.queue != queue or not position:
+                continue
+            behind = (
+                other.queue_position > position if step < 0 else other.queue_position >= position
+            )
+            if other.queue_position and behind:
+                self.calls[other.linked_id] = replace(
+                    other, queue_position=other.queue_position + step
+                )
+                changes += self._refresh(other.linked_id, now, force=True)
+        return changes
 
     def _on_dial_end(self, event: Event, now: float) -> list[Change]:
         reason = _UNANSWERED.get(event.get("DialStatus", ""))
@@ -489,6 +523,7 @@ class PBXModel:
             caller_name=origin.caller_name,
             state=state,
             queue=base.queue if state is CallState.QUEUED else "",
+            queue_position=base.queue_position if state is CallState.QUEUED else 0,
             answered_at=base.answered_at or (now if state is CallState.TALKING else None),
             talking_with=talking_with,
             talking_since=(
@@ -531,6 +566,11 @@ def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
         call.picked_up_by and call.picked_up_by != call.answered_by.split(", ")[0]
     )
     return Outcome.TRANSFERRED if handed_on else Outcome.ANSWERED
+
+
+def _position(text: str) -> int:
+    """A queue Position header; 0 when absent or unreadable."""
+    return int(text) if text.isdigit() and len(text) < 6 else 0
 
 
 def _duration_s(text: str) -> int:

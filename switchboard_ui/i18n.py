@@ -44,6 +44,7 @@ DUTCH: dict[str, str] = {
     "Withheld number": "Anoniem nummer",
     "with {party}": "met {party}",
     "in queue {queue}": "in wachtrij {queue}",
+    "in queue {queue}, position {position}": "in wachtrij {queue}, positie {position}",
     "ringing": "gaat over",
     "parked in {space}": "geparkeerd op {space}",
     "time": "tijd",

@@ -107,7 +107,12 @@ function render() {
   const waiting = [], talking = [];
   for (const call of calls.values()) (ANSWERED_STATES.has(call.state) ? talking : waiting).push(call);
   const byStart = (a, b) => a.started_at - b.started_at;
-  fill("waiting", waiting.sort(byStart));
+  // Who is answered next comes first: queue places (a VIP joins in front), then the rest.
+  const byPlace = (a, b) =>
+    (!a.queue_position - !b.queue_position) ||
+    (a.queue || "").localeCompare(b.queue || "") ||
+    (a.queue_position - b.queue_position) || byStart(a, b);
+  fill("waiting", waiting.sort(byPlace));
   fill("talking", talking.sort(byStart));
   for (const fn of renderHooks) fn();
   tick();
@@ -118,7 +123,10 @@ function describe(call) {
     case "talking": return t("with {party}", { party: call.talking_with });
     case "held": return t("on hold");
     case "parked": return t("parked in {space}", { space: call.parked_space || "?" });
-    case "queued": return t("in queue {queue}", { queue: call.queue });
+    case "queued":
+      return call.queue_position
+        ? t("in queue {queue}, position {position}", { queue: call.queue, position: call.queue_position })
+        : t("in queue {queue}", { queue: call.queue });
     default: return t("ringing");
   }
 }

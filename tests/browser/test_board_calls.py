@@ -69,3 +69,20 @@ async def test_calls_of_a_lost_pbx_are_marked_and_their_clock_stops(
 
     board.hub.publish({"type": "pbx", "pbx": {"name": "test", "connected": True}})
     await expect(row).not_to_have_class(STALE)
+
+
+async def test_the_caller_answered_next_is_at_the_top(
+    browser: Browser, db: asyncpg.Pool, board: Board
+) -> None:
+    page = await logged_in(browser, db, board)
+    waited_longer = {**waiting_call("+31611111111", "Anna"), "queue_position": 2}
+    vip = {**waiting_call("+31622222222", "Bert VIP"), "queue_position": 1}
+    vip["started_at"] = waited_longer["started_at"] + 20  # came later, placed in front
+    ringing = {**waiting_call("+31633333333", "Cor"), "state": "ringing", "queue": ""}
+    for call in (waited_longer, vip, ringing):
+        board.hub.publish({"type": "call", "call": call})
+    rows = page.locator("#waiting .call")
+    await expect(rows.locator(".caller-name")).to_have_text(["Bert VIP", "Anna", "Cor"])
+    await expect(rows.locator(".detail")).to_have_text(
+        ["in queue switchboard, position 1", "in queue switchboard, position 2", "ringing"]
+    )

@@ -83,7 +83,9 @@ async def test_a_hostile_caller_name_is_shown_harmless_and_the_call_goes_on(
         # Shown as plain text, without the quotes and backslashes that would end a
         # SIP display name or an AGI argument.
         await expect(row.locator(".caller-name")).to_have_text("Eve EXEC System reboot")
-        await expect(row.locator(".detail")).to_have_text("in queue switchboard", timeout=5_000)
+        await expect(row.locator(".detail")).to_have_text(
+            "in queue switchboard, position 1", timeout=5_000
+        )
     finally:
         call.wait(timeout=30)
 

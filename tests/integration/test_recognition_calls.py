@@ -12,6 +12,8 @@ import asyncpg
 import pytest
 from panoramisk import Manager
 
+from ami_bridge.bridge import event_headers
+from ami_bridge.model import PBXModel
 from switchboard.contacts import add_contact
 from switchboard.display import sanitise_display_name
 from switchboard.sandbox import Sandbox
@@ -40,12 +42,18 @@ DIRECTORY_REFRESH_S = 2.5
 
 
 class Asterisk:
-    """The test's own AMI connection: waits for recognitions, reads channel variables."""
+    """The test's own AMI connection: waits for recognitions, reads channel variables,
+    and keeps its own call model, as the board's bridge does."""
 
     def __init__(self, manager: Manager) -> None:
         self.manager = manager
         self.recognitions: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        self.model = PBXModel("sandbox")
         manager.register_event("UserEvent", self._on_user_event)
+        manager.register_event("*", self._on_event)
+
+    def _on_event(self, _manager: Manager, event: Any) -> None:
+        self.model.apply(event_headers(event), time.time())
 
     def _on_user_event(self, _manager: Manager, event: Any) -> None:
         if event.get("UserEvent") == "SwitchboardRecognition":
@@ -261,6 +269,10 @@ async def test_a_vip_waits_in_front_of_earlier_callers(
         assert len(waiting) == 2, waiting
         assert "prio: 10" in waiting[0] and waiting[0].startswith("1.")
         assert "prio: 0" in waiting[1]
+        # The board's model places them the same way, though Asterisk only told it where
+        # the VIP joined.
+        places = {c.caller_number: c.queue_position for c in asterisk.model.snapshot()}
+        assert places == {"0645480006": 1, "0645480007": 2}
     finally:
         await asyncio.gather(asyncio.to_thread(ordinary.wait, 30), asyncio.to_thread(vip.wait, 30))
 

@@ -403,3 +403,63 @@ def test_a_call_first_seen_in_a_parking_lot_is_parked_not_talking() -> None:
         (CallState.PARKED, "701", 70.0, "100"),
         (CallState.PARKED, "702", 70.0, "100"),
     ]
+
+
+def test_waiting_callers_know_their_place_and_a_vip_goes_first() -> None:
+    model = PBXModel("pbx1")
+
+    def places() -> dict[str, int]:
+        return {c.linked_id: c.queue_position for c in model.snapshot() if c.queue_position}
+
+    def join(uid: str, position: str, queue: str = "switchboard") -> None:
+        model.apply(channel("Newchannel", uid, uid, f"PJSIP/trunk-{uid}"), now=1.0)
+        model.apply(
+            channel(
+                "QueueCallerJoin", uid, uid, f"PJSIP/trunk-{uid}", Queue=queue, Position=position
+            ),
+            now=1.0,
+        )
+
+    join("a", "1")
+    join("b", "2")
+    join("other", "1", queue="sales")  # another queue's places are its own
+    join("vip", "1")  # QUEUE_PRIO 10: in front of everybody already waiting
+    assert places() == {"vip": 1, "a": 2, "b": 3, "other": 1}
+
+    changes = model.apply(
+        channel("QueueCallerLeave", "a", "a", "PJSIP/trunk-a", Queue="switchboard", Position="2"),
+        now=2.0,
+    )
+    assert places() == {"vip": 1, "b": 2, "other": 1}
+    # The boards hear of b's new place too, though Asterisk sent nothing about b.
+    assert {c.call.linked_id for c in changes} == {"a", "b"}
+
+    # A caller who gives up: Abandon then Leave (with its place), the rest move up.
+    model.apply(
+        channel(
+            "QueueCallerAbandon", "vip", "vip", "PJSIP/trunk-vip", Queue="switchboard", Position="1"
+        ),
+        now=3.0,
+    )
+    model.apply(
+        channel(
+            "QueueCallerLeave", "vip", "vip", "PJSIP/trunk-vip", Queue="switchboard", Position="1"
+        ),
+        now=3.0,
+    )
+    assert places() == {"b": 1, "other": 1}
+
+
+def test_a_resync_takes_each_place_from_the_queue_s_own_list() -> None:
+    model = PBXModel("pbx1")
+    for uid, position in (("x", "2"), ("y", "1")):
+        model.apply(
+            channel(
+                "QueueEntry", uid, uid, f"PJSIP/trunk-{uid}", Queue="switchboard", Position=position
+            ),
+            now=1.0,
+        )
+    assert {c.linked_id: c.queue_position for c in model.snapshot()} == {"x": 2, "y": 1}
+    junk = channel("QueueCallerJoin", "z", "z", "PJSIP/trunk-z", Queue="switchboard", Position="x1")
+    model.apply(junk, now=1.0)  # an unreadable place is no place, and moves nobody
+    assert {c.linked_id: c.queue_position for c in model.snapshot()} == {"x": 2, "y": 1, "z": 0}
