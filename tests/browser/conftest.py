@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import time
@@ -69,12 +70,20 @@ async def logged_in(
     await create_user(
         db, username, password, role="receptionist", display_name=username.capitalize()
     )
+    boards_before = board.hub.subscriber_count
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(f"{board.url}/login")
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()
     await expect(page).to_have_url(f"{board.url}/board")
+    # Calls published by hand before the page's websocket subscribed would be lost.
+    for _ in range(100):
+        if board.hub.subscriber_count > boards_before:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the board page never opened its websocket")
     return page
 
 
