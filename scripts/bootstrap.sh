@@ -26,9 +26,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# One virtualenv per dependency set, kept in the cache so a fresh clone reuses it.
+# One virtualenv per dependency set and checkout, kept in the cache so a fresh clone at
+# the same place reuses it. Per checkout: the project is installed editable, and two
+# checkouts sharing one environment would take each other's code (the sandbox's classic
+# AGI script runs whichever checkout installed itself last).
 mkdir -p "$SWITCHBOARD_CACHE"
-deps_hash=$(sha256sum "$REPO/pyproject.toml" | cut -c1-12)
+deps_hash=$( (cat "$REPO/pyproject.toml"; echo "$REPO") | sha256sum | cut -c1-12)
 VENV=${SWITCHBOARD_VENV:-$SWITCHBOARD_CACHE/venv-$deps_hash}
 if [ ! -x "$VENV/bin/switchboard" ] || [ ! -f "$VENV/.complete" ]; then
     say "Creating the virtualenv $VENV"
