@@ -33,8 +33,6 @@ from .agi_protocol import (
     AGICommandTooLong,
     AGIEnvironment,
     AGIError,
-    AGIHeaderIncomplete,
-    AGIHeaderTooLarge,
     AGIProtocolError,
     AGIResult,
     format_command,
@@ -120,27 +118,232 @@ class FastAGIMetrics:
 # Session
 # ---------------------------------------------------------------------------
 
+# A connection's phases: reading the environment block, serving a route, closed.
+_HEADER, _SESSION, _DONE = 0, 1, 2
 
-class _Deadline:
-    """Ends a connection that takes too long, which ends the read waiting on it.
 
-    A plain timer: every call pays for one per AGI command while the line rings, and
-    asyncio.timeout() costs several times as much. abort(), not close(): close() would
-    wait for a peer that reads nothing."""
+class _Connection(asyncio.Protocol):
+    """One FastAGI connection at asyncio's protocol level.
 
-    __slots__ = ("_handle", "_writer", "expired")
+    Every call pays for this while the line rings, and StreamReader/StreamWriter plus a
+    task waiting for the environment cost measurably more per call. The environment
+    block is gathered in data_received (bounded in size and by header_timeout, as a
+    StreamReader limit would bound it); only a complete block for a known route starts a
+    task. Later bytes wait in a buffer for the session's reply reader, which awaits a
+    future only when no whole line has arrived yet. Flow control both ways is kept: a
+    peer that floods us is paused, and writes wait while the peer does not read.
+    """
 
-    def __init__(self, delay: float, writer: asyncio.StreamWriter) -> None:
-        self.expired = False
-        self._writer = writer
-        self._handle = asyncio.get_running_loop().call_later(delay, self._expire)
+    __slots__ = (
+        "_buffer",
+        "_closing",
+        "_drain_waiter",
+        "_loop",
+        "_read_paused",
+        "_server",
+        "_state",
+        "_timer",
+        "_waiter",
+        "_write_paused",
+        "eof",
+        "expired",
+        "lost",
+        "lost_error",
+        "transport",
+    )
 
-    def _expire(self) -> None:
+    def __init__(self, server: FastAGIServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._server = server
+        self._loop = loop
+        self._buffer = bytearray()
+        self._state = _HEADER
+        self._closing = False
+        # The header deadline while reading the environment; the close deadline after.
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self._write_paused = False
+        self.transport: asyncio.Transport | None = None
+        self.eof = False  # the peer sent EOF, or the connection is gone
+        self.lost = False  # the connection is gone
+        self.lost_error: BaseException | None = None
+        self.expired = False  # a deadline ended the connection
+
+    # -- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self._server
+        server.metrics.connections += 1
+        if server._closing:
+            self.close()
+            return
+        server._reading.add(self)
+        self._timer = self._loop.call_later(server.header_timeout, self.expire)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        state = self._state
+        if state == _SESSION:
+            buffer += data
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+            if len(buffer) > 2 * MAX_HEADER_BYTES and not self._read_paused:
+                self._read_paused = True  # a flood: wait until the session reads
+                self._require_transport().pause_reading()
+            return
+        if state != _HEADER:
+            return  # dropped already; the transport is closing
+        # res_agi ends every environment line with "\n" and the block with an empty
+        # line, so the block ends at the first "\n\n" (a client ending lines with CRLF
+        # would never match and be dropped at header_timeout; Asterisk never does).
+        start = max(len(buffer) - 1, 0)
+        buffer += data
+        end = buffer.find(b"\n\n", start)
+        if end < 0:
+            if len(buffer) > MAX_HEADER_BYTES + 1:
+                self._refuse(f"AGI environment block exceeds {MAX_HEADER_BYTES} bytes")
+            return
+        if end > MAX_HEADER_BYTES:
+            self._refuse(f"AGI environment block exceeds {MAX_HEADER_BYTES} bytes")
+            return
+        block = bytes(buffer[: end + 2])
+        del buffer[: end + 2]  # what follows is for the session
+        try:
+            env = parse_environment(block)
+        except AGIProtocolError as exc:
+            self._refuse(str(exc))
+            return
+        self._leave_header(_SESSION)
+        self._server._accept(self, env)
+
+    def eof_received(self) -> bool:
+        if self._state == _HEADER:
+            self._refuse(
+                f"connection closed after {len(self._buffer)} bytes of environment, "
+                "before the blank line"
+            )
+            return False
+        self.eof = True
+        self._wake()
+        return True  # half-closed: a reply read fails; closing is ours
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._state == _HEADER:
+            self._leave_header(_DONE)
+            server = self._server
+            server.metrics.bad_requests += 1
+            if self.expired:
+                log.warning(
+                    "FastAGI client %s sent no complete environment within %.1f s",
+                    self._peer(),
+                    server.header_timeout,
+                )
+            else:
+                log.warning("dropping FastAGI client %s: %s", self._peer(), exc or "gone")
+        self._state = _DONE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.lost = self.eof = True
+        self.lost_error = exc
+        self._wake()
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    # -- for the server and the session ----------------------------------------
+
+    def _require_transport(self) -> asyncio.Transport:
+        assert self.transport is not None
+        return self.transport
+
+    def _peer(self) -> object:
+        return self._require_transport().get_extra_info("peername")
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _leave_header(self, state: int) -> None:
+        self._state = state
+        self._server._reading.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _refuse(self, reason: str) -> None:
+        self._leave_header(_DONE)
+        self._server.metrics.bad_requests += 1
+        log.warning("dropping FastAGI client %s: %s", self._peer(), reason)
+        self.close()
+
+    def expire(self) -> None:
+        """A deadline passed: abort(), not close(), which would wait for a peer that
+        reads nothing. The read waiting on the connection ends with it."""
         self.expired = True
-        self._writer.transport.abort()
+        self._require_transport().abort()
 
-    def cancel(self) -> None:
-        self._handle.cancel()
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._state = _DONE
+        transport = self._require_transport()
+        transport.close()
+        if not self.lost and transport.get_write_buffer_size():
+            # The peer has not read all we sent: give it a moment, not forever.
+            self._timer = self._loop.call_later(_CLOSE_TIMEOUT, transport.abort)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def route_done(self, task: asyncio.Task[Any]) -> None:
+        self._server._tasks.discard(task)
+        self.close()  # already closed unless the task was cancelled before it started
+
+    async def wait_for_data(self) -> None:
+        waiter = self._waiter = self._loop.create_future()
+        await waiter
+
+    async def drain(self) -> None:
+        while self._write_paused and not self.lost:
+            waiter = self._drain_waiter = self._loop.create_future()
+            await waiter
+
+    def take_line(self) -> bytes | None:
+        """The next whole line (without its "\\n"), or None when none has arrived."""
+        buffer = self._buffer
+        end = buffer.find(b"\n")
+        if end < 0:
+            return None
+        line = bytes(buffer[:end])
+        del buffer[: end + 1]
+        if self._read_paused and len(buffer) <= MAX_HEADER_BYTES:
+            self._read_paused = False
+            self._require_transport().resume_reading()
+        return line
+
+    def buffered(self) -> int:
+        return len(self._buffer)
 
 
 class AGISession:
@@ -153,11 +356,12 @@ class AGISession:
     and is otherwise ignored, so replies never shift by one.
     """
 
+    __slots__ = ("_closed", "_conn", "_lock", "_loop", "command_timeout", "env", "hung_up", "route")
+
     def __init__(
         self,
         env: AGIEnvironment,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        connection: _Connection,
         *,
         route: str = "",
         command_timeout: float | None = 10.0,
@@ -166,8 +370,7 @@ class AGISession:
         self.route = route
         self.hung_up = False
         self.command_timeout = command_timeout
-        self._reader = reader
-        self._writer = writer
+        self._conn = connection
         self._lock = asyncio.Lock()
         self._closed = False
         self._loop = asyncio.get_running_loop()
@@ -178,7 +381,7 @@ class AGISession:
 
     def _close(self) -> None:
         self._closed = True
-        self._writer.close()
+        self._conn.close()
 
     async def send_command(
         self, command: str, *, reply_timeout: float | _Default | None = _Default.TIMEOUT
@@ -200,23 +403,23 @@ class AGISession:
                 f"command is {len(data)} bytes; Asterisk reads at most {MAX_COMMAND_BYTES}"
             )
         async with self._lock:
-            if self._closed:
+            conn = self._conn
+            if self._closed or conn.closing:
                 raise AGIConnectionClosed(f"connection already closed; not sending {command!r}")
-            try:
-                self._writer.write(data)
-                await self._writer.drain()
-            except (ConnectionError, OSError) as exc:
+            if conn.lost:
                 self._close()
-                raise AGIConnectionClosed(f"Asterisk went away while sending {command!r}") from exc
-            deadline = None if limit is None else _Deadline(limit, self._writer)
+                raise AGIConnectionClosed(f"Asterisk went away while sending {command!r}")
+            conn._require_transport().write(data)
+            await conn.drain()
+            deadline = None if limit is None else self._loop.call_later(limit, conn.expire)
             try:
                 result = await self._read_reply(command)
-                if deadline is not None and deadline.expired:
+                if conn.expired:
                     raise AGIConnectionClosed("the reply came after the timeout")
                 return result
             except AGIError:
                 self._close()
-                if deadline is not None and deadline.expired:
+                if deadline is not None and conn.expired:
                     raise AGICommandTimeout(
                         f"no reply to {command!r} within {limit} s; connection closed"
                     ) from None
@@ -230,17 +433,22 @@ class AGISession:
                     deadline.cancel()
 
     async def _readline(self, command: str) -> str:
-        try:
-            raw = await self._reader.readline()
-        except ValueError as exc:  # line longer than the stream limit
-            raise AGIProtocolError(f"oversized reply line to {command!r}") from exc
-        except (ConnectionError, OSError) as exc:
-            raise AGIConnectionClosed(f"Asterisk went away awaiting reply to {command!r}") from exc
-        if not raw.endswith(b"\n"):
-            raise AGIConnectionClosed(
-                f"Asterisk closed the connection awaiting reply to {command!r}"
-            )
-        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        conn = self._conn
+        while (raw := conn.take_line()) is None:
+            if conn.buffered() > MAX_HEADER_BYTES:
+                raise AGIProtocolError(f"oversized reply line to {command!r}")
+            if conn.lost_error is not None:
+                raise AGIConnectionClosed(
+                    f"Asterisk went away awaiting reply to {command!r}"
+                ) from conn.lost_error
+            if conn.eof:
+                raise AGIConnectionClosed(
+                    f"Asterisk closed the connection awaiting reply to {command!r}"
+                )
+            await conn.wait_for_data()
+        if len(raw) > MAX_HEADER_BYTES:
+            raise AGIProtocolError(f"oversized reply line to {command!r}")
+        return raw.decode("utf-8", errors="replace").rstrip("\r")
 
     async def _read_reply(self, command: str) -> AGIResult:
         stray = 0
@@ -339,20 +547,6 @@ def _is_async_callable(handler: object) -> bool:
     )
 
 
-async def _close_writer(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    if not writer.transport.get_write_buffer_size():
-        return  # nothing left to send: the socket closes at once
-    try:
-        async with asyncio.timeout(_CLOSE_TIMEOUT):
-            await writer.wait_closed()
-    except (TimeoutError, ConnectionError, OSError):
-        writer.transport.abort()  # peer not reading: do not wait on its buffer
-    except asyncio.CancelledError:
-        writer.transport.abort()
-        raise
-
-
 def _normalise_path(path: str) -> str:
     return path.partition("?")[0].strip("/")
 
@@ -378,8 +572,11 @@ class FastAGIServer:
         self.metrics = FastAGIMetrics()
         self._routes: dict[str, _RouteEntry] = {}
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Connections still sending their environment (no task yet).
+        self._reading: set[_Connection] = set()
         for path, handler in (routes or {}).items():
             self.add_route(path, handler)
 
@@ -401,7 +598,8 @@ class FastAGIServer:
         if self._server is not None:
             raise RuntimeError("server already started")
         self._closing = False
-        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_HEADER_BYTES)
+        loop = self._loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self, loop), host, port)
         log.info("FastAGI server listening on %s:%s", host, self.port)
 
     @property
@@ -411,22 +609,34 @@ class FastAGIServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self, grace: float = 5.0) -> None:
-        """Stop accepting, give in-flight sessions ``grace`` seconds, then cancel them."""
+        """Stop accepting, give in-flight sessions ``grace`` seconds, then cancel them
+        (and drop connections still sending their environment)."""
         server, self._server = self._server, None
         if server is None:
             return
         self._closing = True
         server.close()
-        pending = {t for t in self._tasks if not t.done()}
-        if pending:
-            _, still = await asyncio.wait(pending, timeout=max(grace, 0.0))
-            for task in still:
-                task.cancel()
-            if still:
-                log.warning(
-                    "cancelling %d AGI session(s) still running after %.1f s", len(still), grace
-                )
-                await asyncio.wait(still)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + max(grace, 0.0)
+        while (remaining := end - loop.time()) > 0:
+            pending = {t for t in self._tasks if not t.done()}
+            if pending:
+                await asyncio.wait(pending, timeout=remaining)
+            elif self._reading:
+                # An environment still arriving: it becomes a session or is dropped.
+                await asyncio.sleep(min(0.01, remaining))
+            else:
+                break
+        still = {t for t in self._tasks if not t.done()}
+        for task in still:
+            task.cancel()
+        for connection in list(self._reading):
+            connection.expire()
+        if still:
+            log.warning(
+                "cancelling %d AGI session(s) still running after %.1f s", len(still), grace
+            )
+            await asyncio.wait(still)
         await server.wait_closed()
 
     async def __aenter__(self) -> FastAGIServer:
@@ -437,84 +647,37 @@ class FastAGIServer:
 
     # -- one connection ------------------------------------------------------
 
-    async def _read_environment(self, reader: asyncio.StreamReader) -> AGIEnvironment:
-        # res_agi ends every environment line with "\n" and the block with an
-        # empty line, so one readuntil() takes the whole block (bounded by the
-        # stream limit) and whole lines are decoded together afterwards. (A
-        # client ending lines with CRLF would never match, and be dropped at
-        # header_timeout; Asterisk never does.)
-        try:
-            block = await reader.readuntil(b"\n\n")
-        except asyncio.IncompleteReadError as exc:
-            raise AGIHeaderIncomplete(
-                f"connection closed after {len(exc.partial)} bytes of environment, "
-                "before the blank line"
-            ) from None
-        except asyncio.LimitOverrunError:
-            raise AGIHeaderTooLarge(
-                f"AGI environment block exceeds {MAX_HEADER_BYTES} bytes"
-            ) from None
-        return parse_environment(block)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        self.metrics.connections += 1
-        peer = writer.get_extra_info("peername")
-        try:
-            if self._closing:
-                return
-            deadline = _Deadline(self.header_timeout, writer)
-            try:
-                env = await self._read_environment(reader)
-            except (AGIProtocolError, ConnectionError, OSError) as exc:
-                self.metrics.bad_requests += 1
-                if deadline.expired:
-                    log.warning(
-                        "FastAGI client %s sent no complete environment within %.1f s",
-                        peer,
-                        self.header_timeout,
-                    )
-                else:
-                    log.warning("dropping FastAGI client %s: %s", peer, exc)
-                return
-            finally:
-                deadline.cancel()
-            if env.malformed_lines:
-                log.warning(
-                    "FastAGI request from %s (channel %s) had %d malformed line(s): %r",
-                    peer,
-                    env.channel,
-                    len(env.malformed_lines),
-                    env.malformed_lines[:5],
-                )
-            entry = self._routes.get(env.network_script)
-            if entry is None:
-                self.metrics.unknown_routes += 1
-                log.error(
-                    "no FastAGI route %r (channel %s, from %s); closing",
-                    env.network_script,
-                    env.channel,
-                    peer,
-                )
-                return
-            await self._run_route(entry, env, reader, writer)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            await _close_writer(writer)
-
-    async def _run_route(
-        self,
-        entry: _RouteEntry,
-        env: AGIEnvironment,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
+    def _accept(self, connection: _Connection, env: AGIEnvironment) -> None:
+        """A complete environment arrived: run its route in a task of its own."""
+        if env.malformed_lines:
+            log.warning(
+                "FastAGI request from %s (channel %s) had %d malformed line(s): %r",
+                connection._peer(),
+                env.channel,
+                len(env.malformed_lines),
+                env.malformed_lines[:5],
+            )
+        entry = self._routes.get(env.network_script)
+        if entry is None:
+            self.metrics.unknown_routes += 1
+            log.error(
+                "no FastAGI route %r (channel %s, from %s); closing",
+                env.network_script,
+                env.channel,
+                connection._peer(),
+            )
+            connection.close()
+            return
         session = AGISession(
-            env, reader, writer, route=entry.name, command_timeout=self.command_timeout
+            env, connection, route=entry.name, command_timeout=self.command_timeout
         )
+        assert self._loop is not None
+        task = self._loop.create_task(self._run_route(entry, session))
+        self._tasks.add(task)
+        task.add_done_callback(connection.route_done)
+
+    async def _run_route(self, entry: _RouteEntry, session: AGISession) -> None:
+        env = session.env
         stats = self.metrics.route(entry.name)
         self.metrics.in_flight += 1
         started = time.perf_counter()
@@ -559,3 +722,4 @@ class FastAGIServer:
         finally:
             self.metrics.in_flight -= 1
             stats.seconds += time.perf_counter() - started
+            session._close()  # at once: the caller waits for our end of the call
