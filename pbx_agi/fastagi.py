@@ -66,6 +66,10 @@ _MAX_STRAY_LINES = 200
 _USAGE_END = "520 End of proper usage."
 # How long closing a connection may wait for its write buffer to drain.
 _CLOSE_TIMEOUT = 1.0
+# How often the header and reply deadlines are checked: a deadline ends a connection
+# up to this much after it passed. One sweep for every connection instead of a timer
+# per connection and per command (each a heap entry), which every call paid for.
+DEADLINE_TICK = 0.05
 
 
 class _Default(enum.Enum):
@@ -120,6 +124,7 @@ class FastAGIMetrics:
 
 # A connection's phases: reading the environment block, serving a route, closed.
 _HEADER, _SESSION, _DONE = 0, 1, 2
+_NEVER = float("inf")
 
 
 class _Connection(asyncio.Protocol):
@@ -145,10 +150,12 @@ class _Connection(asyncio.Protocol):
         "_timer",
         "_waiter",
         "_write_paused",
+        "deadline",
         "eof",
         "expired",
         "lost",
         "lost_error",
+        "task",
         "transport",
     )
 
@@ -158,8 +165,11 @@ class _Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._state = _HEADER
         self._closing = False
-        # The header deadline while reading the environment; the close deadline after.
+        # The close deadline, once the connection is closing with unsent bytes.
         self._timer: asyncio.TimerHandle | None = None
+        # The loop time by which the environment or the reply in flight must be in.
+        self.deadline = _NEVER
+        self.task: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._read_paused = False
@@ -181,7 +191,8 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         server._reading.add(self)
-        self._timer = self._loop.call_later(server.header_timeout, self.expire)
+        self.deadline = self._loop.time() + server.header_timeout
+        server._watch(self)
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -247,6 +258,7 @@ class _Connection(asyncio.Protocol):
             else:
                 log.warning("dropping FastAGI client %s: %s", self._peer(), exc or "gone")
         self._state = _DONE
+        self._server._live.discard(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -285,9 +297,7 @@ class _Connection(asyncio.Protocol):
     def _leave_header(self, state: int) -> None:
         self._state = state
         self._server._reading.discard(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = _NEVER
 
     def _refuse(self, reason: str) -> None:
         self._leave_header(_DONE)
@@ -298,6 +308,7 @@ class _Connection(asyncio.Protocol):
     def expire(self) -> None:
         """A deadline passed: abort(), not close(), which would wait for a peer that
         reads nothing. The read waiting on the connection ends with it."""
+        self.deadline = _NEVER
         self.expired = True
         self._require_transport().abort()
 
@@ -315,10 +326,6 @@ class _Connection(asyncio.Protocol):
     @property
     def closing(self) -> bool:
         return self._closing
-
-    def route_done(self, task: asyncio.Task[Any]) -> None:
-        self._server._tasks.discard(task)
-        self.close()  # already closed unless the task was cancelled before it started
 
     async def wait_for_data(self) -> None:
         waiter = self._waiter = self._loop.create_future()
@@ -411,7 +418,8 @@ class AGISession:
                 raise AGIConnectionClosed(f"Asterisk went away while sending {command!r}")
             conn._require_transport().write(data)
             await conn.drain()
-            deadline = None if limit is None else self._loop.call_later(limit, conn.expire)
+            if limit is not None:
+                conn.deadline = self._loop.time() + limit
             try:
                 result = await self._read_reply(command)
                 if conn.expired:
@@ -419,7 +427,7 @@ class AGISession:
                 return result
             except AGIError:
                 self._close()
-                if deadline is not None and conn.expired:
+                if limit is not None and conn.expired:
                     raise AGICommandTimeout(
                         f"no reply to {command!r} within {limit} s; connection closed"
                     ) from None
@@ -429,8 +437,7 @@ class AGISession:
                 self._close()
                 raise
             finally:
-                if deadline is not None:
-                    deadline.cancel()
+                conn.deadline = _NEVER
 
     async def _readline(self, command: str) -> str:
         conn = self._conn
@@ -575,8 +582,10 @@ class FastAGIServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Connections still sending their environment (no task yet).
+        # Connections still sending their environment (no task yet), and all open ones.
         self._reading: set[_Connection] = set()
+        self._live: set[_Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
         for path, handler in (routes or {}).items():
             self.add_route(path, handler)
 
@@ -637,6 +646,12 @@ class FastAGIServer:
                 "cancelling %d AGI session(s) still running after %.1f s", len(still), grace
             )
             await asyncio.wait(still)
+        self._tasks.clear()
+        for connection in list(self._live):
+            connection.close()  # a session whose task was cancelled before it ran
+        if self._sweeper is not None and not self._live:
+            self._sweeper.cancel()
+            self._sweeper = None
         await server.wait_closed()
 
     async def __aenter__(self) -> FastAGIServer:
@@ -644,6 +659,22 @@ class FastAGIServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # -- deadlines -------------------------------------------------------------
+
+    def _watch(self, connection: _Connection) -> None:
+        self._live.add(connection)
+        if self._sweeper is None:
+            assert self._loop is not None
+            self._sweeper = self._loop.call_later(DEADLINE_TICK, self._sweep)
+
+    def _sweep(self) -> None:
+        """End every connection past its deadline; tick again while any is open."""
+        assert self._loop is not None
+        now = self._loop.time()
+        for connection in [c for c in self._live if c.deadline <= now]:
+            connection.expire()
+        self._sweeper = self._loop.call_later(DEADLINE_TICK, self._sweep) if self._live else None
 
     # -- one connection ------------------------------------------------------
 
@@ -672,9 +703,8 @@ class FastAGIServer:
             env, connection, route=entry.name, command_timeout=self.command_timeout
         )
         assert self._loop is not None
-        task = self._loop.create_task(self._run_route(entry, session))
+        task = connection.task = self._loop.create_task(self._run_route(entry, session))
         self._tasks.add(task)
-        task.add_done_callback(connection.route_done)
 
     async def _run_route(self, entry: _RouteEntry, session: AGISession) -> None:
         env = session.env
@@ -723,3 +753,4 @@ class FastAGIServer:
             self.metrics.in_flight -= 1
             stats.seconds += time.perf_counter() - started
             session._close()  # at once: the caller waits for our end of the call
+            self._tasks.discard(session._conn.task)
