@@ -29,6 +29,7 @@ break, NUL or other control character: those are removed first.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -391,11 +392,27 @@ def app_argument_escape(value: str) -> str:
     return _APP_SPECIAL.sub(r"\\\g<0>", value)
 
 
-@lru_cache(maxsize=256)
+# "NAME=" per variable name seen (a plain dict: looked up 17 times per call).
+_MSET_HEADS: dict[str, str] = {}
+_MAX_MSET_HEADS = 256
+
+
 def _mset_name(name: str) -> str:
     # Our own names, checked once each; they hold no character that needs escaping
     # except the parentheses of CALLERID(name), which nest and need none either.
-    return validate_variable_name(name) + "="
+    head = _MSET_HEADS.get(name)
+    if head is None:
+        head = validate_variable_name(name) + "="
+        if len(_MSET_HEADS) < _MAX_MSET_HEADS:
+            _MSET_HEADS[name] = head
+    return head
+
+
+def _mset_heads(names: Iterable[str]) -> list[str]:
+    try:
+        return list(map(_MSET_HEADS.__getitem__, names))  # every name seen before
+    except KeyError:
+        return [_mset_name(name) for name in names]
 
 
 def _mset_cost(ch: str) -> int:
@@ -418,10 +435,11 @@ def mset_commands(variables: Mapping[str, str]) -> list[str]:
     one MSet are they spread over more lines; a single value too long for a line
     of its own is cut on a character boundary, never split into a second command.
     """
-    if _APP_SPECIAL.search("".join(variables.values())) is None:  # nothing to escape
-        pieces = [_mset_name(name) + value for name, value in variables.items()]
-    else:
-        pieces = [_mset_name(name) + app_argument_escape(v) for name, v in variables.items()]
+    heads = _mset_heads(variables)
+    values = variables.values()
+    if _APP_SPECIAL.search("".join(values)) is not None:  # something to escape
+        values = map(app_argument_escape, values)  # type: ignore[assignment]
+    pieces = list(map(operator.add, heads, values))
     if not pieces:
         return []
     line = sanitize_value(_mset_line(pieces))  # removing control characters commutes
