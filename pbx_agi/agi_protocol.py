@@ -111,6 +111,9 @@ _HEADER_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 _ARG_KEY = re.compile(r"^agi_arg_(\d+)$")
 
 
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
 def _none_if_unknown(value: str | None) -> str | None:
     if value is None or value == "" or value == _UNKNOWN:
         return None
@@ -137,23 +140,33 @@ class AGIEnvironment:
     def from_headers(
         cls, headers: Mapping[str, str], malformed_lines: Iterable[str] = ()
     ) -> AGIEnvironment:
-        raw = dict(headers)
+        return cls._of(dict(headers), tuple(malformed_lines))
+
+    @classmethod
+    def _of(cls, raw: dict[str, str], malformed_lines: tuple[str, ...]) -> AGIEnvironment:
+        """From a dict of our own (kept, not copied): once per call while the line rings."""
         script = raw.get("agi_network_script", "")
         path, _, query = script.partition("?")
-        params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         args: list[tuple[int, str]] = []
-        for key, value in raw.items():
-            m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
-            if m:
-                args.append((int(m.group(1)), value))
-        return cls(
+        if "agi_arg_" in "\n".join(raw):  # one scan in C instead of a loop per key
+            for key, value in raw.items():
+                m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
+                if m:
+                    args.append((int(m.group(1)), value))
+        env = cls.__new__(cls)
+        # What the frozen dataclass's __init__ would set, in one step instead of six
+        # object.__setattr__ calls.
+        env.__dict__.update(
             raw=MappingProxyType(raw),
             network_script=path.strip("/"),
             query=query,
-            params=MappingProxyType(params),
-            arguments=tuple(value for _, value in sorted(args)),
-            malformed_lines=tuple(malformed_lines),
+            params=MappingProxyType(dict(parse_qsl(query, keep_blank_values=True)))
+            if query
+            else _NO_PARAMS,
+            arguments=tuple(value for _, value in sorted(args)) if args else (),
+            malformed_lines=malformed_lines,
         )
+        return env
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.raw.get(key, default)
@@ -243,7 +256,7 @@ def parse_environment(
         if len(pairs) == body.count("\n") + 1:
             headers = dict(pairs)
             if len(headers) == len(pairs):
-                return AGIEnvironment.from_headers(headers)
+                return AGIEnvironment._of(headers, ())
     return _parse_lines(block)
 
 
@@ -264,7 +277,7 @@ def _parse_lines(block: bytes) -> AGIEnvironment:
             malformed.append(line)
             continue
         headers[key] = value[1:] if value.startswith(" ") else value
-    return AGIEnvironment.from_headers(headers, malformed)
+    return AGIEnvironment._of(headers, tuple(malformed))
 
 
 # ---------------------------------------------------------------------------
