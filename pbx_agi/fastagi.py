@@ -640,7 +640,7 @@ class FastAGIServer:
         for task in still:
             task.cancel()
         for connection in list(self._reading):
-            connection.expire()
+            connection._refuse("server closing before the environment was complete")
         if still:
             log.warning(
                 "cancelling %d AGI session(s) still running after %.1f s", len(still), grace

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pbx_agi.agi_protocol import sanitize_value
+from pbx_agi.agi_protocol import MAX_HEADER_BYTES, AGIProtocolError, sanitize_value
 from pbx_agi.fastagi import (
     AGICommandTimeout,
     AGIConnectionClosed,
@@ -569,3 +569,115 @@ async def test_close_cancels_calls_still_running_after_the_grace_period() -> Non
     assert await asterisk.read_to_eof() == b""
     assert srv.metrics.sessions_cancelled == 1
     assert srv.metrics.per_route["r"].cancelled == 1
+
+
+# ---------------------------------------------------------------------------
+# The connection's own buffering (asyncio.Protocol): edges of reading by hand
+# ---------------------------------------------------------------------------
+
+
+async def test_the_blank_line_split_across_reads_still_ends_the_environment(
+    server: FastAGIServer,
+) -> None:
+    seen: list[str | None] = []
+
+    async def route(session: AGISession) -> None:
+        seen.append(session.env.extension)
+
+    server.add_route("r", route)
+    data = agi_headers()
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(data, pieces=[len(data) - 1])  # "...100\n" then "\n"
+    assert await asterisk.read_to_eof() == b""
+    assert seen == ["100"]
+
+
+async def test_a_hangup_sent_with_the_environment_is_kept_for_the_first_reply(
+    server: FastAGIServer,
+) -> None:
+    got: dict[str, Any] = {}
+
+    async def route(session: AGISession) -> None:
+        got["x"] = await session.get_variable("X")
+        got["hung_up"] = session.hung_up
+
+    server.add_route("r", route)
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers() + b"HANGUP\n")  # one write: one TCP read, likely
+    assert await asterisk.read_command() == 'GET VARIABLE "X"'
+    await asterisk.reply("200 result=1 (x)\n")
+    assert await asterisk.read_to_eof() == b""
+    assert got == {"x": "x", "hung_up": True}
+
+
+async def test_a_flood_of_lines_before_a_reply_is_read_through_to_the_reply(
+    server: FastAGIServer,
+) -> None:
+    """Over twice the buffer limit arrives at once: reading is paused and resumed,
+    and nothing is lost on the way."""
+    got: list[str | None] = []
+
+    async def route(session: AGISession) -> None:
+        got.append(await session.get_variable("X"))
+
+    server.add_route("r", route)
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers())
+    assert await asterisk.read_command() == 'GET VARIABLE "X"'
+    flood = b"HANGUP\n" * (3 * MAX_HEADER_BYTES // 7)
+    asterisk.writer.write(flood + b"200 result=1 (after the flood)\n")
+    assert await asterisk.read_to_eof() == b""
+    assert got == ["after the flood"]
+
+
+async def test_a_reply_line_longer_than_the_limit_ends_the_session(server: FastAGIServer) -> None:
+    errors: list[BaseException] = []
+
+    async def route(session: AGISession) -> None:
+        try:
+            await session.get_variable("X")
+        except AGIProtocolError as exc:
+            errors.append(exc)
+
+    server.add_route("r", route)
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers())
+    await asterisk.read_command()
+    asterisk.writer.write(b"200 result=1 (" + b"x" * (MAX_HEADER_BYTES + 10))
+    assert await asterisk.read_to_eof() == b""
+    assert [type(e) for e in errors] == [AGIProtocolError]
+    assert "oversized" in str(errors[0])
+
+
+async def test_close_drops_a_client_still_sending_its_environment() -> None:
+    srv = FastAGIServer(header_timeout=60.0)
+    await srv.start("127.0.0.1", 0)
+    asterisk = await FakeAsterisk.connect(srv.port)
+    await asterisk.send(b"agi_network: yes\n")
+    await wait_until(lambda: srv.metrics.connections == 1, "connection accepted")
+    async with asyncio.timeout(WAIT):
+        await srv.close(grace=0.2)  # not the 60 s header timeout
+    assert await asterisk.read_to_eof() == b""
+    assert srv.metrics.bad_requests == 1
+
+
+async def test_close_serves_an_environment_that_completes_within_the_grace() -> None:
+    got: list[str | None] = []
+
+    async def route(session: AGISession) -> None:
+        got.append(session.env.caller_id)
+
+    srv = FastAGIServer({"r": route})
+    await srv.start("127.0.0.1", 0)
+    data = agi_headers()
+    asterisk = await FakeAsterisk.connect(srv.port)
+    await asterisk.send(data[:20])
+    await wait_until(lambda: srv.metrics.connections == 1, "connection accepted")
+    closing = asyncio.create_task(srv.close(grace=WAIT))
+    await asyncio.sleep(0.1)
+    assert not closing.done()
+    await asterisk.send(data[20:])
+    assert await asterisk.read_to_eof() == b""
+    async with asyncio.timeout(WAIT):
+        await closing
+    assert got == ["+33612345678"]
