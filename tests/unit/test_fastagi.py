@@ -576,8 +576,9 @@ async def test_close_cancels_calls_still_running_after_the_grace_period() -> Non
 # ---------------------------------------------------------------------------
 
 
-async def test_the_blank_line_split_across_reads_still_ends_the_environment(
-    server: FastAGIServer,
+@pytest.mark.parametrize("cut", ["in the blank line", "after one byte", "after two bytes"])
+async def test_an_environment_in_pieces_ends_at_its_blank_line(
+    server: FastAGIServer, cut: str
 ) -> None:
     seen: list[str | None] = []
 
@@ -586,8 +587,9 @@ async def test_the_blank_line_split_across_reads_still_ends_the_environment(
 
     server.add_route("r", route)
     data = agi_headers()
+    pieces = {"in the blank line": [len(data) - 1], "after one byte": [1], "after two bytes": [2]}
     asterisk = await FakeAsterisk.connect(server.port)
-    await asterisk.send(data, pieces=[len(data) - 1])  # "...100\n" then "\n"
+    await asterisk.send(data, pieces=pieces[cut])
     assert await asterisk.read_to_eof() == b""
     assert seen == ["100"]
 
@@ -681,3 +683,30 @@ async def test_close_serves_an_environment_that_completes_within_the_grace() -> 
     async with asyncio.timeout(WAIT):
         await closing
     assert got == ["+33612345678"]
+
+
+async def test_a_command_cancelled_while_waiting_its_turn_lets_the_next_one_go(
+    server: FastAGIServer,
+) -> None:
+    got: list[str | None] = []
+
+    async def route(session: AGISession) -> None:
+        first = asyncio.create_task(session.get_variable("A"))
+        second = asyncio.create_task(session.get_variable("B"))
+        third = asyncio.create_task(session.get_variable("C"))
+        await asyncio.sleep(0.05)  # A in flight, B and C waiting their turn
+        second.cancel()
+        got.extend([await first, await third])
+        assert second.cancelled()
+
+    server.add_route("r", route)
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers())
+    assert await asterisk.read_command() == 'GET VARIABLE "A"'
+    await asyncio.sleep(0.1)  # B is cancelled meanwhile
+    await asterisk.reply("200 result=1 (A)\n")
+    assert await asterisk.read_command() == 'GET VARIABLE "C"'
+    await asterisk.reply("200 result=1 (C)\n")
+    assert await asterisk.read_to_eof() == b""
+    assert got == ["A", "C"]
+    assert server.metrics.sessions_served == 1
