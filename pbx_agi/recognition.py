@@ -151,17 +151,19 @@ def recognise(
     now: datetime,
     history: CallerHistory = CallerHistory(),
 ) -> Recognition:
-    fallback_name = display_text(caller_name)
-    distinct = {m.contact_id: m for m in matches}
     if not number.matchable:
-        return Recognition(number, Confidence.UNKNOWN, None, fallback_name)
-    if not distinct:
-        return Recognition(number, Confidence.UNKNOWN, None, fallback_name, history)
-    if len(distinct) > 1:
-        companies = {m.company for m in distinct.values() if m.company}
-        name = companies.pop() if len(companies) == 1 else fallback_name
-        return Recognition(number, Confidence.SHARED, None, display_text(name), history)
-    (contact,) = distinct.values()
+        return Recognition(number, Confidence.UNKNOWN, None, display_text(caller_name))
+    if not matches:
+        return Recognition(number, Confidence.UNKNOWN, None, display_text(caller_name), history)
+    if len(matches) == 1:  # the usual match: no dict, and the caller's name is not needed
+        contact = matches[0]
+    else:
+        distinct = {m.contact_id: m for m in matches}
+        if len(distinct) > 1:
+            companies = {m.company for m in distinct.values() if m.company}
+            name = companies.pop() if len(companies) == 1 else display_text(caller_name)
+            return Recognition(number, Confidence.SHARED, None, display_text(name), history)
+        (contact,) = distinct.values()
     recent = contact.verified_at is not None and now - contact.verified_at <= VERIFICATION_VALID_FOR
     confidence = Confidence.VERIFIED if recent else Confidence.UNVERIFIED
     label = f"{contact.name} - {contact.company}" if contact.company else contact.name
