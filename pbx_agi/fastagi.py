@@ -618,7 +618,8 @@ class FastAGIServer:
     ``routes`` maps a path (``agi://host/<path>`` in the dialplan, leading
     ``/`` and query string ignored) to a route. ``header_timeout`` bounds the
     time to receive the whole environment block; ``command_timeout`` is the
-    default per-command reply timeout of each :class:`AGISession`.
+    default per-command reply timeout of each :class:`AGISession`. Both are
+    enforced within :data:`DEADLINE_TICK` seconds of passing.
     """
 
     def __init__(
