@@ -120,7 +120,7 @@ class FastAGIMetrics:
 
 
 # ---------------------------------------------------------------------------
-# Session
+# Connection and session
 # ---------------------------------------------------------------------------
 
 # A connection's phases: reading the environment block, serving a route, closed.
