@@ -8,7 +8,6 @@ their earlier unanswered calls "called back".
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -16,12 +15,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from ami_bridge.background_writer import BackgroundWriter
 from ami_bridge.model import Call, Change
 from switchboard.numbers import NumberKind, normalise
 
 log = logging.getLogger(__name__)
-
-WRITE_TIMEOUT_S = 5.0
 
 _UPSERT = """
 INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
@@ -92,57 +90,21 @@ class CallJournal:
     def __init__(self, pool: asyncpg.Pool, *, region: str, max_backlog: int = 100_000) -> None:
         self._pool = pool
         self._region = region
-        self._backlog: asyncio.Queue[Call] = asyncio.Queue(maxsize=max_backlog)
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = BackgroundWriter[Call]("call journal", self._write, max_backlog=max_backlog)
 
     def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_forever(), name="call-journal")
+        self._writer.start()
 
     def record(self, changes: list[Change]) -> None:
         for change in changes:
-            call = change.call
-            try:
-                self._backlog.put_nowait(call)
-            except asyncio.QueueFull:
-                log.error("call journal backlog full; call %s not journalled", call.call_id)
+            self._writer.put(change.call, f"call {change.call.call_id}")
 
     async def flush(self, grace_s: float) -> None:
         """Wait until everything recorded so far is written (used at shutdown)."""
-        try:
-            await asyncio.wait_for(self._backlog.join(), grace_s)
-        except TimeoutError:
-            log.error("call journal: %d calls not written at shutdown", self._backlog.qsize())
+        await self._writer.flush(grace_s)
 
     async def close(self, grace_s: float = 5.0) -> None:
-        await self.flush(grace_s)
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-
-    async def _write_forever(self) -> None:
-        while True:
-            call = await self._backlog.get()
-            while True:
-                try:
-                    # A write that hangs (a half-dead connection after a database
-                    # restart) must not stall the journal for good.
-                    async with asyncio.timeout(WRITE_TIMEOUT_S):
-                        await self._write(call)
-                    self._backlog.task_done()
-                    break
-                except (
-                    OSError,
-                    TimeoutError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                ) as exc:
-                    log.warning("journal write failed (%r); retrying in 1 s", exc)
-                    await asyncio.sleep(1)
-                except Exception:
-                    # Whatever a database restart throws, the journal must not die
-                    # silently: every call after it would be lost.
-                    log.exception("journal write failed unexpectedly; retrying in 1 s")
-                    await asyncio.sleep(1)
+        await self._writer.close(grace_s)
 
     async def _write(self, call: Call) -> None:
         who = parties(call, self._region)
