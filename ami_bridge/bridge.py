@@ -173,6 +173,7 @@ class AMIBridge:
         # Set after construction: panoramisk's constructor rounds them to whole seconds.
         self._manager.ping_delay = self._manager.ping_interval = ping_interval_s
         self._manager.register_event("*", self._on_event)
+        self._manager.register_event("FullyBooted", self._on_fully_booted)
         hub.add_snapshot_source(self._snapshot)
         hub.add_action_sender(pbx.name, self.send_action)
         self.desk = CallDesk(pbx.name, self.model, self.send_action, hub, clock=clock)
@@ -230,6 +231,14 @@ class AMIBridge:
     def _on_login(self, _manager: Manager) -> None:
         log.info("AMI logged in to %s", self.pbx.name)
         self.connected = True
+
+    def _on_fully_booted(self, _manager: Manager, _event: Any) -> None:
+        # Asterisk says so right after our login, or, when it is still starting, once
+        # all its modules have loaded: only then are its hints, queues and dialplan there
+        # to be listed. A resync at login during a restart found no extensions at all.
+        log.info("%s is fully booted; resynchronising", self.pbx.name)
+        for task in self._tasks:
+            task.cancel()  # (in the rare case of two FullyBooted, the second one wins)
         task = asyncio.create_task(self._resync())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

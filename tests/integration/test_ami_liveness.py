@@ -26,15 +26,18 @@ def _frame(**headers: str) -> bytes:
     return (EOL.join(f"{k}: {v}" for k, v in headers.items()) + EOL + EOL).encode()
 
 
-def _answers(action: dict[str, str], secret: str) -> bytes:
+FULLY_BOOTED = {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}
+
+
+def _answers(action: dict[str, str], secret: str, booted: bool = True) -> bytes:
     action_id = action.get("ActionID", "")
     name = action.get("Action", "").lower()
     if name == "login" and action.get("Secret") != secret:
         return _frame(Response="Error", ActionID=action_id, Message="Authentication failed")
     if name == "login":
-        return _frame(
-            Response="Success", ActionID=action_id, Message="Authentication accepted"
-        ) + _frame(Event="FullyBooted", Privilege="system,all", Status="Fully Booted")
+        accepted = _frame(Response="Success", ActionID=action_id, Message="Authentication accepted")
+        # Asterisk tells a new session it is fully booted, or does so once it is.
+        return accepted + (_frame(**FULLY_BOOTED) if booted else b"")
     if name == "ping":
         return _frame(Response="Success", ActionID=action_id, Ping="Pong")
     if name in {"coreshowchannels", "queuestatus"}:
@@ -57,6 +60,14 @@ class FakeAMI:
         self.answering.set()
         self.connections = 0
         self.server: asyncio.Server | None = None
+        self.booted = True
+        self.actions: list[str] = []
+        self._writers: list[asyncio.StreamWriter] = []
+
+    def finish_booting(self) -> None:
+        self.booted = True
+        for writer in self._writers:
+            writer.write(_frame(**FULLY_BOOTED))
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -65,6 +76,7 @@ class FakeAMI:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.append(writer)
         writer.write(b"Asterisk Call Manager/9.0.0" + EOL.encode())
         try:
             while True:
@@ -73,7 +85,8 @@ class FakeAMI:
                 await self.answering.wait()
                 lines = raw.decode().strip().split(EOL)
                 action = dict(line.split(": ", 1) for line in lines if ": " in line)
-                writer.write(_answers(action, self.secret))
+                self.actions.append(action.get("Action", ""))
+                writer.write(_answers(action, self.secret, self.booted))
                 if action.get("Secret", self.secret) != self.secret:
                     break  # Asterisk ends the session after a refused login
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -144,5 +157,29 @@ async def test_a_refused_login_is_logged_as_such_and_the_board_says_not_connecte
         assert "(Authentication failed): check the pbx username and secret" in caplog.text
         assert hub.snapshot()["pbx"] == [{"name": "main", "connected": False}]
     finally:
+        await bridge.close()
+        await fake.close()
+
+
+async def test_a_pbx_still_starting_is_listed_only_once_fully_booted() -> None:
+    # Right after a restart Asterisk takes AMI logins before its dialplan, hints and
+    # queues are loaded: lists asked for then come back empty, and the board would show
+    # no colleagues until the next reconnect.
+    fake = FakeAMI()
+    fake.booted = False
+    port = await fake.start()
+    hub = BoardHub()
+    bridge = AMIBridge(PBXConfig(name="main", port=port, secret="x"), hub, ping_interval_s=PING_S)
+    _, subscription = hub.subscribe()
+    await bridge.start()
+    try:
+        with pytest.raises(TimeoutError):
+            await _next_pbx_state(subscription, within_s=1.0)
+        assert "Login" in fake.actions and "CoreShowChannels" not in fake.actions
+        fake.finish_booting()
+        assert await _next_pbx_state(subscription, within_s=5) is True
+        assert "CoreShowChannels" in fake.actions and "ExtensionStateList" in fake.actions
+    finally:
+        subscription.close()
         await bridge.close()
         await fake.close()
