@@ -29,7 +29,7 @@ from typing import Any, Literal
 import asyncpg
 import phonenumbers
 
-from switchboard.contacts import NewContact, add_numbers, insert_contact
+from switchboard.contacts import LabelledNumber, add_numbers, store_new_contact
 from switchboard.messages import Translate, english
 from switchboard.numbers import NumberKind, normalise
 
@@ -68,18 +68,12 @@ class FieldError:
 
 
 @dataclass(frozen=True)
-class DraftNumber:
-    e164: str
-    label: str | None = None
-
-
-@dataclass(frozen=True)
 class ContactDraft:
     """A contact as the receptionist submitted it, checked and normalised."""
 
     name: str
     company: str | None = None
-    numbers: tuple[DraftNumber, ...] = ()
+    numbers: tuple[LabelledNumber, ...] = ()
     email: str | None = None
     address: str | None = None
     notes: str | None = None
@@ -195,7 +189,7 @@ def _number_problem(raw: str, kind: NumberKind, t: Translate) -> str:
 
 def _numbers(
     value: Any, region: str, errors: list[FieldError], t: Translate
-) -> tuple[DraftNumber, ...]:
+) -> tuple[LabelledNumber, ...]:
     """The numbers rows; blank rows (an added row left empty) are skipped.
 
     Errors are keyed by the row's position in the submitted list, so the page can put
@@ -206,7 +200,7 @@ def _numbers(
     if not isinstance(value, list):
         errors.append(FieldError("numbers", t("Numbers must be a list.")))
         return ()
-    numbers: list[DraftNumber] = []
+    numbers: list[LabelledNumber] = []
     first_row: dict[str, int] = {}  # e164 -> row where it was first given
     for row, item in enumerate(value):
         field = f"numbers.{row}"
@@ -265,7 +259,7 @@ def _numbers(
             )
             continue
         first_row[number.e164] = row
-        numbers.append(DraftNumber(number.e164, label))
+        numbers.append(LabelledNumber(number.e164, label))
     if len(numbers) > MAX_NUMBERS:
         errors.append(
             FieldError(
@@ -377,20 +371,7 @@ async def get_contact(pool: asyncpg.Pool, contact_id: int) -> StoredContact | No
 async def create_contact(pool: asyncpg.Pool, draft: ContactDraft) -> int:
     """Store a new contact (added by hand: no import source); return its id."""
     async with pool.acquire() as conn, conn.transaction():
-        contact_id = await insert_contact(
-            conn,
-            NewContact(
-                draft.name,
-                company=draft.company,
-                vip=draft.vip,
-                language=draft.language,
-                email=draft.email,
-                address=draft.address,
-                notes=draft.notes,
-            ),
-        )
-        await add_numbers(conn, contact_id, [(n.e164, n.label) for n in draft.numbers])
-    return contact_id
+        return await store_new_contact(conn, draft)
 
 
 async def update_contact(pool: asyncpg.Pool, contact_id: int, draft: ContactDraft) -> bool:

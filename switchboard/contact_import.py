@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
+from switchboard.contacts import LabelledNumber
 from switchboard.numbers import NumberKind, normalise
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -58,17 +59,11 @@ class RowProblem:
 
 
 @dataclass(frozen=True)
-class ImportedNumber:
-    e164: str
-    label: str | None = None
-
-
-@dataclass(frozen=True)
 class ImportedContact:
     line: int  # where the row (or BEGIN:VCARD) starts in the file
     name: str
     company: str | None = None
-    numbers: tuple[ImportedNumber, ...] = ()
+    numbers: tuple[LabelledNumber, ...] = ()
     email: str | None = None
     notes: str | None = None
     vip: bool = False
@@ -401,7 +396,7 @@ class _Row:
         self.line = line
         self.region = region
         self.problems = problems
-        self.numbers: dict[str, ImportedNumber] = {}
+        self.numbers: dict[str, LabelledNumber] = {}
         self.all_numbers_read = True
         self.refused: set[str] = set()
 
@@ -412,7 +407,7 @@ class _Row:
         for piece in _split_numbers(raw):
             number = normalise(piece, self.region)
             if number.kind is NumberKind.PUBLIC and number.e164:
-                self.numbers.setdefault(number.e164, ImportedNumber(number.e164, label))
+                self.numbers.setdefault(number.e164, LabelledNumber(number.e164, label))
                 continue
             self.all_numbers_read = False
             self.problem(_number_message(piece, number.kind, where), line)

@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from switchboard.contact_import import ImportedContact, ImportResult, RowProblem
-from switchboard.contacts import ContactError, NewContact, add_numbers, insert_contact
+from switchboard.contacts import ContactError, add_numbers, store_new_contact
 
 DEFAULT_SOURCE = "import"
 MAX_SOURCE_CHARS = 100  # migration 0002
@@ -200,22 +200,7 @@ def _same(stored: StoredContact, contact: ImportedContact, provided: set[str]) -
 
 
 async def _insert(conn: Any, contact: ImportedContact, source: str) -> int:
-    contact_id = await insert_contact(
-        conn,
-        NewContact(
-            contact.name,
-            company=contact.company,
-            vip=contact.vip,
-            language=contact.language,
-            email=contact.email,
-            address=contact.address,
-            notes=contact.notes,
-            source=source,
-            external_id=contact.external_id,
-        ),
-    )
-    await add_numbers(conn, contact_id, [(n.e164, n.label) for n in contact.numbers])
-    return contact_id
+    return await store_new_contact(conn, contact, source=source, external_id=contact.external_id)
 
 
 async def _update(conn: Any, contact_id: int, contact: ImportedContact, provided: set[str]) -> None:

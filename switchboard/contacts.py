@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from switchboard.numbers import NumberKind, normalise
 
@@ -55,6 +55,35 @@ async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
 
 
 @dataclass(frozen=True)
+class LabelledNumber:
+    """A contact's number in E.164, with the label people gave it ("mobiel", "werk")."""
+
+    e164: str
+    label: str | None = None
+
+
+class ContactFields(Protocol):
+    """What a new contact is made of, whether typed on the board or read from a file."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def company(self) -> str | None: ...
+    @property
+    def vip(self) -> bool: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def notes(self) -> str | None: ...
+    @property
+    def numbers(self) -> Sequence[LabelledNumber]: ...
+
+
+@dataclass(frozen=True)
 class NewContact:
     """One contacts row to insert; ``source``/``external_id`` for imported contacts."""
 
@@ -99,6 +128,32 @@ async def add_numbers(
         " DO UPDATE SET label = coalesce(EXCLUDED.label, contact_numbers.label)",
         [(contact_id, e164, label) for e164, label in numbers],
     )
+
+
+async def store_new_contact(
+    conn: asyncpg.Connection,
+    contact: ContactFields,
+    *,
+    source: str | None = None,
+    external_id: str | None = None,
+) -> int:
+    """Insert ``contact`` with its numbers (in the caller's transaction); return its id."""
+    contact_id = await insert_contact(
+        conn,
+        NewContact(
+            contact.name,
+            company=contact.company,
+            vip=contact.vip,
+            language=contact.language,
+            email=contact.email,
+            address=contact.address,
+            notes=contact.notes,
+            source=source,
+            external_id=external_id,
+        ),
+    )
+    await add_numbers(conn, contact_id, [(n.e164, n.label) for n in contact.numbers])
+    return contact_id
 
 
 async def add_contact(

@@ -10,12 +10,12 @@ import pytest
 from switchboard.contact_edit import (
     MAX_NUMBERS,
     ContactDraft,
-    DraftNumber,
     FieldError,
     display_number,
     number_patterns,
     parse_contact_form,
 )
+from switchboard.contacts import LabelledNumber
 from switchboard_ui import i18n
 
 
@@ -48,7 +48,7 @@ def test_a_complete_contact_is_kept_as_typed_but_trimmed() -> None:
     assert draft == ContactDraft(
         name="Noor Visser",
         company="Visser & Zn",
-        numbers=(DraftNumber("+31645810001", "mobiel"), DraftNumber("+31205551234")),
+        numbers=(LabelledNumber("+31645810001", "mobiel"), LabelledNumber("+31205551234")),
         email="noor@visser.nl",
         address="Dorpsstraat 1\n1234 AB Ergens",
         notes="Belt graag 's ochtends",
@@ -85,7 +85,8 @@ ONE_DUTCH_MOBILE = [
 
 @pytest.mark.parametrize("written", ONE_DUTCH_MOBILE)
 def test_every_way_of_writing_one_dutch_mobile_is_the_same_number(written: str) -> None:
-    assert parse({"name": "Anna", "numbers": [written]}).numbers == (DraftNumber("+31612345678"),)
+    draft = parse({"name": "Anna", "numbers": [written]})
+    assert draft.numbers == (LabelledNumber("+31612345678"),)
 
 
 def test_numbers_abroad_are_kept_and_the_region_decides_the_national_form() -> None:
@@ -253,7 +254,7 @@ def test_one_number_twice_in_a_form_points_at_the_first() -> None:
 
 def test_blank_number_rows_are_skipped_but_rows_keep_their_place() -> None:
     draft = parse({"name": "Jan", "numbers": ["", {"number": "  "}, "0612345678", None]})
-    assert draft.numbers == (DraftNumber("+31612345678"),)
+    assert draft.numbers == (LabelledNumber("+31612345678"),)
     found = errors({"name": "Jan", "numbers": ["", "", "12"]})
     assert list(found) == ["numbers.2"]
 
@@ -285,7 +286,7 @@ def test_a_contact_echoed_back_from_the_api_is_accepted() -> None:
             }
         ],
     }
-    assert parse(stored).numbers == (DraftNumber("+31612345678", "mobiel"),)
+    assert parse(stored).numbers == (LabelledNumber("+31612345678", "mobiel"),)
 
 
 DISPLAY = {
