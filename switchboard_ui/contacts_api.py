@@ -79,6 +79,14 @@ def _contact_id(request: web.Request) -> int | None:
     return value if 0 < value <= MAX_CONTACT_ID else None
 
 
+async def _contact_in_path(request: web.Request, *, write: bool) -> int | web.Response:
+    """The contact id in the path of a logged-in request, or the 401/403/404 answer."""
+    if refused := await _refusal(request, write=write):
+        return refused
+    contact_id = _contact_id(request)
+    return _not_found(request) if contact_id is None else contact_id
+
+
 def _not_found(request: web.Request) -> web.Response:
     t = _translator(request)
     return _error(404, t("no contact {id}", id=repr(request.match_info["id"][:40])))
@@ -192,20 +200,16 @@ async def create_api(request: web.Request) -> web.Response:
 
 
 async def get_api(request: web.Request) -> web.Response:
-    if refused := await _refusal(request, write=False):
-        return refused
-    contact_id = _contact_id(request)
-    if contact_id is None:
-        return _not_found(request)
+    contact_id = await _contact_in_path(request, write=False)
+    if isinstance(contact_id, web.Response):
+        return contact_id
     return await _answer_with_contact(request, contact_id)
 
 
 async def update_api(request: web.Request) -> web.Response:
-    if refused := await _refusal(request, write=True):
-        return refused
-    contact_id = _contact_id(request)
-    if contact_id is None:
-        return _not_found(request)
+    contact_id = await _contact_in_path(request, write=True)
+    if isinstance(contact_id, web.Response):
+        return contact_id
     draft = await _draft(request)
     if isinstance(draft, web.Response):
         return draft
@@ -215,11 +219,9 @@ async def update_api(request: web.Request) -> web.Response:
 
 
 async def verify_api(request: web.Request) -> web.Response:
-    if refused := await _refusal(request, write=True):
-        return refused
-    contact_id = _contact_id(request)
-    if contact_id is None:
-        return _not_found(request)
+    contact_id = await _contact_in_path(request, write=True)
+    if isinstance(contact_id, web.Response):
+        return contact_id
     t = _translator(request)
     raw = request.match_info["number"]
     number = normalise(raw, request.app[REGION])
