@@ -108,7 +108,16 @@ async def test_clicking_a_call_opens_the_caller_card_and_a_note_is_kept(
         await card.locator("textarea").fill("Wil offerte voor 3 vrachtwagens")
         await card.get_by_role("button", name="Save note").click()
         await expect(card.locator(".card-note-status")).to_have_text("Saved.")
+        call_id = await page.evaluate("board.selectedCallId()")
     finally:
         call.wait(timeout=30)
-    note = await db.fetchval("SELECT note FROM calls WHERE caller_number = '0645470001'")
-    assert note == "Wil offerte voor 3 vrachtwagens"
+    pbx, _, linked_id = call_id.partition(":")
+    # The note is on the call the receptionist had open, which is still this caller's.
+    kept = await db.fetchrow(
+        "SELECT caller_number, note FROM calls WHERE pbx = $1 AND linked_id = $2", pbx, linked_id
+    )
+    rows = await db.fetch("SELECT * FROM calls WHERE caller_number = '0645470001'")
+    assert kept is not None and tuple(kept) == ("0645470001", "Wil offerte voor 3 vrachtwagens"), (
+        call_id,
+        [dict(r) for r in rows],
+    )
