@@ -140,3 +140,11 @@ class CallJournal:
                     call.caller_number,
                     call.linked_id,
                 )
+        if call.ended_at is not None:
+            # One line per call in the service log: what the history now holds for it.
+            log.info(
+                "journalled call %s from %s: %s",
+                call.call_id,
+                call.caller_number or "withheld",
+                call.outcome,
+            )

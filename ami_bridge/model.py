@@ -45,6 +45,9 @@ class Outcome:
 
 
 # DialEnd's DialStatus for a phone that did not take the call, as the history says it.
+# Enough for every channel that can still have events on their way after its Hangup.
+HUNG_UP_REMEMBERED = 4096
+
 _UNANSWERED = {
     "BUSY": "busy",
     "NOANSWER": "no answer",
@@ -131,11 +134,11 @@ class PBXModel:
     pbx: str
     channels: dict[str, Channel] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)  # by linked id
-    # Channels that hung up while a resynchronisation was under way: a channel list
-    # requested before their Hangup must not bring them back as ghosts. Kept only from
-    # the reset to the end of the channel list, so it does not grow for ever.
-    _gone: set[str] = field(default_factory=set)
-    _resyncing: bool = False
+    # Channels that hung up, the latest HUNG_UP_REMEMBERED of them: a unique id is never
+    # used again, so a later event about one (Asterisk sends a ringing leg's last
+    # NewConnectedLine after its Hangup, sometimes after the caller's too; a channel list
+    # requested before the Hangup) must not bring it back as a ghost call.
+    _hung_up: dict[str, None] = field(default_factory=dict)
     # Calls whose caller hung up while other legs are still being torn down.
     _ended: set[str] = field(default_factory=set)
     # Calls known before the last reset: a call rebuilt from the channel list keeps its
@@ -164,8 +167,6 @@ class PBXModel:
         self._before_resync.update(self.calls)
         self.channels.clear()
         self.calls.clear()
-        self._gone.clear()
-        self._resyncing = True
         self._ended.clear()
         self._listed.clear()
         # _parked and _unparking stay: a parked call listed again is still parked (and
@@ -185,7 +186,7 @@ class PBXModel:
     # -- channel lifecycle -------------------------------------------------------------
 
     def _on_channel_seen(self, event: Event, now: float) -> list[Change]:
-        if event.get("Event") == "CoreShowChannel" and event["Uniqueid"] in self._gone:
+        if event["Uniqueid"] in self._hung_up:
             return []
         channel = self._channel_from(event)
         linked_id = channel.linked_id
@@ -208,8 +209,9 @@ class PBXModel:
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
         unique_id = event["Uniqueid"]
         channel = self.channels.pop(unique_id, None)
-        if self._resyncing:
-            self._gone.add(unique_id)
+        self._hung_up[unique_id] = None
+        if len(self._hung_up) > HUNG_UP_REMEMBERED:
+            del self._hung_up[next(iter(self._hung_up))]
         linked_id = channel.linked_id if channel else event.get("Linkedid", "")
         if not linked_id:
             return []
@@ -408,8 +410,6 @@ class PBXModel:
         """CoreShowChannelsComplete: calls we knew before the resync and the PBX did not
         list any more ended while we were not connected (their end time is now)."""
         gone, self._before_resync = self._before_resync, {}
-        self._gone.clear()
-        self._resyncing = False
         return [CallEnded(self._end(call, now)) for call in gone.values()]
 
     # -- derived call view -------------------------------------------------------------
@@ -434,6 +434,8 @@ class PBXModel:
     def _store(self, channel: Channel, now: float) -> list[Change]:
         """Keep the channel; when Asterisk moved it into another call (bridging gives
         every channel the oldest linked id), the call it left may be over."""
+        if channel.unique_id in self._hung_up:
+            return []  # a late event about a channel that is gone
         known = self.channels.get(channel.unique_id)
         self.channels[channel.unique_id] = channel
         if known is None or known.linked_id == channel.linked_id:

@@ -1,6 +1,6 @@
 """The live call model, fed AMI events as Asterisk 22 sends them."""
 
-from ami_bridge.model import CallChanged, CallEnded, CallState, PBXModel
+from ami_bridge.model import HUNG_UP_REMEMBERED, CallChanged, CallEnded, CallState, PBXModel
 
 
 def channel(event: str, uid: str, linked: str, name: str, **extra: str) -> dict[str, str]:
@@ -361,7 +361,7 @@ def test_a_long_running_model_keeps_nothing_of_calls_that_are_over() -> None:
             model.apply(event | ids, now=float(t))
 
     def leftovers() -> list[object]:
-        kept = (model._gone, model._ended, model._caller_left, model._parked, model._unparking)
+        kept = (model._ended, model._caller_left, model._parked, model._unparking)
         return [model.calls, model.channels, model._before_resync, *kept]
 
     assert not any(leftovers())
@@ -369,6 +369,11 @@ def test_a_long_running_model_keeps_nothing_of_calls_that_are_over() -> None:
     model.apply(channel("Hangup", "9.9", "9.9", "PJSIP/trunk-9"), now=1.0)
     model.apply({"Event": "CoreShowChannelsComplete"}, now=1.0)
     assert not any(leftovers())
+    # Hung-up channels are remembered (against late events), but only the latest ones.
+    for n in range(HUNG_UP_REMEMBERED + 10):
+        model.apply(channel("Hangup", f"h.{n}", f"h.{n}", "PJSIP/trunk-x"), now=1.0)
+    assert len(model._hung_up) == HUNG_UP_REMEMBERED
+    assert f"h.{HUNG_UP_REMEMBERED + 9}" in model._hung_up and "h.0" not in model._hung_up
 
 
 def test_a_parked_call_is_still_parked_after_a_resync() -> None:
@@ -463,3 +468,25 @@ def test_a_resync_takes_each_place_from_the_queue_s_own_list() -> None:
     junk = channel("QueueCallerJoin", "z", "z", "PJSIP/trunk-z", Queue="switchboard", Position="x1")
     model.apply(junk, now=1.0)  # an unreadable place is no place, and moves nobody
     assert {c.linked_id: c.queue_position for c in model.snapshot()} == {"x": 2, "y": 1, "z": 0}
+
+
+def test_an_event_about_a_channel_that_hung_up_brings_no_ghost_call_back() -> None:
+    # Seen in the sandbox: a caller hangs up while the queue rings 100. Asterisk hangs up
+    # 100's leg, then the caller's, and only then sends 100's last NewConnectedLine.
+    caller = ("1.1", "1.1", "PJSIP/trunk-00000001")
+    ringing = ("1.2", "1.1", "PJSIP/100-00000002")
+    events = [
+        channel("Newchannel", *caller),
+        channel("QueueCallerJoin", *caller, Queue="switchboard"),
+        channel("Newchannel", *ringing, num="100", cname="Operator", state="Down"),
+        channel("Hangup", *ringing, num="100", cname="Operator", state="Ringing"),
+        channel("Hangup", *caller),
+        channel("NewConnectedLine", *ringing, num="100", cname="Operator", state="Ringing"),
+        channel("QueueCallerLeave", *caller, Queue="switchboard"),
+    ]
+    model = PBXModel("pbx1")
+    changes = [change for event in events for change in model.apply(event, now=1.0)]
+    assert model.snapshot() == []  # the board shows no call ringing for "Operator"
+    # The journal hears of one call only, the caller's, ended.
+    assert {change.call.caller_number for change in changes} == {"0612345678"}
+    assert isinstance(changes[-1], CallEnded)
