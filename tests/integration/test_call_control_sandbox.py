@@ -225,6 +225,41 @@ async def test_a_waiting_call_is_sent_straight_to_a_colleague(
             assert talking_with(talking) == {"201"}
 
 
+async def test_a_call_ringing_a_colleague_is_picked_up_onto_the_receptionists_phone(
+    switchboard: RunningSwitchboard, db: asyncpg.Pool
+) -> None:
+    async with receptionist(switchboard, db, "anna", "200") as anna:
+        with phones("200"), phones("201", answer_after_s=60), caller("0612000109"):
+            queued = await anna.seen(
+                lambda m: (
+                    m["type"] == "call"
+                    and m["call"]["caller_number"] == "0612000109"
+                    and m["call"]["state"] == "queued"
+                ),
+                "the call waiting in the queue",
+            )
+            call = queued["call"]
+            body = {"call_id": call["call_id"], "target": "201", "mode": "blind"}
+            assert (await anna.post("/api/calls/transfer", body))[0] == 202
+            await anna.outcome(call["call_id"], "blind", "confirmed")
+            # 201 rings and rings; Anna takes the call over onto her own phone.
+            await anna.seen(
+                lambda m: (
+                    m["type"] == "call"
+                    and m["call"]["call_id"] == call["call_id"]
+                    and m["call"]["state"] == "ringing"
+                ),
+                "the call ringing at 201",
+                after=queued,
+            )
+            status, reply = await anna.post("/api/calls/answer", {"call_id": call["call_id"]})
+            assert status == 202, reply
+            outcome = await anna.outcome(call["call_id"], "answer")
+            assert (outcome["result"], outcome["values"]["extension"]) == ("confirmed", "200")
+            talking = await anna.call_from("0612000109", "talking")
+            assert talking_with(talking) == {"200"}
+
+
 async def test_attended_transfer_completed_and_another_cancelled(
     switchboard: RunningSwitchboard, db: asyncpg.Pool
 ) -> None:
