@@ -44,10 +44,10 @@ class Outcome:
     MERGED = "merged"  # its channels joined another call (a phone picking up a parked call)
 
 
-# DialEnd's DialStatus for a phone that did not take the call, as the history says it.
 # Enough for every channel that can still have events on their way after its Hangup.
 HUNG_UP_REMEMBERED = 4096
 
+# DialEnd's DialStatus for a phone that did not take the call, as the history says it.
 _UNANSWERED = {
     "BUSY": "busy",
     "NOANSWER": "no answer",

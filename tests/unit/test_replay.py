@@ -96,6 +96,20 @@ def test_events_in_any_order_with_some_lost_never_break_the_model(path: Path) ->
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_a_late_event_about_a_channel_that_hung_up_changes_nothing(path: Path) -> None:
+    # Asterisk sends some events about a channel after its Hangup (a ringing leg's last
+    # NewConnectedLine, a queue's QueueCallerLeave): repeated after the end of the
+    # recording, none may bring a call back or change how one is told.
+    events = read_recording(path.read_bytes()).events
+    hung_up = {e["Uniqueid"] for e in events if e.get("Event") == "Hangup"}
+    about_them = [e for e in events if e.get("Uniqueid") in hung_up and e["Event"] != "Hangup"]
+    assert about_them
+    expected = list(replay(events))
+    for late in random.Random(path.stem).sample(about_them, min(40, len(about_them))):
+        assert list(replay([*events, late])) == expected, late["Event"]
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
 def test_the_json_form_of_a_recording_replays_the_same(path: Path) -> None:
     wire = read_recording(path.read_bytes())
     as_json = read_recording(json.dumps(wire.events).encode())
