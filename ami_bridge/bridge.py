@@ -61,8 +61,22 @@ _RESYNC_EVENTS = frozenset(
 # Events after which an extension's conversation may have changed.
 _CHANNEL_EVENTS = frozenset(
     {"CoreShowChannel", "Newchannel", "NewCallerid", "BridgeEnter", "BridgeLeave", "Hangup"}
-    | {"UserEvent", "NewConnectedLine"}
+    | {"UserEvent", "NewConnectedLine", "ChannelCheck"}
 )
+# How often the PBX's channel list is held against the model between resyncs: a call
+# whose end got lost leaves the boards within this long instead of at the next reconnect.
+CHANNEL_CHECK_S = 60.0
+
+
+class _ChannelCheck(dict[str, str]):
+    """Queued when the channel list is asked for (``listed`` None) and again with the
+    list: the model compares them in event order, so calls that began in between stay."""
+
+    def __init__(self, listed: frozenset[str] | None) -> None:
+        super().__init__(Event="ChannelCheck")
+        self.listed = listed
+
+
 ACTION_TIMEOUT_S = 5.0
 _ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -147,6 +161,7 @@ class AMIBridge:
         clock: Callable[[], float] = time.time,
         ping_interval_s: float = PING_INTERVAL_S,
         presence_journal: PresenceJournal | None = None,
+        channel_check_s: float = CHANNEL_CHECK_S,
     ) -> None:
         self.pbx = pbx
         self.model = PBXModel(pbx.name)
@@ -158,6 +173,8 @@ class AMIBridge:
         self._clock = clock
         self._events: asyncio.Queue[dict[str, str]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
+        self._channel_check_s = channel_check_s
+        self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager = _Manager(
             host=pbx.host,
@@ -182,6 +199,9 @@ class AMIBridge:
     async def start(self) -> None:
         self._manager.loop = asyncio.get_running_loop()
         self._consumer = asyncio.create_task(self._consume(), name=f"ami-{self.pbx.name}")
+        self._checker = asyncio.create_task(
+            self._check_channels_forever(), name=f"ami-{self.pbx.name}-channel-check"
+        )
         self._manager.connect()
         log.info(
             "AMI bridge connecting to %s at %s:%d", self.pbx.name, self.pbx.host, self.pbx.port
@@ -190,11 +210,10 @@ class AMIBridge:
     async def close(self) -> None:
         self._manager.closing = True
         self._manager.close()
-        for task in [*self._tasks, *([self._consumer] if self._consumer else [])]:
+        loops = [t for t in (self._consumer, self._checker) if t is not None]
+        for task in [*self._tasks, *loops]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._consumer:
-            await asyncio.gather(self._consumer, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *loops, return_exceptions=True)
         await self.desk.close()
 
     def _snapshot(self) -> Message:
@@ -289,6 +308,31 @@ class AMIBridge:
             )
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
 
+    async def _check_channels_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._channel_check_s)
+            if self.connected:
+                await self.check_channels()
+
+    async def check_channels(self) -> None:
+        """Hold the PBX's channel list against the model: channels it no longer has
+        (their Hangup lost) go, with the calls they held up."""
+        self._events.put_nowait(_ChannelCheck(None))
+        try:
+            reply = await asyncio.wait_for(
+                self._manager.send_action({"Action": "CoreShowChannels"}), 2 * ACTION_TIMEOUT_S
+            )
+        except Exception as exc:  # timeout, connection gone: the next check will do
+            log.warning("channel check on %s failed (%r)", self.pbx.name, exc)
+            return
+        messages = reply if isinstance(reply, list) else [reply]
+        if not any(m.get("Event") == "CoreShowChannelsComplete" for m in messages):
+            return  # an error or a cut-off list proves nothing
+        listed = frozenset(
+            str(m.get("Uniqueid", "")) for m in messages if m.get("Event") == "CoreShowChannel"
+        )
+        self._events.put_nowait(_ChannelCheck(listed))
+
     # -- the one consumer ----------------------------------------------------------------
 
     async def _consume(self) -> None:
@@ -328,6 +372,18 @@ class AMIBridge:
             return []
 
     def apply(self, event: Mapping[str, str]) -> list[Change]:
+        if isinstance(event, _ChannelCheck):
+            if event.listed is None:
+                self.model.check_channels()
+                return []
+            dropped, changes = self.model.drop_unlisted(event.listed, self._clock())
+            if dropped:
+                log.warning(
+                    "%s no longer has %s: taken off the boards (its Hangup never came)",
+                    self.pbx.name,
+                    ", ".join(c.name or c.unique_id for c in dropped),
+                )
+            return changes
         if event is _RESYNC:
             # Calls still up come back with the channel list that follows; the journal
             # must not see them as ended, so the reset's changes go nowhere.

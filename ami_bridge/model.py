@@ -13,7 +13,7 @@ about later: through which queue it came, who answered, transfers ("transferred 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -139,6 +139,8 @@ class PBXModel:
     # NewConnectedLine after its Hangup, sometimes after the caller's too; a channel list
     # requested before the Hangup) must not bring it back as a ghost call.
     _hung_up: dict[str, None] = field(default_factory=dict)
+    # The channels known when the PBX's channel list was last asked for (check_channels).
+    _known_at_check: frozenset[str] | None = None
     # Calls whose caller hung up while other legs are still being torn down.
     _ended: set[str] = field(default_factory=set)
     # Calls known before the last reset: a call rebuilt from the channel list keeps its
@@ -164,6 +166,7 @@ class PBXModel:
         (CoreShowChannelsComplete): a listed call carries on with its history, the others
         end then."""
         ended = [CallEnded(call) for call in self.calls.values()]
+        self._known_at_check = None
         self._before_resync.update(self.calls)
         self.channels.clear()
         self.calls.clear()
@@ -172,6 +175,32 @@ class PBXModel:
         # _parked and _unparking stay: a parked call listed again is still parked (and
         # not talking with whoever else waits in the parking lot's holding bridge).
         return list(ended)
+
+    def check_channels(self) -> None:
+        """The PBX's channel list is being asked for (see :meth:`drop_unlisted`)."""
+        self._known_at_check = frozenset(self.channels)
+
+    def drop_unlisted(
+        self, listed: Collection[str], now: float
+    ) -> tuple[list[Channel], list[Change]]:
+        """The channel list asked for at :meth:`check_channels` came: a channel known
+        then that the PBX no longer lists hung up without our seeing it (a lost Hangup,
+        or a late event that made it up), so it goes now, with the call it held up.
+        Channels first seen since may be newer than the list, and stay. Returns the
+        channels dropped and what changed."""
+        known, self._known_at_check = self._known_at_check, None
+        if known is None:
+            return [], []  # a reset came in between: the resync's own list rules
+        dropped = [self.channels[u] for u in sorted(known - set(listed)) if u in self.channels]
+        changes: list[Change] = []
+        for channel in dropped:
+            hangup = {
+                "Event": "Hangup",
+                "Uniqueid": channel.unique_id,
+                "Linkedid": channel.linked_id,
+            }
+            changes += self._on_hangup(hangup, now)
+        return dropped, changes
 
     def apply(self, event: Event, now: float) -> list[Change]:
         kind = event.get("Event", "")

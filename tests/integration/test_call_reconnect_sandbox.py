@@ -185,3 +185,40 @@ async def test_a_service_started_while_a_call_is_parked_shows_it_parked(
         await first.close()
         await second.close()
         await journal.close()
+
+
+async def test_a_call_whose_end_was_lost_leaves_the_board_at_the_next_channel_check(
+    sandbox: Sandbox,
+) -> None:
+    # Whatever makes the model keep a channel Asterisk no longer has (a lost Hangup, a
+    # late event), the periodic look at the PBX's channel list takes its call away,
+    # and only that one: a real call going on at the same time stays.
+    real = f"061{random.randrange(10**6, 10**7)}"
+    settings = sandbox.settings
+    pbx = PBXConfig(
+        name=f"check-{random.randrange(10**6)}",
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.ami_secret,
+    )
+    bridge = AMIBridge(pbx, BoardHub(), channel_check_s=0.5)
+    caller = place_call(real, "Real", duration_s=20)
+    try:
+        await bridge.start()
+        await until(lambda: call_from(bridge, real) is not None, "the real call on the board")
+        # A channel the PBX never had, as if its Hangup had been lost.
+        ghost = {
+            "Event": "Newchannel",
+            "Uniqueid": "1000000000.999",
+            "Linkedid": "1000000000.999",
+            "Channel": "PJSIP/trunk-0000ffff",
+            "CallerIDNum": "0699999999",
+            "ChannelStateDesc": "Ring",
+        }
+        bridge._on_event(bridge._manager, ghost)
+        await until(lambda: call_from(bridge, "0699999999") is not None, "the ghost call")
+        await until(lambda: call_from(bridge, "0699999999") is None, "the ghost to go", 10)
+        assert call_from(bridge, real) is not None
+    finally:
+        caller.stop()
+        await bridge.close()

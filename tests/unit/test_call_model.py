@@ -490,3 +490,33 @@ def test_an_event_about_a_channel_that_hung_up_brings_no_ghost_call_back() -> No
     # The journal hears of one call only, the caller's, ended.
     assert {change.call.caller_number for change in changes} == {"0612345678"}
     assert isinstance(changes[-1], CallEnded)
+
+
+def test_a_channel_the_pbx_no_longer_lists_is_dropped_with_its_call() -> None:
+    # Whatever slipped through (a lost Hangup), the periodic look at the PBX's channel
+    # list takes a call off the boards once Asterisk no longer has its channels.
+    model = PBXModel("pbx1")
+    model.apply(channel("Newchannel", "1.1", "1.1", "PJSIP/trunk-1"), now=1.0)
+    model.apply(channel("Newchannel", "2.1", "2.1", "PJSIP/trunk-2", num="0687654321"), now=1.0)
+    model.check_channels()
+    # A call that starts while the list is on its way is not in it, and stays.
+    model.apply(channel("Newchannel", "3.1", "3.1", "PJSIP/trunk-3", num="0611111111"), now=2.0)
+    dropped, changes = model.drop_unlisted({"2.1"}, now=3.0)
+    assert [c.name for c in dropped] == ["PJSIP/trunk-1"]
+    assert [(type(c), c.call.caller_number, c.call.ended_at) for c in changes] == [
+        (CallEnded, "0612345678", 3.0)
+    ]
+    assert [c.caller_number for c in model.snapshot()] == ["0687654321", "0611111111"]
+    # Its Hangup, should it come after all, changes nothing.
+    assert model.apply(channel("Hangup", "1.1", "1.1", "PJSIP/trunk-1"), now=4.0) == []
+
+
+def test_a_channel_list_asked_for_before_a_reconnect_drops_nothing() -> None:
+    model = PBXModel("pbx1")
+    model.apply(channel("Newchannel", "1.1", "1.1", "PJSIP/trunk-1"), now=1.0)
+    model.check_channels()
+    model.reset()  # the resync's own channel list decides now
+    model.apply(channel("CoreShowChannel", "1.1", "1.1", "PJSIP/trunk-1"), now=2.0)
+    model.apply({"Event": "CoreShowChannelsComplete"}, now=2.0)
+    assert model.drop_unlisted(set(), now=3.0) == ([], [])
+    assert [c.caller_number for c in model.snapshot()] == ["0612345678"]
