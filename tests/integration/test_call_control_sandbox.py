@@ -91,6 +91,20 @@ class Receptionist:
         call: Message = message["call"]
         return call
 
+    async def call_in_state(
+        self, call_id: str, state: str, what: str, after: Message | None = None
+    ) -> Message:
+        """The first message (since ``after``) showing call ``call_id`` in ``state``."""
+        return await self.seen(
+            lambda m: (
+                m["type"] == "call"
+                and m["call"]["call_id"] == call_id
+                and m["call"]["state"] == state
+            ),
+            what,
+            after=after,
+        )
+
     async def outcome(
         self, call_id: str, action: str, result: str = "", after: Message | None = None
     ) -> Message:
@@ -243,15 +257,7 @@ async def test_a_call_ringing_a_colleague_is_picked_up_onto_the_receptionists_ph
             assert (await anna.post("/api/calls/transfer", body))[0] == 202
             await anna.outcome(call["call_id"], "blind", "confirmed")
             # 201 rings and rings; Anna takes the call over onto her own phone.
-            await anna.seen(
-                lambda m: (
-                    m["type"] == "call"
-                    and m["call"]["call_id"] == call["call_id"]
-                    and m["call"]["state"] == "ringing"
-                ),
-                "the call ringing at 201",
-                after=queued,
-            )
+            await anna.call_in_state(call["call_id"], "ringing", "the call ringing at 201", queued)
             status, reply = await anna.post("/api/calls/answer", {"call_id": call["call_id"]})
             assert status == 202, reply
             outcome = await anna.outcome(call["call_id"], "answer")
@@ -272,14 +278,7 @@ async def test_attended_transfer_completed_and_another_cancelled(
                 consulting = await anna.outcome(call_id, "attended", "progress")
                 assert consulting["code"] == "consulting"
                 # Anna talks to 202 while the caller waits on hold, then puts them through.
-                await anna.seen(
-                    lambda m: (
-                        m["type"] == "call"
-                        and m["call"]["call_id"] == call_id
-                        and m["call"]["state"] == "held"
-                    ),
-                    "the caller on hold",
-                )
+                await anna.call_in_state(call_id, "held", "the caller on hold")
                 status, reply = await anna.post(
                     "/api/calls/transfer/complete", {"call_id": call_id}
                 )
@@ -402,14 +401,8 @@ async def test_a_phone_that_does_not_take_the_call_fails_plainly_and_the_caller_
                 assert failed["code"] == "not_taken"
                 assert failed["values"]["status"] == "BUSY"
                 # Back in the queue, not dropped.
-                await bea.seen(
-                    lambda m: (
-                        m["type"] == "call"
-                        and m["call"]["call_id"] == call["call_id"]
-                        and m["call"]["state"] == "queued"
-                    ),
-                    "the caller back in the queue",
-                    after=failed,
+                await bea.call_in_state(
+                    call["call_id"], "queued", "the caller back in the queue", failed
                 )
         finally:
             busy.stop()

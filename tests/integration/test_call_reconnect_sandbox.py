@@ -40,6 +40,17 @@ def call_from(bridge: AMIBridge, number: str) -> Call | None:
     return next((c for c in bridge.model.calls.values() if c.caller_number == number), None)
 
 
+def sandbox_pbx(sandbox: Sandbox, name: str) -> PBXConfig:
+    """The sandbox as one more PBX of its own name, so its calls are apart in the journal."""
+    settings = sandbox.settings
+    return PBXConfig(
+        name=f"{name}-{random.randrange(10**6)}",
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.ami_secret,
+    )
+
+
 async def ami_session(sandbox: Sandbox) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A second AMI login, ours, to act on the PBX while the bridge is cut off."""
     settings = sandbox.settings
@@ -59,13 +70,7 @@ async def test_a_reconnect_keeps_the_answered_call_and_ends_the_one_that_hung_up
     hub = BoardHub()
     journal = CallJournal(db, region="NL")
     journal.start()
-    settings = sandbox.settings
-    pbx = PBXConfig(
-        name=f"reconnect-{random.randrange(10**6)}",
-        port=settings.ami_port,
-        username=settings.ami_username,
-        secret=settings.ami_secret,
-    )
+    pbx = sandbox_pbx(sandbox, "reconnect")
     bridge = AMIBridge(pbx, hub, journal)
     operator = start_phone("100", answer_after_s=1.0)
     callers = []
@@ -137,13 +142,7 @@ async def test_a_service_started_while_a_call_is_parked_shows_it_parked(
     # The channel list shows a parked caller only as a channel in some bridge; the
     # resync's ParkedCalls list says it waits in space 701, parked by the operator.
     number = f"061{random.randrange(10**6, 10**7)}"
-    settings = sandbox.settings
-    pbx = PBXConfig(
-        name=f"parked-{random.randrange(10**6)}",
-        port=settings.ami_port,
-        username=settings.ami_username,
-        secret=settings.ami_secret,
-    )
+    pbx = sandbox_pbx(sandbox, "parked")
     journal = CallJournal(db, region="NL")
     journal.start()
     first, second = AMIBridge(pbx, BoardHub()), AMIBridge(pbx, BoardHub(), journal)
@@ -194,13 +193,7 @@ async def test_a_call_whose_end_was_lost_leaves_the_board_at_the_next_channel_ch
     # late event), the periodic look at the PBX's channel list takes its call away,
     # and only that one: a real call going on at the same time stays.
     real = f"061{random.randrange(10**6, 10**7)}"
-    settings = sandbox.settings
-    pbx = PBXConfig(
-        name=f"check-{random.randrange(10**6)}",
-        port=settings.ami_port,
-        username=settings.ami_username,
-        secret=settings.ami_secret,
-    )
+    pbx = sandbox_pbx(sandbox, "check")
     bridge = AMIBridge(pbx, BoardHub(), channel_check_s=0.5)
     caller = place_call(real, "Real", duration_s=20)
     try:
