@@ -68,7 +68,10 @@ def sandbox_config(
 def main(*, port: int, calls_every_s: float) -> int:
     settings = SandboxSettings.from_env()
     print("Starting the sandbox Asterisk (the first time builds it: about a minute)...")
-    Sandbox(settings).up()
+    sandbox = Sandbox(settings)
+    # Ctrl-C leaves the machine as it was: a sandbox the demo started is stopped again.
+    started_here = not sandbox.status().running
+    sandbox.up()
     config = sandbox_config(settings, data_dir=DEMO_DATA_DIR, web_port=port)
     password = secrets.token_urlsafe(9)
     processes: list[SippProcess] = []
@@ -93,6 +96,9 @@ def main(*, port: int, calls_every_s: float) -> int:
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
                 process.stop()
+        if started_here:
+            print("Stopping the sandbox Asterisk...", flush=True)
+            sandbox.down()
     return 0
 
 
