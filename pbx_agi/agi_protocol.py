@@ -29,6 +29,7 @@ break, NUL or other control character: those are removed first.
 
 from __future__ import annotations
 
+import logging
 import operator
 import re
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,7 @@ __all__ = [
     "AGIHeaderTooLarge",
     "AGIProtocolError",
     "AGIResult",
+    "ReplyReader",
     "app_argument_escape",
     "format_command",
     "get_variable_command",
@@ -63,6 +65,8 @@ __all__ = [
     "set_variable_command",
     "validate_variable_name",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Upper bound on the whole environment block, in bytes.
 MAX_HEADER_BYTES = 64 * 1024
@@ -588,3 +592,71 @@ def _parse_result_line(line: str) -> AGIResult:
 
 
 _remembered_result = lru_cache(maxsize=1024)(_parse_result_line)
+
+
+# Lines that are neither a status line nor HANGUP (e.g. the tail of an environment block
+# cut short by a newline inside a caller name) are skipped with a warning, up to this
+# many per reply.
+MAX_STRAY_LINES = 200
+_USAGE_END = "520 End of proper usage."
+
+
+class ReplyReader:
+    """Asterisk's reply to a command, fed one line at a time.
+
+    ``100 Trying`` lines are skipped, a ``520-`` usage block is read up to ``520 End of
+    proper usage.``, and a ``HANGUP`` line, which Asterisk sends on its own when the
+    channel hangs up, sets :attr:`hung_up` and is otherwise ignored, so replies never
+    shift by one. Pure: the FastAGI server feeds it from a task or straight from the
+    socket callback.
+    """
+
+    __slots__ = ("_first", "_stray", "_usage", "channel", "hung_up", "route")
+
+    def __init__(self, channel: str, route: str) -> None:
+        self.channel = channel
+        self.route = route
+        self.hung_up = False
+        self._usage: list[str] | None = None
+        self._first = ""
+        self._stray = 0
+
+    def feed(self, line: str, command: str) -> AGIResult | None:
+        """The reply to ``command`` once ``line`` completes it, else None.
+
+        Raises :class:`AGIProtocolError` after :data:`MAX_STRAY_LINES` unreadable lines.
+        """
+        usage = self._usage
+        if usage is not None:
+            if not (line.startswith("520 ") or line.endswith(_USAGE_END)):
+                usage.append(line)
+                return None
+            if not line.startswith("520 "):
+                usage.append(line[: -len(_USAGE_END)])
+            self._usage = None
+            return parse_result_line(self._first).with_usage("\n".join(usage))
+        if line == "HANGUP":
+            if not self.hung_up:
+                log.info("channel %s hung up during route %r", self.channel, self.route)
+            self.hung_up = True
+            return None
+        if line.startswith("100 ") or line == "100":
+            return None  # "100 result=0 Trying..."
+        if line.startswith("520-"):
+            self._first, self._usage = line, []
+            return None
+        try:
+            result = parse_result_line(line)
+        except AGIProtocolError:
+            self._stray += 1
+            log.warning(
+                "ignoring non-AGI line %r awaiting reply to %r on channel %s",
+                line[:200],
+                command,
+                self.channel,
+            )
+            if self._stray >= MAX_STRAY_LINES:
+                raise
+            return None
+        self._stray = 0
+        return result

@@ -23,9 +23,9 @@ import enum
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .agi_protocol import (
     MAX_COMMAND_BYTES,
@@ -36,10 +36,10 @@ from .agi_protocol import (
     AGIError,
     AGIProtocolError,
     AGIResult,
+    ReplyReader,
     format_command,
     get_variable_command,
     parse_environment,
-    parse_result_line,
     set_variable_command,
 )
 
@@ -49,6 +49,7 @@ __all__ = [
     "AGISession",
     "FastAGIMetrics",
     "FastAGIServer",
+    "PlannedRoute",
     "Route",
     "RouteMetrics",
 ]
@@ -60,17 +61,24 @@ T = TypeVar("T")
 #: A route: ``async def route(session)`` or a plain ``def route(session)``.
 Route = Callable[["AGISession"], Awaitable[None] | None]
 
-# Lines that are neither a status line nor HANGUP (e.g. the tail of an
-# environment block cut short by a newline inside a caller name) are skipped
-# with a warning, up to this many per reply.
-_MAX_STRAY_LINES = 200
-_USAGE_END = "520 End of proper usage."
 # How long closing a connection may wait for its write buffer to drain.
 _CLOSE_TIMEOUT = 1.0
 # How often the header and reply deadlines are checked: a deadline ends a connection
 # up to this much after it passed. One sweep for every connection instead of a timer
 # per connection and per command (each a heap entry), which every call paid for.
 DEADLINE_TICK = 0.05
+
+
+def _command_line(command: str) -> bytes:
+    """``command`` as the one line Asterisk reads, or ValueError / AGICommandTooLong."""
+    if "\n" in command or "\r" in command or "\0" in command:
+        raise ValueError(f"an AGI command must be one line without NUL: {command!r}")
+    data = (command + "\n").encode("utf-8")
+    if len(data) > MAX_COMMAND_BYTES:
+        raise AGICommandTooLong(
+            f"command is {len(data)} bytes; Asterisk reads at most {MAX_COMMAND_BYTES}"
+        )
+    return data
 
 
 class _Default(enum.Enum):
@@ -123,8 +131,9 @@ class FastAGIMetrics:
 # Connection and session
 # ---------------------------------------------------------------------------
 
-# A connection's phases: reading the environment block, serving a route, closed.
-_HEADER, _SESSION, _DONE = 0, 1, 2
+# A connection's phases: reading the environment block, serving a route (in a task, or
+# a planned route's commands straight from the socket callbacks), closed.
+_HEADER, _SESSION, _SCRIPT, _DONE = 0, 1, 2, 3
 _NEVER = float("inf")
 
 
@@ -146,6 +155,7 @@ class _Connection(asyncio.Protocol):
         "_drain_waiter",
         "_loop",
         "_read_paused",
+        "_script",
         "_server",
         "_state",
         "_timer",
@@ -171,6 +181,7 @@ class _Connection(asyncio.Protocol):
         # The loop time by which the environment or the reply in flight must be in.
         self.deadline = _NEVER
         self.task: asyncio.Task[None] | None = None
+        self._script: _Script | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._read_paused = False
@@ -208,6 +219,11 @@ class _Connection(asyncio.Protocol):
             if len(buffer) > 2 * MAX_HEADER_BYTES and not self._read_paused:
                 self._read_paused = True  # a flood: wait until the session reads
                 self._require_transport().pause_reading()
+            return
+        if state == _SCRIPT:
+            buffer += data
+            assert self._script is not None
+            self._script.on_data()
             return
         if state != _HEADER:
             return  # dropped already; the transport is closing
@@ -253,6 +269,9 @@ class _Connection(asyncio.Protocol):
             return False
         self.eof = True
         self._wake()
+        if self._state == _SCRIPT:
+            assert self._script is not None
+            self._script.on_eof()
         return True  # half-closed: a reply read fails; closing is ours
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -268,6 +287,9 @@ class _Connection(asyncio.Protocol):
                 )
             else:
                 log.warning("dropping FastAGI client %s: %s", self._peer(), exc or "gone")
+        elif self._state == _SCRIPT:
+            assert self._script is not None
+            self._script.on_lost(exc)
         self._state = _DONE
         self._server._live.discard(self)
         if self._timer is not None:
@@ -309,6 +331,11 @@ class _Connection(asyncio.Protocol):
         self._state = state
         self._server._reading.discard(self)
         self.deadline = _NEVER
+
+    def run_script(self, script: _Script) -> None:
+        self._state = _SCRIPT
+        self._script = script
+        script.start()
 
     def _refuse(self, reason: str) -> None:
         self._leave_header(_DONE)
@@ -379,10 +406,10 @@ class AGISession:
         "_closed",
         "_conn",
         "_loop",
+        "_replies",
         "_turns",
         "command_timeout",
         "env",
-        "hung_up",
         "route",
     )
 
@@ -396,7 +423,7 @@ class AGISession:
     ) -> None:
         self.env = env
         self.route = route
-        self.hung_up = False
+        self._replies = ReplyReader(env.channel or "", route)
         self.command_timeout = command_timeout
         self._conn = connection
         # One command in flight at a time: _busy while one is, and the commands
@@ -409,6 +436,11 @@ class AGISession:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def hung_up(self) -> bool:
+        """Asterisk said HANGUP: the channel is gone (later commands fail)."""
+        return self._replies.hung_up
 
     def _close(self) -> None:
         self._closed = True
@@ -426,13 +458,7 @@ class AGISession:
         their own.
         """
         limit = self.command_timeout if isinstance(reply_timeout, _Default) else reply_timeout
-        if "\n" in command or "\r" in command or "\0" in command:
-            raise ValueError(f"an AGI command must be one line without NUL: {command!r}")
-        data = (command + "\n").encode("utf-8")
-        if len(data) > MAX_COMMAND_BYTES:
-            raise AGICommandTooLong(
-                f"command is {len(data)} bytes; Asterisk reads at most {MAX_COMMAND_BYTES}"
-            )
+        data = _command_line(command)
         if self._busy:
             await self._wait_turn()
         else:
@@ -512,38 +538,10 @@ class AGISession:
         return raw.decode("utf-8", errors="replace").rstrip("\r")
 
     async def _read_reply(self, command: str) -> AGIResult:
-        stray = 0
-        while True:
-            line = await self._readline(command)
-            if line == "HANGUP":
-                if not self.hung_up:
-                    log.info("channel %s hung up during route %r", self.env.channel, self.route)
-                self.hung_up = True
-                continue
-            if line.startswith("100 ") or line == "100":
-                continue  # "100 result=0 Trying..."
-            if line.startswith("520-"):
-                usage: list[str] = []
-                while True:
-                    more = await self._readline(command)
-                    if more.startswith("520 ") or more.endswith(_USAGE_END):
-                        if more.endswith(_USAGE_END) and not more.startswith("520 "):
-                            usage.append(more[: -len(_USAGE_END)])
-                        break
-                    usage.append(more)
-                return parse_result_line(line).with_usage("\n".join(usage))
-            try:
-                return parse_result_line(line)
-            except AGIProtocolError:
-                stray += 1
-                log.warning(
-                    "ignoring non-AGI line %r awaiting reply to %r on channel %s",
-                    line[:200],
-                    command,
-                    self.env.channel,
-                )
-                if stray >= _MAX_STRAY_LINES:
-                    raise
+        replies = self._replies
+        while (result := replies.feed(await self._readline(command), command)) is None:
+            pass
+        return result
 
     async def _checked(self, command: str) -> AGIResult:
         result = await self.send_command(command)
@@ -589,9 +587,128 @@ class AGISession:
         return self._run_from_thread(self.get_variable(name))
 
 
+class _Script:
+    """A planned route's commands, sent one after another from the socket callbacks.
+
+    A route that knows its whole conversation from the environment (see
+    :class:`PlannedRoute`) needs no task, coroutine or future per call: each reply is
+    read as it arrives in ``data_received`` and answered with the next command. Every
+    reply must be a 200; anything else ends the call, as :meth:`AGISession.set_variable`
+    would. Deadlines, metrics and logs are the task path's.
+    """
+
+    __slots__ = ("_conn", "_entry", "_lines", "_next", "_replies", "_server", "_started", "env")
+
+    def __init__(
+        self,
+        server: FastAGIServer,
+        connection: _Connection,
+        entry: _RouteEntry,
+        env: AGIEnvironment,
+        commands: Sequence[str],
+    ) -> None:
+        self._server = server
+        self._conn = connection
+        self._entry = entry
+        self.env = env
+        self._lines = [(command, _command_line(command)) for command in commands]
+        self._next = 0
+        self._replies = ReplyReader(env.channel or "", entry.name)
+        self._started = time.perf_counter()
+
+    def start(self) -> None:
+        self._server._scripts.add(self)
+        self._server.metrics.in_flight += 1
+        if self._lines:
+            self._send()
+        else:
+            self._end(_SERVED)
+
+    def _send(self) -> None:
+        conn = self._conn
+        conn._require_transport().write(self._lines[self._next][1])
+        conn.deadline = self._server._now() + self._server.command_timeout
+
+    def on_data(self) -> None:
+        conn = self._conn
+        while (raw := conn.take_line()) is not None:
+            command = self._lines[self._next][0]
+            if len(raw) > MAX_HEADER_BYTES:
+                self._end(_FAILED, f"oversized reply line to {command!r}")
+                return
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+            try:
+                result = self._replies.feed(line, command)
+            except AGIProtocolError as exc:
+                self._end(_FAILED, str(exc))
+                return
+            if result is None:
+                continue
+            if result.code != 200:
+                self._end(_FAILED, str(AGICommandError(command, result)))
+                return
+            self._next += 1
+            if self._next == len(self._lines):
+                self._end(_SERVED)
+                return
+            self._send()
+        if conn.buffered() > MAX_HEADER_BYTES:
+            self._end(_FAILED, f"oversized reply line to {self._lines[self._next][0]!r}")
+
+    def on_eof(self) -> None:
+        command = self._lines[self._next][0]
+        self._end(_HUNG_UP, f"Asterisk closed the connection awaiting reply to {command!r}")
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        command = self._lines[self._next][0]
+        if self._conn.expired:
+            limit = self._server.command_timeout
+            self._end(_FAILED, f"no reply to {command!r} within {limit} s; connection closed")
+        else:
+            self._end(_HUNG_UP, f"Asterisk went away awaiting reply to {command!r} ({exc})")
+
+    def cancel(self) -> None:
+        self._end(_CANCELLED, "server closing")
+
+    def _end(self, outcome: int, reason: str = "") -> None:
+        server, env, name = self._server, self.env, self._entry.name
+        if self not in server._scripts:
+            return  # ended already
+        server._scripts.discard(self)
+        self._conn.deadline = _NEVER
+        self._conn.close()  # at once: the caller waits for our end of the call
+        server._count(name, outcome, time.perf_counter() - self._started)
+        if outcome == _FAILED:
+            log.error(
+                "route %r failed on channel %s (uniqueid %s): %s",
+                name,
+                env.channel,
+                env.unique_id,
+                reason,
+            )
+        elif outcome == _HUNG_UP:
+            log.info("route %r on channel %s ended: %s", name, env.channel, reason)
+        elif outcome == _CANCELLED:
+            log.warning("route %r cancelled on channel %s", name, env.channel)
+
+
 # ---------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------
+
+
+class PlannedRoute(Protocol):
+    """A route that can tell its whole conversation from the environment alone.
+
+    ``plan(env)`` returns the command lines to send, each of which must be answered
+    with a 200, and the server sends them without a task per call. It returns None when
+    it cannot say yet (an answer that needs I/O), and then the route is run as usual,
+    as ``route(session)``. ``plan`` runs on the event loop: it must not block.
+    """
+
+    def plan(self, env: AGIEnvironment) -> Sequence[str] | None: ...
+
+    def __call__(self, session: AGISession) -> Awaitable[None] | None: ...
 
 
 @dataclass(frozen=True)
@@ -599,6 +716,11 @@ class _RouteEntry:
     name: str
     handler: Route
     is_async: bool
+    plan: Callable[[AGIEnvironment], Sequence[str] | None] | None = None
+
+
+# How a session ended, for the metrics and the log.
+_SERVED, _FAILED, _HUNG_UP, _CANCELLED = range(4)
 
 
 def _is_async_callable(handler: object) -> bool:
@@ -637,6 +759,7 @@ class FastAGIServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._scripts: set[_Script] = set()
         # Connections still sending their environment (no task yet), and all open ones.
         self._reading: set[_Connection] = set()
         self._live: set[_Connection] = set()
@@ -652,7 +775,10 @@ class FastAGIServer:
             raise ValueError(f"empty route path: {path!r}")
         if name in self._routes:
             raise ValueError(f"route {name!r} already exists")
-        self._routes[name] = _RouteEntry(name, handler, _is_async_callable(handler))
+        plan = getattr(handler, "plan", None)
+        if plan is not None and not callable(plan):
+            raise TypeError(f"route {path!r} has a plan that is not callable: {plan!r}")
+        self._routes[name] = _RouteEntry(name, handler, _is_async_callable(handler), plan)
 
     @property
     def routes(self) -> tuple[str, ...]:
@@ -686,8 +812,9 @@ class FastAGIServer:
             pending = {t for t in self._tasks if not t.done()}
             if pending:
                 await asyncio.wait(pending, timeout=remaining)
-            elif self._reading:
-                # An environment still arriving: it becomes a session or is dropped.
+            elif self._reading or self._scripts:
+                # An environment still arriving (it becomes a session or is dropped), or
+                # a planned route awaiting a reply.
                 await asyncio.sleep(min(0.01, remaining))
             else:
                 break
@@ -696,6 +823,8 @@ class FastAGIServer:
             task.cancel()
         for connection in list(self._reading):
             connection._refuse("server closing before the environment was complete")
+        for script in list(self._scripts):
+            script.cancel()
         if still:
             log.warning(
                 "cancelling %d AGI session(s) still running after %.1f s", len(still), grace
@@ -722,6 +851,27 @@ class FastAGIServer:
         if self._sweeper is None:
             assert self._loop is not None
             self._sweeper = self._loop.call_later(DEADLINE_TICK, self._sweep)
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _count(self, route: str, outcome: int, seconds: float) -> None:
+        stats, metrics = self.metrics.route(route), self.metrics
+        metrics.in_flight -= 1
+        stats.seconds += seconds
+        if outcome == _SERVED:
+            stats.served += 1
+            metrics.sessions_served += 1
+        elif outcome == _FAILED:
+            stats.failed += 1
+            metrics.sessions_failed += 1
+        elif outcome == _HUNG_UP:
+            stats.hung_up += 1
+            metrics.sessions_hung_up += 1
+        else:
+            stats.cancelled += 1
+            metrics.sessions_cancelled += 1
 
     def _sweep(self) -> None:
         """End every connection past its deadline; tick again while any is open."""
@@ -754,6 +904,26 @@ class FastAGIServer:
             )
             connection.close()
             return
+        if entry.plan is not None:
+            try:
+                commands = entry.plan(env)
+                script = (
+                    None if commands is None else _Script(self, connection, entry, env, commands)
+                )
+            except Exception:
+                self.metrics.in_flight += 1
+                self._count(entry.name, _FAILED, 0.0)
+                log.exception(
+                    "route %r failed on channel %s (uniqueid %s)",
+                    entry.name,
+                    env.channel,
+                    env.unique_id,
+                )
+                connection.close()
+                return
+            if script is not None:
+                connection.run_script(script)
+                return
         session = AGISession(
             env, connection, route=entry.name, command_timeout=self.command_timeout
         )
@@ -763,38 +933,32 @@ class FastAGIServer:
 
     async def _run_route(self, entry: _RouteEntry, session: AGISession) -> None:
         env = session.env
-        stats = self.metrics.route(entry.name)
         self.metrics.in_flight += 1
         started = time.perf_counter()
+        outcome = _FAILED
         try:
             if entry.is_async:
-                outcome = entry.handler(session)
-                if outcome is not None:
-                    await outcome
+                running = entry.handler(session)
+                if running is not None:
+                    await running
             else:
-                outcome = await asyncio.to_thread(entry.handler, session)
-                if inspect.isawaitable(outcome):
-                    if inspect.iscoroutine(outcome):
-                        outcome.close()  # never awaited: no "never awaited" warning
+                returned = await asyncio.to_thread(entry.handler, session)
+                if inspect.isawaitable(returned):
+                    if inspect.iscoroutine(returned):
+                        returned.close()  # never awaited: no "never awaited" warning
                     raise TypeError(
                         f"route {entry.name!r} returned an awaitable; declare it 'async def'"
                     )
         except asyncio.CancelledError:
-            stats.cancelled += 1
-            self.metrics.sessions_cancelled += 1
+            outcome = _CANCELLED
             log.warning("route %r cancelled on channel %s", entry.name, env.channel)
             raise
         except AGICommandTimeout:
-            stats.failed += 1
-            self.metrics.sessions_failed += 1
             log.exception("route %r timed out on channel %s", entry.name, env.channel)
         except AGIConnectionClosed as exc:
-            stats.hung_up += 1
-            self.metrics.sessions_hung_up += 1
+            outcome = _HUNG_UP
             log.info("route %r on channel %s ended: %s", entry.name, env.channel, exc)
         except Exception:
-            stats.failed += 1
-            self.metrics.sessions_failed += 1
             log.exception(
                 "route %r failed on channel %s (uniqueid %s)",
                 entry.name,
@@ -802,10 +966,8 @@ class FastAGIServer:
                 env.unique_id,
             )
         else:
-            stats.served += 1
-            self.metrics.sessions_served += 1
+            outcome = _SERVED
         finally:
-            self.metrics.in_flight -= 1
-            stats.seconds += time.perf_counter() - started
+            self._count(entry.name, outcome, time.perf_counter() - started)
             session._close()  # at once: the caller waits for our end of the call
             self._tasks.discard(session._conn.task)

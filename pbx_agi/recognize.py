@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import asyncpg
 
+from pbx_agi.agi_protocol import AGIEnvironment
 from pbx_agi.caller_directory import CallerDirectory, CallerFacts
 from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition import Recognition, recognise, summarise_history
@@ -109,6 +110,22 @@ class RecognizeRoute:
             is_known=is_known,
         )
 
+    def plan(self, env: AGIEnvironment) -> tuple[str, ...] | None:
+        """The whole answer while the directory is at hand, sent without a task per call
+        (see :class:`pbx_agi.fastagi.PlannedRoute`); None when it needs the database."""
+        started = time.monotonic()
+        number = self._number(env.caller_id)
+        facts = _NO_FACTS
+        if number.matchable and number.e164:
+            at_hand = self._instant(number.e164) if self._instant is not None else None
+            if at_hand is None:
+                return None
+            facts = at_hand
+        recognition = self._decide(
+            number, facts, env.caller_id_name, this_call=env.unique_id or "", started=started
+        )
+        return cached_commands(recognition)
+
     async def __call__(self, session: AGISession) -> None:
         recognition = await self.recognise(
             session.env.caller_id, session.env.caller_id_name, this_call=session.env.unique_id or ""
@@ -120,16 +137,28 @@ class RecognizeRoute:
         self, caller_id: str | None, caller_name: str | None, *, this_call: str = ""
     ) -> Recognition:
         started = time.monotonic()
-        known = known_number(caller_id, self._region, self._is_known) if self._is_known else None
-        number = (
-            CallerNumber(NumberKind.PUBLIC, known)
-            if known
-            else cached_normalise(caller_id, self._region)
-        )
+        number = self._number(caller_id)
         facts = _NO_FACTS
         if number.matchable and number.e164:
             at_hand = self._instant(number.e164) if self._instant is not None else None
             facts = at_hand if at_hand is not None else await self._look_up(number.e164)
+        return self._decide(number, facts, caller_name, this_call=this_call, started=started)
+
+    def _number(self, caller_id: str | None) -> CallerNumber:
+        known = known_number(caller_id, self._region, self._is_known) if self._is_known else None
+        if known:
+            return CallerNumber(NumberKind.PUBLIC, known)
+        return cached_normalise(caller_id, self._region)
+
+    def _decide(
+        self,
+        number: CallerNumber,
+        facts: CallerFacts,
+        caller_name: str | None,
+        *,
+        this_call: str,
+        started: float,
+    ) -> Recognition:
         now = datetime.now(UTC)
         history = summarise_history(
             facts.history, this_call=this_call, now=now, repeat_window=self._repeat_window

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from pbx_agi.agi_protocol import parse_environment
 from pbx_agi.caller_directory import CallerFacts
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
@@ -94,3 +95,33 @@ async def test_withheld_numbers_are_never_looked_up() -> None:
     )
     assert looked_up == []
     assert variables["SB_NUMBER_KIND"] == "withheld"
+
+
+async def test_an_answer_at_hand_is_sent_without_a_task_and_is_the_same_answer() -> None:
+    facts = {"+31612345678": CallerFacts((ANNA,))}
+
+    async def lookup(e164: str) -> CallerFacts:
+        return facts.get(e164, CallerFacts())
+
+    def at_hand(e164: str) -> CallerFacts | None:
+        return facts.get(e164, CallerFacts())
+
+    planned = RecognizeRoute(lookup, region="NL", budget_s=0.2, instant=at_hand)
+    asked = RecognizeRoute(lookup, region="NL", budget_s=0.2)
+    for caller in ("0612345678", "0687654321", "anonymous", "12"):
+        env = parse_environment(f"agi_callerid: {caller}\nagi_calleridname: X\n\n".encode())
+        assert planned.plan(env) is not None, caller
+        assert await recognise_call(planned, caller, "X") == await recognise_call(
+            asked, caller, "X"
+        )
+
+
+def test_a_number_not_at_hand_is_left_to_the_lookup_with_its_budget() -> None:
+    async def lookup(_e164: str) -> CallerFacts:
+        return CallerFacts((ANNA,))
+
+    loading = RecognizeRoute(lookup, region="NL", budget_s=0.2, instant=lambda _e164: None)
+    known = parse_environment(b"agi_callerid: 0612345678\n\n")
+    withheld = parse_environment(b"agi_callerid: anonymous\n\n")
+    assert loading.plan(known) is None  # the task path asks the database, within budget
+    assert loading.plan(withheld) is not None  # nothing to look up: answered at once
