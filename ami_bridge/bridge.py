@@ -66,6 +66,10 @@ _CHANNEL_EVENTS = frozenset(
 # How often the PBX's channel list is held against the model between resyncs: a call
 # whose end got lost leaves the boards within this long instead of at the next reconnect.
 CHANNEL_CHECK_S = 60.0
+# How long after a login the bridge waits for FullyBooted before it resynchronises
+# anyway: a starting Asterisk takes a few seconds, and one whose AMI user may not read
+# "system" events never says it.
+FULLY_BOOTED_WAIT_S = 15.0
 
 
 class _ChannelCheck(dict[str, str]):
@@ -162,6 +166,7 @@ class AMIBridge:
         ping_interval_s: float = PING_INTERVAL_S,
         presence_journal: PresenceJournal | None = None,
         channel_check_s: float = CHANNEL_CHECK_S,
+        fully_booted_wait_s: float = FULLY_BOOTED_WAIT_S,
     ) -> None:
         self.pbx = pbx
         self.model = PBXModel(pbx.name)
@@ -174,6 +179,9 @@ class AMIBridge:
         self._events: asyncio.Queue[dict[str, str]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self._channel_check_s = channel_check_s
+        self._fully_booted_wait_s = fully_booted_wait_s
+        self._logins = 0  # which login a FullyBooted watch belongs to
+        self._booted = False  # FullyBooted seen since the last login
         self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager = _Manager(
@@ -250,12 +258,32 @@ class AMIBridge:
     def _on_login(self, _manager: Manager) -> None:
         log.info("AMI logged in to %s", self.pbx.name)
         self.connected = True
+        self._logins += 1
+        self._booted = False
+        self._manager.loop.call_later(self._fully_booted_wait_s, self._unbooted, self._logins)
 
     def _on_fully_booted(self, _manager: Manager, _event: Any) -> None:
         # Asterisk says so right after our login, or, when it is still starting, once
         # all its modules have loaded: only then are its hints, queues and dialplan there
         # to be listed. A resync at login during a restart found no extensions at all.
         log.info("%s is fully booted; resynchronising", self.pbx.name)
+        self._booted = True
+        self._start_resync()
+
+    def _unbooted(self, login: int) -> None:
+        """No FullyBooted since this login: resynchronise anyway rather than show an
+        empty board that says Live (a later FullyBooted resynchronises again)."""
+        if login != self._logins or self._booted or not self.connected:
+            return
+        log.warning(
+            "%s sent no FullyBooted within %.0f s of the login; resynchronising anyway."
+            " Is it still starting, or does the AMI user lack the 'system' read permission?",
+            self.pbx.name,
+            self._fully_booted_wait_s,
+        )
+        self._start_resync()
+
+    def _start_resync(self) -> None:
         for task in self._tasks:
             task.cancel()  # (in the rare case of two FullyBooted, the second one wins)
         task = asyncio.create_task(self._resync())

@@ -43,10 +43,16 @@ async def live_board(sandbox: Sandbox, board: Board) -> AsyncIterator[Board]:
     )
     bridge = AMIBridge(pbx, board.hub)
     await bridge.start()
-    for _ in range(100):
+    for _ in range(300):
         if bridge.connected and len(bridge.presence.extensions) > 1:
             break
         await asyncio.sleep(0.1)
+    else:
+        await bridge.close()
+        pytest.fail(
+            f"after 30 s the bridge knows {len(bridge.presence.extensions)} extensions"
+            f" (connected: {bridge.connected}): the resynchronisation did not list them"
+        )
     await bridge.send_action(_available(COLLEAGUE))
     try:
         yield board

@@ -183,3 +183,33 @@ async def test_a_pbx_still_starting_is_listed_only_once_fully_booted() -> None:
         subscription.close()
         await bridge.close()
         await fake.close()
+
+
+async def test_a_pbx_that_never_says_fully_booted_is_listed_anyway_after_a_wait(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An AMI user without the "system" read permission never hears FullyBooted from a
+    # PBX that was still starting: the board must not stay empty and "Live" for good.
+    fake = FakeAMI()
+    fake.booted = False
+    port = await fake.start()
+    hub = BoardHub()
+    bridge = AMIBridge(
+        PBXConfig(name="main", port=port, secret="x"),
+        hub,
+        ping_interval_s=PING_S,
+        fully_booted_wait_s=1.5,
+    )
+    _, subscription = hub.subscribe()
+    await bridge.start()
+    try:
+        with pytest.raises(TimeoutError):
+            await _next_pbx_state(subscription, within_s=1.0)
+        assert "CoreShowChannels" not in fake.actions
+        assert await _next_pbx_state(subscription, within_s=5) is True
+        assert "CoreShowChannels" in fake.actions and "ExtensionStateList" in fake.actions
+        assert "sent no FullyBooted" in caplog.text and "'system' read permission" in caplog.text
+    finally:
+        subscription.close()
+        await bridge.close()
+        await fake.close()
