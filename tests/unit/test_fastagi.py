@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -98,16 +98,6 @@ class FakeAsterisk:
             await self.writer.wait_closed()
         except (ConnectionError, OSError):
             pass
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FastAGIServer]:
-    srv = FastAGIServer(header_timeout=2.0, command_timeout=2.0)
-    await srv.start("127.0.0.1", 0)
-    try:
-        yield srv
-    finally:
-        await srv.close(grace=1.0)
 
 
 async def wait_until(predicate: Callable[[], bool], what: str) -> None:
@@ -555,10 +545,9 @@ async def test_close_lets_in_flight_calls_finish_then_refuses_new_ones() -> None
     assert srv.metrics.sessions_served == 1
 
 
-async def test_close_cancels_calls_still_running_after_the_grace_period() -> None:
-    async def route(session: AGISession) -> None:
-        await session.send_command("EXEC Wait 3600", reply_timeout=None)
-
+async def cut_off_after_the_grace(route: Route) -> FastAGIServer:
+    """Serve one call to ``route`` whose first command Asterisk never answers, close the
+    server with a short grace, and check the call was ended; the server, for its metrics."""
     srv = FastAGIServer({"r": route})
     await srv.start("127.0.0.1", 0)
     asterisk = await FakeAsterisk.connect(srv.port)
@@ -567,6 +556,14 @@ async def test_close_cancels_calls_still_running_after_the_grace_period() -> Non
     async with asyncio.timeout(WAIT):
         await srv.close(grace=0.2)
     assert await asterisk.read_to_eof() == b""
+    return srv
+
+
+async def test_close_cancels_calls_still_running_after_the_grace_period() -> None:
+    async def route(session: AGISession) -> None:
+        await session.send_command("EXEC Wait 3600", reply_timeout=None)
+
+    srv = await cut_off_after_the_grace(route)
     assert srv.metrics.sessions_cancelled == 1
     assert srv.metrics.per_route["r"].cancelled == 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -15,12 +15,13 @@ from pbx_agi.agi_protocol import AGIEnvironment, format_command
 from pbx_agi.fastagi import AGISession, FastAGIServer
 
 try:
-    from .test_fastagi import WAIT, FakeAsterisk, agi_headers, wait_until
+    from .test_fastagi import WAIT, FakeAsterisk, agi_headers, cut_off_after_the_grace, wait_until
 except ImportError:  # tests/unit is not a package: pytest put it on sys.path
     from test_fastagi import (  # type: ignore[no-redef]
         WAIT,
         FakeAsterisk,
         agi_headers,
+        cut_off_after_the_grace,
         wait_until,
     )
 
@@ -47,16 +48,6 @@ class Planned:
 
 SET_A = format_command("SET VARIABLE", "A", "1")
 SET_B = format_command("SET VARIABLE", "B", "2")
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FastAGIServer]:
-    srv = FastAGIServer(header_timeout=2.0, command_timeout=2.0)
-    await srv.start("127.0.0.1", 0)
-    try:
-        yield srv
-    finally:
-        await srv.close(grace=1.0)
 
 
 async def test_the_commands_go_one_after_another_and_the_call_ends_after_the_last(
@@ -206,12 +197,5 @@ async def test_close_lets_a_planned_call_finish_and_cuts_it_off_after_the_grace(
         await closing
     assert srv.metrics.sessions_served == 1
 
-    srv = FastAGIServer({"r": Planned([SET_A])})
-    await srv.start("127.0.0.1", 0)
-    silent = await FakeAsterisk.connect(srv.port)
-    await silent.send(agi_headers())
-    await silent.read_command()
-    async with asyncio.timeout(WAIT):
-        await srv.close(grace=0.2)
-    assert await silent.read_to_eof() == b""
+    srv = await cut_off_after_the_grace(Planned([SET_A]))
     assert srv.metrics.per_route["r"].cancelled == 1
