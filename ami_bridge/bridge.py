@@ -181,7 +181,7 @@ class AMIBridge:
         self._channel_check_s = channel_check_s
         self._fully_booted_wait_s = fully_booted_wait_s
         self._logins = 0  # which login a FullyBooted watch belongs to
-        self._booted = False  # FullyBooted seen since the last login
+        self._booted = False  # FullyBooted seen on this connection
         self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._manager = _Manager(
@@ -258,8 +258,8 @@ class AMIBridge:
     def _on_login(self, _manager: Manager) -> None:
         log.info("AMI logged in to %s", self.pbx.name)
         self.connected = True
+        # (FullyBooted may already have come: panoramisk hands it over before this.)
         self._logins += 1
-        self._booted = False
         self._manager.loop.call_later(self._fully_booted_wait_s, self._unbooted, self._logins)
 
     def _on_fully_booted(self, _manager: Manager, _event: Any) -> None:
@@ -293,6 +293,7 @@ class AMIBridge:
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         log.warning("AMI connection to %s lost (%s); reconnecting", self.pbx.name, exc)
         self.connected = False
+        self._booted = False
         # A resynchronisation still waiting for the lost connection would otherwise
         # announce "connected" later, while the PBX is still gone.
         for task in self._tasks:

@@ -213,3 +213,25 @@ async def test_a_pbx_that_never_says_fully_booted_is_listed_anyway_after_a_wait(
         subscription.close()
         await bridge.close()
         await fake.close()
+
+
+async def test_a_pbx_that_says_fully_booted_at_once_is_listed_once() -> None:
+    # Asterisk sends FullyBooted in the same packet as the login's answer, and
+    # panoramisk hands it over before it reports the login: that must count as booted,
+    # or a second resync would fail every board action in flight ("connection lost").
+    fake = FakeAMI()
+    port = await fake.start()
+    bridge = AMIBridge(
+        PBXConfig(name="main", port=port, secret="x"),
+        BoardHub(),
+        ping_interval_s=PING_S,
+        fully_booted_wait_s=0.5,
+    )
+    await bridge.start()
+    try:
+        await asyncio.sleep(2.0)
+        assert bridge.connected
+        assert fake.actions.count("CoreShowChannels") == 1
+    finally:
+        await bridge.close()
+        await fake.close()
