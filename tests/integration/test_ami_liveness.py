@@ -10,7 +10,10 @@ panoramisk connection and the hub are the real ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -99,6 +102,28 @@ class FakeAMI:
         self.server.close()
 
 
+Bridged = tuple[AMIBridge, BoardHub, Subscription]
+
+
+@contextlib.asynccontextmanager
+async def bridged(fake: FakeAMI, **options: Any) -> AsyncIterator[Bridged]:
+    """The real bridge and hub against ``fake`` (pinged every PING_S), with a subscription
+    to the hub taken before the bridge starts; all of it closed afterwards."""
+    port = await fake.start()
+    hub = BoardHub()
+    bridge = AMIBridge(
+        PBXConfig(name="main", port=port, secret="x"), hub, ping_interval_s=PING_S, **options
+    )
+    _, subscription = hub.subscribe()
+    await bridge.start()
+    try:
+        yield bridge, hub, subscription
+    finally:
+        subscription.close()
+        await bridge.close()
+        await fake.close()
+
+
 async def _next_pbx_state(subscription: Subscription, within_s: float) -> bool:
     """The next "pbx" message's connected flag (other messages are skipped)."""
     async with asyncio.timeout(within_s):
@@ -110,12 +135,7 @@ async def _next_pbx_state(subscription: Subscription, within_s: float) -> bool:
 
 async def test_a_pbx_that_stops_answering_is_reported_and_the_board_recovers() -> None:
     fake = FakeAMI()
-    port = await fake.start()
-    hub = BoardHub()
-    bridge = AMIBridge(PBXConfig(name="main", port=port, secret="x"), hub, ping_interval_s=PING_S)
-    _, subscription = hub.subscribe()
-    await bridge.start()
-    try:
+    async with bridged(fake) as (bridge, hub, subscription):
         assert await _next_pbx_state(subscription, within_s=5) is True
         assert hub.snapshot()["pbx"] == [{"name": "main", "connected": True}]
         # Answered pings keep it live: nothing is published for a few intervals.
@@ -136,10 +156,6 @@ async def test_a_pbx_that_stops_answering_is_reported_and_the_board_recovers() -
             pass
         assert bridge.connected and fake.connections >= 2
         assert hub.snapshot()["pbx"] == [{"name": "main", "connected": True}]
-    finally:
-        subscription.close()
-        await bridge.close()
-        await fake.close()
 
 
 async def test_a_refused_login_is_logged_as_such_and_the_board_says_not_connected(
@@ -167,22 +183,13 @@ async def test_a_pbx_still_starting_is_listed_only_once_fully_booted() -> None:
     # no colleagues until the next reconnect.
     fake = FakeAMI()
     fake.booted = False
-    port = await fake.start()
-    hub = BoardHub()
-    bridge = AMIBridge(PBXConfig(name="main", port=port, secret="x"), hub, ping_interval_s=PING_S)
-    _, subscription = hub.subscribe()
-    await bridge.start()
-    try:
+    async with bridged(fake) as (_, _, subscription):
         with pytest.raises(TimeoutError):
             await _next_pbx_state(subscription, within_s=1.0)
         assert "Login" in fake.actions and "CoreShowChannels" not in fake.actions
         fake.finish_booting()
         assert await _next_pbx_state(subscription, within_s=5) is True
         assert "CoreShowChannels" in fake.actions and "ExtensionStateList" in fake.actions
-    finally:
-        subscription.close()
-        await bridge.close()
-        await fake.close()
 
 
 async def test_a_pbx_that_never_says_fully_booted_is_listed_anyway_after_a_wait(
@@ -192,27 +199,13 @@ async def test_a_pbx_that_never_says_fully_booted_is_listed_anyway_after_a_wait(
     # PBX that was still starting: the board must not stay empty and "Live" for good.
     fake = FakeAMI()
     fake.booted = False
-    port = await fake.start()
-    hub = BoardHub()
-    bridge = AMIBridge(
-        PBXConfig(name="main", port=port, secret="x"),
-        hub,
-        ping_interval_s=PING_S,
-        fully_booted_wait_s=1.5,
-    )
-    _, subscription = hub.subscribe()
-    await bridge.start()
-    try:
+    async with bridged(fake, fully_booted_wait_s=1.5) as (_, _, subscription):
         with pytest.raises(TimeoutError):
             await _next_pbx_state(subscription, within_s=1.0)
         assert "CoreShowChannels" not in fake.actions
         assert await _next_pbx_state(subscription, within_s=5) is True
         assert "CoreShowChannels" in fake.actions and "ExtensionStateList" in fake.actions
         assert "sent no FullyBooted" in caplog.text and "'system' read permission" in caplog.text
-    finally:
-        subscription.close()
-        await bridge.close()
-        await fake.close()
 
 
 async def test_a_pbx_that_says_fully_booted_at_once_is_listed_once() -> None:
@@ -220,18 +213,7 @@ async def test_a_pbx_that_says_fully_booted_at_once_is_listed_once() -> None:
     # panoramisk hands it over before it reports the login: that must count as booted,
     # or a second resync would fail every board action in flight ("connection lost").
     fake = FakeAMI()
-    port = await fake.start()
-    bridge = AMIBridge(
-        PBXConfig(name="main", port=port, secret="x"),
-        BoardHub(),
-        ping_interval_s=PING_S,
-        fully_booted_wait_s=0.5,
-    )
-    await bridge.start()
-    try:
+    async with bridged(fake, fully_booted_wait_s=0.5) as (bridge, _, _):
         await asyncio.sleep(2.0)
         assert bridge.connected
         assert fake.actions.count("CoreShowChannels") == 1
-    finally:
-        await bridge.close()
-        await fake.close()

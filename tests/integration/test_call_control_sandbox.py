@@ -79,8 +79,9 @@ class Receptionist:
             await asyncio.sleep(0.05)
         raise AssertionError(f"the board never showed {what}; last: {self.messages[-5:]}")
 
-    async def call_from(self, number: str, state: str = "queued") -> Message:
-        message = await self.seen(
+    async def call_message_from(self, number: str, state: str = "queued") -> Message:
+        """The first message showing a call from ``number`` in ``state``."""
+        return await self.seen(
             lambda m: (
                 m["type"] == "call"
                 and m["call"]["caller_number"] == number
@@ -88,7 +89,9 @@ class Receptionist:
             ),
             f"a {state} call from {number}",
         )
-        call: Message = message["call"]
+
+    async def call_from(self, number: str, state: str = "queued") -> Message:
+        call: Message = (await self.call_message_from(number, state))["call"]
         return call
 
     async def call_in_state(
@@ -225,15 +228,20 @@ async def test_answer_from_the_board_then_blind_transfer(
             )
 
 
+async def sent_blind(anna: Receptionist, call_id: str, target: str) -> Message:
+    """Anna sends the call to ``target`` without asking first; the board's outcome."""
+    body = {"call_id": call_id, "target": target, "mode": "blind"}
+    assert (await anna.post("/api/calls/transfer", body))[0] == 202
+    return await anna.outcome(call_id, "blind")
+
+
 async def test_a_waiting_call_is_sent_straight_to_a_colleague(
     switchboard: RunningSwitchboard, db: asyncpg.Pool
 ) -> None:
     async with receptionist(switchboard, db, "anna", "200") as anna:
         with phones("201"), caller("0612000108"):
             call = await anna.call_from("0612000108")
-            body = {"call_id": call["call_id"], "target": "201", "mode": "blind"}
-            assert (await anna.post("/api/calls/transfer", body))[0] == 202
-            outcome = await anna.outcome(call["call_id"], "blind")
+            outcome = await sent_blind(anna, call["call_id"], "201")
             assert (outcome["result"], outcome["code"]) == ("confirmed", "blind_done")
             talking = await anna.call_from("0612000108", "talking")
             assert talking_with(talking) == {"201"}
@@ -244,18 +252,9 @@ async def test_a_call_ringing_a_colleague_is_picked_up_onto_the_receptionists_ph
 ) -> None:
     async with receptionist(switchboard, db, "anna", "200") as anna:
         with phones("200"), phones("201", answer_after_s=60), caller("0612000109"):
-            queued = await anna.seen(
-                lambda m: (
-                    m["type"] == "call"
-                    and m["call"]["caller_number"] == "0612000109"
-                    and m["call"]["state"] == "queued"
-                ),
-                "the call waiting in the queue",
-            )
+            queued = await anna.call_message_from("0612000109")
             call = queued["call"]
-            body = {"call_id": call["call_id"], "target": "201", "mode": "blind"}
-            assert (await anna.post("/api/calls/transfer", body))[0] == 202
-            await anna.outcome(call["call_id"], "blind", "confirmed")
+            assert (await sent_blind(anna, call["call_id"], "201"))["result"] == "confirmed"
             # 201 rings and rings; Anna takes the call over onto her own phone.
             await anna.call_in_state(call["call_id"], "ringing", "the call ringing at 201", queued)
             status, reply = await anna.post("/api/calls/answer", {"call_id": call["call_id"]})
