@@ -115,12 +115,9 @@ class RecognizeRoute:
         (see :class:`pbx_agi.fastagi.PlannedRoute`); None when it needs the database."""
         started = time.monotonic()
         number = self._number(env.caller_id)
-        facts = _NO_FACTS
-        if number.matchable and number.e164:
-            at_hand = self._instant(number.e164) if self._instant is not None else None
-            if at_hand is None:
-                return None
-            facts = at_hand
+        facts = self._facts_at_hand(number)
+        if facts is None:
+            return None
         recognition = self._decide(
             number, facts, env.caller_id_name, this_call=env.unique_id or "", started=started
         )
@@ -138,11 +135,16 @@ class RecognizeRoute:
     ) -> Recognition:
         started = time.monotonic()
         number = self._number(caller_id)
-        facts = _NO_FACTS
-        if number.matchable and number.e164:
-            at_hand = self._instant(number.e164) if self._instant is not None else None
-            facts = at_hand if at_hand is not None else await self._look_up(number.e164)
+        facts = self._facts_at_hand(number)
+        if facts is None:  # (only a matchable number with its E.164 form gets here)
+            facts = await self._look_up(number.e164 or "")
         return self._decide(number, facts, caller_name, this_call=this_call, started=started)
+
+    def _facts_at_hand(self, number: CallerNumber) -> CallerFacts | None:
+        """What is known of the caller without waiting; None when it must be looked up."""
+        if not (number.matchable and number.e164):
+            return _NO_FACTS  # withheld, internal, garbage: nothing to look up
+        return self._instant(number.e164) if self._instant is not None else None
 
     def _number(self, caller_id: str | None) -> CallerNumber:
         known = known_number(caller_id, self._region, self._is_known) if self._is_known else None
