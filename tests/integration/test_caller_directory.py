@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 
+from pbx_agi import caller_directory
 from pbx_agi.caller_directory import CallerDirectory
 from switchboard.contacts import add_contact
 
@@ -56,14 +60,57 @@ async def test_contacts_and_calls_reach_memory_and_updates_follow(db: asyncpg.Po
     assert [m.contact_id for m in directory.facts("+31645450002").matches] == [contact_id]
 
 
-async def test_a_deleted_contact_is_forgotten_by_the_next_full_reload(db: asyncpg.Pool) -> None:
+async def test_a_deleted_contact_is_forgotten_by_the_next_refresh(db: asyncpg.Pool) -> None:
+    # Deleted by hand, as an admin erasing somebody would: no application code involved.
     contact_id = await add_contact(db, "Tijdelijk", ["0645450003"])
+    kept = await add_contact(db, "Blijft", ["0645450005"])
     directory = CallerDirectory(db)
     await directory.reload()
     assert directory.facts("+31645450003").matches
     await db.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+    await directory.refresh()
+    assert directory.facts("+31645450003").matches == ()
+    assert [m.contact_id for m in directory.facts("+31645450005").matches] == [kept]
+    # A full reload afterwards does not bring the contact back either.
     await directory.reload()
     assert directory.facts("+31645450003").matches == ()
+
+
+async def test_contacts_are_taken_a_slice_at_a_time_with_calls_served_in_between(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken at once, 100,000 contacts held the event loop, and every call waiting on
+    it, for most of a second, on every reload."""
+    numbers = [f"06454502{i:02d}" for i in range(7)]
+    for i, number in enumerate(numbers):
+        await add_contact(db, f"Slice {i}", [number])
+    monkeypatch.setattr(caller_directory, "SLICE_ROWS", 2)
+    turns = 0
+
+    async def a_call_being_served() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    taken: list[tuple[int, int]] = []  # rows in the slice, turns the other task had by then
+    take = caller_directory.DirectorySnapshot.put_contacts
+
+    def recording(snapshot: caller_directory.DirectorySnapshot, rows: list[Any]) -> None:
+        taken.append((len(rows), turns))
+        take(snapshot, rows)
+
+    monkeypatch.setattr(caller_directory.DirectorySnapshot, "put_contacts", recording)
+    other = asyncio.create_task(a_call_being_served())
+    directory = CallerDirectory(db)
+    await directory.reload()
+    other.cancel()
+    assert len(taken) >= 4 and all(rows <= 2 for rows, _ in taken)
+    turns_seen = [t for _, t in taken]
+    assert all(a < b for a, b in itertools.pairwise(turns_seen)), turns_seen
+    for i, number in enumerate(numbers):
+        e164 = "+31" + number[1:]
+        assert [m.name for m in directory.facts(e164).matches] == [f"Slice {i}"]
 
 
 async def test_calls_older_than_the_history_window_are_not_kept(db: asyncpg.Pool) -> None:
