@@ -147,16 +147,18 @@ class AGIEnvironment:
         return cls._of(dict(headers), tuple(malformed_lines))
 
     @classmethod
-    def _of(cls, raw: dict[str, str], malformed_lines: tuple[str, ...]) -> AGIEnvironment:
-        """From a dict of our own (kept, not copied): once per call while the line rings."""
+    def _of(
+        cls,
+        raw: dict[str, str],
+        malformed_lines: tuple[str, ...],
+        arguments: tuple[str, ...] | None = None,
+    ) -> AGIEnvironment:
+        """From a dict of our own (kept, not copied): once per call while the line rings.
+        ``arguments``, when the caller knows them already, saves looking for them."""
         script = raw.get("agi_network_script", "")
         path, _, query = script.partition("?")
-        args: list[tuple[int, str]] = []
-        if "agi_arg_" in "\n".join(raw):  # one scan in C instead of a loop per key
-            for key, value in raw.items():
-                m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
-                if m:
-                    args.append((int(m.group(1)), value))
+        if arguments is None:
+            arguments = _arguments(raw)
         env = cls.__new__(cls)
         # What the frozen dataclass's __init__ would set, in one step instead of six
         # object.__setattr__ calls.
@@ -167,7 +169,7 @@ class AGIEnvironment:
             params=MappingProxyType(dict(parse_qsl(query, keep_blank_values=True)))
             if query
             else _NO_PARAMS,
-            arguments=tuple(value for _, value in sorted(args)) if args else (),
+            arguments=arguments,
             malformed_lines=malformed_lines,
         )
         return env
@@ -215,6 +217,18 @@ class AGIEnvironment:
         return self.raw.get("agi_language")
 
 
+def _arguments(raw: Mapping[str, str]) -> tuple[str, ...]:
+    """The values of agi_arg_1, agi_arg_2, ... in argument order."""
+    if "agi_arg_" not in "\n".join(raw):  # one scan in C instead of a loop per key
+        return ()
+    args: list[tuple[int, str]] = []
+    for key, value in raw.items():
+        m = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
+        if m:
+            args.append((int(m.group(1)), value))
+    return tuple(value for _, value in sorted(args))
+
+
 # The blank line that ends the block: at the very start, or after a line end.
 _BLOCK_END = re.compile(rb"(?:^|\n)\r?\n")
 # One well-formed line without CR, as the line-by-line reading below takes it apart: the
@@ -254,14 +268,58 @@ def parse_environment(
     if block.count(b"\n") + (not block.endswith(b"\n")) > max_lines:
         raise AGIHeaderTooLarge(f"AGI environment block exceeds {max_lines} lines")
     if start > 0:
-        # Every line well-formed and no key twice: all of it in one regex pass.
         body = block[:start].decode("utf-8", errors="replace")
+        # The keys Asterisk sent on an earlier call, in the same order: one match.
+        for layout in _LAYOUTS:
+            m = layout.pattern.fullmatch(body)
+            if m is not None:
+                values = m.groups()
+                return AGIEnvironment._of(
+                    dict(zip(layout.keys, values, strict=True)),
+                    (),
+                    tuple([values[i] for i in layout.arguments]) if layout.arguments else (),
+                )
+        # Every line well-formed and no key twice: all of it in one regex pass.
         pairs = _HEADER_LINE.findall(body)
         if len(pairs) == body.count("\n") + 1:
             headers = dict(pairs)
             if len(headers) == len(pairs):
+                _learn_layout(tuple(headers))
                 return AGIEnvironment._of(headers, ())
     return _parse_lines(block)
+
+
+class _Layout:
+    """The keys of a well-formed environment block, in order, as one regex.
+
+    res_agi sends the same keys in the same order on every call (per Asterisk version
+    and number of arguments), and reading a block line by line is much of a call's cost
+    while the line rings. A block with exactly these keys in this order, every line
+    well-formed, is read in one match; a value is what ``_HEADER_LINE`` would take.
+    """
+
+    __slots__ = ("arguments", "keys", "pattern")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.pattern = re.compile("\n".join(re.escape(k) + r": ?([^\r\n]*)" for k in keys))
+        # Where agi_arg_1, agi_arg_2, ... are among the values, in argument order.
+        numbered = [
+            (int(m.group(1)), i) for i, key in enumerate(keys) if (m := _ARG_KEY.fullmatch(key))
+        ]
+        self.arguments = tuple(i for _, i in sorted(numbered))
+
+
+# Most recently learnt first; a few suffice (Asterisk has one per argument count), and
+# the bound keeps blocks made up by a stranger from growing it.
+_LAYOUTS: list[_Layout] = []
+_MAX_LAYOUTS = 8
+
+
+def _learn_layout(keys: tuple[str, ...]) -> None:
+    if len(_LAYOUTS) >= _MAX_LAYOUTS:
+        _LAYOUTS.pop()
+    _LAYOUTS.insert(0, _Layout(keys))
 
 
 def _parse_lines(block: bytes) -> AGIEnvironment:

@@ -503,7 +503,28 @@ def test_the_quick_reading_of_a_block_is_the_line_by_line_reading(
     data = raw + blank.encode() + after
     end = agi_protocol._BLOCK_END.search(data)
     block = data[: end.end()] if end else data
-    assert parse_environment(data) == agi_protocol._parse_lines(block)
+    expected = agi_protocol._parse_lines(block)
+    assert parse_environment(data) == expected
+    # Again, now that its layout (keys in order) may have been learnt from the first.
+    assert parse_environment(data) == expected
+    assert len(agi_protocol._LAYOUTS) <= agi_protocol._MAX_LAYOUTS
+
+
+def test_a_learnt_layout_reads_the_next_block_only_when_every_line_fits_it() -> None:
+    first = "agi_network: yes\nagi_network_script: recognize\nagi_callerid: 0612345678\n\n"
+    assert parse_environment(first).caller_id == "0612345678"
+    # The same keys, but a line smuggled in between: not read as that layout.
+    smuggled = (
+        "agi_network: yes\nagi_network_script: recognize\nagi_network_script: evil\n"
+        "agi_callerid: 0612345678\n\n"
+    )
+    env = parse_environment(smuggled)
+    assert env.network_script == "recognize"
+    assert env.malformed_lines == ("agi_network_script: evil",)
+    # Arguments come out in their order, however the layout lists them.
+    with_args = "agi_network_script: r\nagi_arg_2: b\nagi_arg_10: c\nagi_arg_1: a\n\n"
+    assert parse_environment(with_args).arguments == ("a", "b", "c")
+    assert parse_environment(with_args.replace("b", "B")).arguments == ("a", "B", "c")
 
 
 # ---------------------------------------------------------------------------
