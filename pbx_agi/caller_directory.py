@@ -210,6 +210,7 @@ class CallerDirectory:
         self._full_reload_s = full_reload_s
         self.snapshot = DirectorySnapshot(history_window)
         self.ready = False
+        self._loaded = asyncio.Event()
         self._contacts_seen = EPOCH
         self._calls_seen = EPOCH
         self._deletions_seen = EPOCH
@@ -220,6 +221,10 @@ class CallerDirectory:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._keep_fresh(), name="caller-directory")
+
+    async def wait_ready(self) -> None:
+        """Until the first load is in."""
+        await self._loaded.wait()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -250,6 +255,7 @@ class CallerDirectory:
         self._contacts_seen, self._calls_seen = contacts_seen, calls_seen
         self._deletions_seen = deletions_seen or EPOCH
         self.ready = True
+        self._loaded.set()
         await stale.dispose()
         log.info(
             "caller directory loaded: %d numbers, %d numbers with recent calls",
