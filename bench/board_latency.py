@@ -26,7 +26,6 @@ import gc
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from collections import deque
@@ -45,9 +44,9 @@ from ami_bridge.bridge import AMIBridge
 from ami_bridge.hub import PROTOCOL_VERSION, BoardHub, Message
 from ami_bridge.journal import CallJournal
 from ami_bridge.replay import read_recording
-from bench.measure import make_workdir, percentile
+from bench.measure import embedded_postgres, percentile
 from switchboard.config import PBXConfig
-from switchboard.database import migrate, start_embedded
+from switchboard.database import migrate
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 
@@ -477,9 +476,7 @@ def report(name: str, lat: list[float], frames: int, closed: int, cpu: float) ->
 
 
 def main(args: argparse.Namespace) -> None:
-    workdir = make_workdir()
-    pg = start_embedded(workdir / "pgdata")
-    try:
+    with embedded_postgres() as pg:
         dsn = pg.get_uri()
         prepare_database(dsn)
         ours = Server("ours", dsn, args.extensions)
@@ -536,9 +533,6 @@ def main(args: argparse.Namespace) -> None:
         finally:
             ours.stop()
             floor.stop()
-    finally:
-        pg.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from board_latency import Boards, Server, make_workdir, prepare_database, rss_kib
-
-from switchboard.database import start_embedded
+from board_latency import Boards, Server, embedded_postgres, prepare_database, rss_kib
 
 
 def measure(server: Server, steps: list[int], logins: int, compress: int) -> list[tuple[int, int]]:
@@ -48,9 +45,7 @@ def measure(server: Server, steps: list[int], logins: int, compress: int) -> lis
 
 
 def main(args: argparse.Namespace) -> None:
-    workdir = make_workdir()
-    pg = start_embedded(workdir / "pgdata")
-    try:
+    with embedded_postgres() as pg:
         dsn = pg.get_uri()
         prepare_database(dsn)
         results = {}
@@ -86,9 +81,6 @@ def main(args: argparse.Namespace) -> None:
                 print(line)
         ours_per, floor_per = per_board.values()
         print(f"board / floor per board: x{ours_per / floor_per:.2f}")
-    finally:
-        pg.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

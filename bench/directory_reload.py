@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import gc
 import random
-import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from bench.measure import make_workdir, percentile
+from bench.measure import embedded_postgres, percentile
 from bench.recognition import load
 from pbx_agi import caller_directory
 from pbx_agi.caller_directory import CallerDirectory, DirectorySnapshot
-from switchboard.database import migrate, start_embedded
+from switchboard.database import migrate
 
 TICK_S = 0.001
 
@@ -74,9 +73,7 @@ async def at_once(directory: CallerDirectory, pool: asyncpg.Pool) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    workdir = make_workdir()
-    server = start_embedded(workdir / "pgdata")
-    try:
+    with embedded_postgres() as server:
         dsn = server.get_uri()
         migrate(dsn)
         await load(dsn, args.contacts, random.Random(42))
@@ -105,9 +102,6 @@ async def main(args: argparse.Namespace) -> None:
                 f" (x{worst / floor_worst:6.1f})   p99 {p99:6.2f} ms (x{p99 / floor_p99:5.1f})"
             )
         await pool.close()
-    finally:
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -17,3 +21,17 @@ def make_workdir() -> Path:
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
     workdir.chmod(0o755)
     return workdir
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[Any]:
+    """A fresh embedded PostgreSQL in a work folder of its own, both gone afterwards."""
+    from switchboard.database import start_embedded
+
+    workdir = make_workdir()
+    server = start_embedded(workdir / "pgdata")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from bench.measure import make_workdir, percentile
+from bench.measure import embedded_postgres, percentile
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
-from switchboard.database import migrate, start_embedded
+from switchboard.database import migrate
 
 MOBILE_PREFIXES = ["+3161", "+3162", "+3163", "+3164", "+3165"]
 SLICE = 500  # calls per turn of each server
@@ -162,101 +162,102 @@ def percentile_ms(values: list[float], q: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(42)
     asterisk = Asterisk()  # before the directory exists in this process
-    workdir = make_workdir()
-    server = start_embedded(workdir / "pgdata")
-    directory: CallerDirectory | None = None
-    try:
-        dsn = server.get_uri()
-        migrate(dsn)
-        started = time.perf_counter()
-        callers = await load(dsn, args.contacts, rng)
-        print(
-            f"loaded {args.contacts:,} contacts, {args.contacts * 3:,} numbers "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-        gc.collect()
-        before = rss_mib()
-        # As the service runs it: loaded, then following changes every two seconds.
-        directory = CallerDirectory(pool)
-        started = time.perf_counter()
-        await directory.start()
-        await directory.wait_ready()
-        gc.collect()
-        print(
-            f"directory: {directory.snapshot.number_count:,} numbers in "
-            f"{time.perf_counter() - started:.1f} s, {rss_mib() - before:.0f} MiB"
-        )
-
-        route = RecognizeRoute.from_directory(directory, pool, region="NL", budget_s=0.2)
-        ours = FastAGIServer({"recognize": route})
-        await ours.start("127.0.0.1", 0)
-
-        # The floor replays exactly what our route sends for a caller.
-        _, script = await one_call(ours.port, callers[0])
-
-        async def floor_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readuntil(b"\n\n")
-            for line in script:
-                writer.write(line)
-                await reader.readline()
-            writer.close()
-
-        floor = await asyncio.start_server(floor_handler, "127.0.0.1", 0)
-        floor_port = floor.sockets[0].getsockname()[1]
-        sample = [rng.choice(callers) for _ in range(args.sessions)]
-        await asterisk.drive(ours.port, sample[:200], args.concurrency)  # warm-up
-        await asterisk.drive(floor_port, sample[:200], args.concurrency)
-        print(f"{len(script)} AGI commands per call; Asterisk played by a spawned process")
-        modes = (
-            ("1 at a time", 1, False, sample[: args.sessions // 5]),
-            (f"bursts of {args.concurrency} starting together", args.concurrency, True, sample),
-            (f"{args.concurrency} kept in flight", args.concurrency, False, sample),
-        )
-        for mode, concurrency, burst, calls in modes:
-            # Interleave the two in slices, taking turns at going first, so machine noise
-            # hits both alike: at 50 at a time the p99 is the calls caught in a stall of
-            # the machine (a few ms, now and then), and with only ten slices one stall
-            # more on one side decided it. CPU time of this process (the servers; Asterisk
-            # is played by another) is the steadier figure: latency at 50 at a time is
-            # mostly queueing.
-            cpu = {floor_port: 0.0, ours.port: 0.0}
-            lat: dict[int, list[float]] = {floor_port: [], ours.port: []}
-            for n, start in enumerate(range(0, len(calls), SLICE)):
-                part = calls[start : start + SLICE]
-                for port in (floor_port, ours.port)[:: 1 if n % 2 else -1]:
-                    before = time.process_time()
-                    lat[port] += await asterisk.drive(port, part, concurrency, burst)
-                    cpu[port] += time.process_time() - before
-            floor_lat, ours_lat = lat[floor_port], lat[ours.port]
-            print(f"-- {len(calls):,} calls, {mode}")
-            for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
-                print(
-                    f"{name:<14} p50 {percentile_ms(lat, 0.5):7.3f} ms"
-                    f"   p99 {percentile_ms(lat, 0.99):7.3f} ms"
-                )
-            p50 = percentile_ms(ours_lat, 0.5) - percentile_ms(floor_lat, 0.5)
-            p99 = percentile_ms(ours_lat, 0.99) - percentile_ms(floor_lat, 0.99)
-            ratio = percentile_ms(ours_lat, 0.99) / percentile_ms(floor_lat, 0.99)
-            print(f"recognize - floor: p50 +{p50:.3f} ms   p99 +{p99:.3f} ms   (p99 x{ratio:.2f})")
-            floor_cpu, ours_cpu = (cpu[p] / len(calls) * 1e6 for p in (floor_port, ours.port))
+    with embedded_postgres() as server:
+        directory: CallerDirectory | None = None
+        try:
+            dsn = server.get_uri()
+            migrate(dsn)
+            started = time.perf_counter()
+            callers = await load(dsn, args.contacts, rng)
             print(
-                f"server CPU per call: floor {floor_cpu:.0f} us, recognize {ours_cpu:.0f} us"
-                f" (x{ours_cpu / floor_cpu:.2f})"
+                f"loaded {args.contacts:,} contacts, {args.contacts * 3:,} numbers "
+                f"in {time.perf_counter() - started:.1f} s"
             )
-        if metrics_failed := ours.metrics.sessions_failed:
-            print(f"WARNING: {metrics_failed} sessions failed")
-        if args.classic:
-            await bench_classic(dsn, callers, args.classic)
-        floor.close()
-        await ours.close(5)
-        await pool.close()
-    finally:
-        if directory is not None:  # its refresh must not outlive the database
-            await directory.close()
-        asterisk.close()
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+            gc.collect()
+            before = rss_mib()
+            # As the service runs it: loaded, then following changes every two seconds.
+            directory = CallerDirectory(pool)
+            started = time.perf_counter()
+            await directory.start()
+            await directory.wait_ready()
+            gc.collect()
+            print(
+                f"directory: {directory.snapshot.number_count:,} numbers in "
+                f"{time.perf_counter() - started:.1f} s, {rss_mib() - before:.0f} MiB"
+            )
+
+            route = RecognizeRoute.from_directory(directory, pool, region="NL", budget_s=0.2)
+            ours = FastAGIServer({"recognize": route})
+            await ours.start("127.0.0.1", 0)
+
+            # The floor replays exactly what our route sends for a caller.
+            _, script = await one_call(ours.port, callers[0])
+
+            async def floor_handler(
+                reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+            ) -> None:
+                await reader.readuntil(b"\n\n")
+                for line in script:
+                    writer.write(line)
+                    await reader.readline()
+                writer.close()
+
+            floor = await asyncio.start_server(floor_handler, "127.0.0.1", 0)
+            floor_port = floor.sockets[0].getsockname()[1]
+            sample = [rng.choice(callers) for _ in range(args.sessions)]
+            await asterisk.drive(ours.port, sample[:200], args.concurrency)  # warm-up
+            await asterisk.drive(floor_port, sample[:200], args.concurrency)
+            print(f"{len(script)} AGI commands per call; Asterisk played by a spawned process")
+            modes = (
+                ("1 at a time", 1, False, sample[: args.sessions // 5]),
+                (f"bursts of {args.concurrency} starting together", args.concurrency, True, sample),
+                (f"{args.concurrency} kept in flight", args.concurrency, False, sample),
+            )
+            for mode, concurrency, burst, calls in modes:
+                # Interleave the two in slices, taking turns at going first, so machine noise
+                # hits both alike: at 50 at a time the p99 is the calls caught in a stall of
+                # the machine (a few ms, now and then), and with only ten slices one stall
+                # more on one side decided it. CPU time of this process (the servers; Asterisk
+                # is played by another) is the steadier figure: latency at 50 at a time is
+                # mostly queueing.
+                cpu = {floor_port: 0.0, ours.port: 0.0}
+                lat: dict[int, list[float]] = {floor_port: [], ours.port: []}
+                for n, start in enumerate(range(0, len(calls), SLICE)):
+                    part = calls[start : start + SLICE]
+                    for port in (floor_port, ours.port)[:: 1 if n % 2 else -1]:
+                        before = time.process_time()
+                        lat[port] += await asterisk.drive(port, part, concurrency, burst)
+                        cpu[port] += time.process_time() - before
+                floor_lat, ours_lat = lat[floor_port], lat[ours.port]
+                print(f"-- {len(calls):,} calls, {mode}")
+                for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
+                    print(
+                        f"{name:<14} p50 {percentile_ms(lat, 0.5):7.3f} ms"
+                        f"   p99 {percentile_ms(lat, 0.99):7.3f} ms"
+                    )
+                p50 = percentile_ms(ours_lat, 0.5) - percentile_ms(floor_lat, 0.5)
+                p99 = percentile_ms(ours_lat, 0.99) - percentile_ms(floor_lat, 0.99)
+                ratio = percentile_ms(ours_lat, 0.99) / percentile_ms(floor_lat, 0.99)
+                print(
+                    f"recognize - floor: p50 {p50:+.3f} ms   p99 {p99:+.3f} ms   (p99 x{ratio:.2f})"
+                )
+                floor_cpu, ours_cpu = (cpu[p] / len(calls) * 1e6 for p in (floor_port, ours.port))
+                print(
+                    f"server CPU per call: floor {floor_cpu:.0f} us, recognize {ours_cpu:.0f} us"
+                    f" (x{ours_cpu / floor_cpu:.2f})"
+                )
+            if metrics_failed := ours.metrics.sessions_failed:
+                print(f"WARNING: {metrics_failed} sessions failed")
+            if args.classic:
+                await bench_classic(dsn, callers, args.classic)
+            floor.close()
+            await ours.close(5)
+            await pool.close()
+        finally:
+            if directory is not None:  # its refresh must not outlive the database
+                await directory.close()
+            asterisk.close()
 
 
 async def bench_classic(dsn: str, callers: list[str], calls: int) -> None:
