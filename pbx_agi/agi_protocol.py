@@ -310,16 +310,15 @@ class _Layout:
         self.arguments = tuple(i for _, i in sorted(numbered))
 
 
-# Most recently learnt first; a few suffice (Asterisk has one per argument count), and
-# the bound keeps blocks made up by a stranger from growing it.
+# The first few layouts seen, then no more: Asterisk has one per argument count, and a
+# stranger sending ever new layouts must not make every call compile a regex.
 _LAYOUTS: list[_Layout] = []
 _MAX_LAYOUTS = 8
 
 
 def _learn_layout(keys: tuple[str, ...]) -> None:
-    if len(_LAYOUTS) >= _MAX_LAYOUTS:
-        _LAYOUTS.pop()
-    _LAYOUTS.insert(0, _Layout(keys))
+    if len(_LAYOUTS) < _MAX_LAYOUTS:
+        _LAYOUTS.append(_Layout(keys))
 
 
 def _parse_lines(block: bytes) -> AGIEnvironment:

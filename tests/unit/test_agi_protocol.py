@@ -504,13 +504,26 @@ def test_the_quick_reading_of_a_block_is_the_line_by_line_reading(
     end = agi_protocol._BLOCK_END.search(data)
     block = data[: end.end()] if end else data
     expected = agi_protocol._parse_lines(block)
+    agi_protocol._LAYOUTS.clear()  # so this block's own layout is learnt, not an earlier one's
     assert parse_environment(data) == expected
     # Again, now that its layout (keys in order) may have been learnt from the first.
     assert parse_environment(data) == expected
-    assert len(agi_protocol._LAYOUTS) <= agi_protocol._MAX_LAYOUTS
 
 
-def test_a_learnt_layout_reads_the_next_block_only_when_every_line_fits_it() -> None:
+def test_only_the_first_few_layouts_are_learnt_and_others_are_still_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(agi_protocol, "_LAYOUTS", [])
+    for n in range(agi_protocol._MAX_LAYOUTS + 3):
+        block = f"agi_network_script: r\nagi_x{n}: {n}\n\n"
+        assert parse_environment(block).get(f"agi_x{n}") == str(n)
+    assert len(agi_protocol._LAYOUTS) == agi_protocol._MAX_LAYOUTS
+
+
+def test_a_learnt_layout_reads_the_next_block_only_when_every_line_fits_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(agi_protocol, "_LAYOUTS", [])
     first = "agi_network: yes\nagi_network_script: recognize\nagi_callerid: 0612345678\n\n"
     assert parse_environment(first).caller_id == "0612345678"
     # The same keys, but a line smuggled in between: not read as that layout.
