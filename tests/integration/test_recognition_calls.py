@@ -140,6 +140,22 @@ async def test_a_repeat_caller_who_was_missed_goes_first(
     assert again["SB_QUEUE_PRIORITY"] == "5"
 
 
+async def test_a_contact_deleted_by_hand_is_no_longer_recognised_on_the_next_call(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    # As an admin erasing somebody would: SQL, no application code involved.
+    contact_id = await add_contact(db, "Tijdelijke Klant", ["0645480009"])
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    before = await call_and_read(asterisk, "0645480009")
+    assert before["SB_CONTACT_NAME"] == "Tijdelijke Klant"
+    await db.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    after = await call_and_read(asterisk, "0645480009")
+    assert after["SB_RECOGNISED"] == "no"
+    assert after["SB_CONTACT_NAME"] == ""
+    assert "Tijdelijke" not in after["CALLERID(name)"]
+
+
 async def test_a_withheld_number_is_never_matched(asterisk: Asterisk) -> None:
     values = await call_and_read(asterisk, "anonymous")
     assert values["SB_NUMBER_KIND"] == "withheld"
