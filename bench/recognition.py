@@ -19,6 +19,7 @@ import gc
 import multiprocessing
 import random
 import shutil
+import statistics
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -159,6 +160,49 @@ def percentile_ms(values: list[float], q: float) -> float:
     return percentile(values, q) * 1000
 
 
+async def compare(
+    asterisk: Asterisk,
+    servers: dict[str, int],
+    calls: list[str],
+    concurrency: int,
+    burst: bool,
+) -> None:
+    """Every server takes the same calls in slices, in turns, and whoever goes first
+    changes with each slice, so machine noise hits all alike. At 50 at a time a p99 is
+    the calls caught in a stall of the machine (a few ms, now and then), so beside the
+    p99 of all calls it prints the median of each slice's p99 (a stall decides a slice
+    or two, not the median), each against the floor's; the second floor's differences
+    are the noise. CPU time of this process (the servers; Asterisk is played by
+    another) is the steadier figure: latency at 50 at a time is mostly queueing."""
+    names = list(servers)
+    cpu = dict.fromkeys(names, 0.0)
+    slices: dict[str, list[list[float]]] = {name: [] for name in names}
+    for n, start in enumerate(range(0, len(calls), SLICE)):
+        part = calls[start : start + SLICE]
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            before = time.process_time()
+            slices[name].append(await asterisk.drive(servers[name], part, concurrency, burst))
+            cpu[name] += time.process_time() - before
+    every = {name: [x for part in parts for x in part] for name, parts in slices.items()}
+    floor = names[0]
+    for name in names:
+        line = (
+            f"{name:<12} p50 {percentile_ms(every[name], 0.5):7.3f} ms"
+            f"   p99 {percentile_ms(every[name], 0.99):7.3f} ms"
+            f"   CPU {cpu[name] / len(calls) * 1e6:4.0f} us/call"
+        )
+        if name != floor:
+            p50, p99 = (
+                percentile_ms(every[name], q) - percentile_ms(every[floor], q) for q in (0.5, 0.99)
+            )
+            slice_p99 = statistics.median(
+                percentile_ms(ours, 0.99) - percentile_ms(theirs, 0.99)
+                for ours, theirs in zip(slices[name], slices[floor], strict=True)
+            )
+            line += f"   - floor: p50 {p50:+.3f}, p99 {p99:+.3f}, slice p99 {slice_p99:+.3f} ms"
+        print(line)
+
+
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(42)
     asterisk = Asterisk()  # before the directory exists in this process
@@ -203,11 +247,17 @@ async def main(args: argparse.Namespace) -> None:
                     await reader.readline()
                 writer.close()
 
-            floor = await asyncio.start_server(floor_handler, "127.0.0.1", 0)
-            floor_port = floor.sockets[0].getsockname()[1]
+            # Two floors, the same server twice: how far apart they end up is the method's
+            # own noise, the yardstick for the route's difference from the floor.
+            floors = [await asyncio.start_server(floor_handler, "127.0.0.1", 0) for _ in "ab"]
+            servers = {
+                "floor": floors[0].sockets[0].getsockname()[1],
+                "floor again": floors[1].sockets[0].getsockname()[1],
+                "recognize": ours.port,
+            }
             sample = [rng.choice(callers) for _ in range(args.sessions)]
-            await asterisk.drive(ours.port, sample[:200], args.concurrency)  # warm-up
-            await asterisk.drive(floor_port, sample[:200], args.concurrency)
+            for port in servers.values():  # warm-up
+                await asterisk.drive(port, sample[:200], args.concurrency)
             print(f"{len(script)} AGI commands per call; Asterisk played by a spawned process")
             modes = (
                 ("1 at a time", 1, False, sample[: args.sessions // 5]),
@@ -215,43 +265,14 @@ async def main(args: argparse.Namespace) -> None:
                 (f"{args.concurrency} kept in flight", args.concurrency, False, sample),
             )
             for mode, concurrency, burst, calls in modes:
-                # Interleave the two in slices, taking turns at going first, so machine noise
-                # hits both alike: at 50 at a time the p99 is the calls caught in a stall of
-                # the machine (a few ms, now and then), and with only ten slices one stall
-                # more on one side decided it. CPU time of this process (the servers; Asterisk
-                # is played by another) is the steadier figure: latency at 50 at a time is
-                # mostly queueing.
-                cpu = {floor_port: 0.0, ours.port: 0.0}
-                lat: dict[int, list[float]] = {floor_port: [], ours.port: []}
-                for n, start in enumerate(range(0, len(calls), SLICE)):
-                    part = calls[start : start + SLICE]
-                    for port in (floor_port, ours.port)[:: 1 if n % 2 else -1]:
-                        before = time.process_time()
-                        lat[port] += await asterisk.drive(port, part, concurrency, burst)
-                        cpu[port] += time.process_time() - before
-                floor_lat, ours_lat = lat[floor_port], lat[ours.port]
-                print(f"-- {len(calls):,} calls, {mode}")
-                for name, lat in (("floor (bare)", floor_lat), ("recognize", ours_lat)):
-                    print(
-                        f"{name:<14} p50 {percentile_ms(lat, 0.5):7.3f} ms"
-                        f"   p99 {percentile_ms(lat, 0.99):7.3f} ms"
-                    )
-                p50 = percentile_ms(ours_lat, 0.5) - percentile_ms(floor_lat, 0.5)
-                p99 = percentile_ms(ours_lat, 0.99) - percentile_ms(floor_lat, 0.99)
-                ratio = percentile_ms(ours_lat, 0.99) / percentile_ms(floor_lat, 0.99)
-                print(
-                    f"recognize - floor: p50 {p50:+.3f} ms   p99 {p99:+.3f} ms   (p99 x{ratio:.2f})"
-                )
-                floor_cpu, ours_cpu = (cpu[p] / len(calls) * 1e6 for p in (floor_port, ours.port))
-                print(
-                    f"server CPU per call: floor {floor_cpu:.0f} us, recognize {ours_cpu:.0f} us"
-                    f" (x{ours_cpu / floor_cpu:.2f})"
-                )
+                print(f"-- {len(calls):,} calls to each, {mode}")
+                await compare(asterisk, servers, calls, concurrency, burst)
             if metrics_failed := ours.metrics.sessions_failed:
                 print(f"WARNING: {metrics_failed} sessions failed")
             if args.classic:
                 await bench_classic(dsn, callers, args.classic)
-            floor.close()
+            for floor in floors:
+                floor.close()
             await ours.close(5)
             await pool.close()
         finally:
