@@ -1,0 +1,96 @@
+"""How much CPU per call a FastAGI route may spend, at 50 calls kept in flight, before
+its p99 is 1 ms over the floor's.
+
+The same method as ``recognition.py`` (Asterisk played by a spawned process, servers
+taking turns in slices, the floor twice), but the routes are stand-ins: our FastAGI
+server reading the environment and sending the recognition's one MSet line, after
+spinning the CPU for 0, 10, 25 or 50 us per call. So it measures what any route's
+work costs there, apart from what recognition's work is.
+
+    .venv/bin/python bench/route_budget.py               # under a minute
+    .venv/bin/python bench/route_budget.py --sessions 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.recognition import Asterisk, compare, one_call
+from pbx_agi.agi_protocol import AGIEnvironment
+from pbx_agi.fastagi import AGISession, FastAGIServer
+
+# What the recognize route sends for a known caller.
+MSET = (
+    'EXEC "MSet" "CALLERID(name)=Contact 1,SB_CONTACT_ID=1,SB_CONTACT_NAME=Contact 1,'
+    "SB_COMPANY=Company 1,SB_VIP=0,SB_LANGUAGE=nl,SB_CONFIDENCE=unverified,SB_REPEAT_CALLER=0,"
+    "SB_ATTEMPTS=0,SB_LAST_HANDLED_BY=,SB_OPEN_CALLBACK=0,SB_MISSED_BEFORE=0,"
+    'SB_QUEUE_PRIORITY=0,SB_PREFERRED_EXTENSION=,SB_ROUTE_REASON=first call"'
+)
+
+
+class SpinningRoute:
+    """A planned route that spends ``micros`` of CPU per call, then sends MSET."""
+
+    def __init__(self, micros: int) -> None:
+        self._seconds = micros / 1e6
+
+    def plan(self, env: AGIEnvironment) -> tuple[str, ...]:
+        until = time.perf_counter() + self._seconds
+        while time.perf_counter() < until:
+            pass
+        return (MSET,)
+
+    async def __call__(self, session: AGISession) -> None:
+        await session.send_command(MSET)
+
+
+async def main(args: argparse.Namespace) -> None:
+    asterisk = Asterisk()
+    routes: list[FastAGIServer] = []
+    floors: list[asyncio.Server] = []
+    try:
+        servers: dict[str, int] = {}
+        for micros in args.micros:
+            route = FastAGIServer({"recognize": SpinningRoute(micros)})
+            await route.start("127.0.0.1", 0)
+            routes.append(route)
+            servers[f"route {micros} us"] = route.port
+        _, script = await one_call(routes[0].port, "+31612345678")
+
+        async def floor_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\n\n")
+            for line in script:
+                writer.write(line)
+                await reader.readline()
+            writer.close()
+
+        floors += [await asyncio.start_server(floor_handler, "127.0.0.1", 0) for _ in "ab"]
+        ports = [floor.sockets[0].getsockname()[1] for floor in floors]
+        servers = {"floor": ports[0], "floor again": ports[1], **servers}
+        rng = random.Random(42)
+        calls = ["+3161" + f"{rng.randrange(10_000_000):07d}" for _ in range(args.sessions)]
+        for port in servers.values():  # warm-up
+            await asterisk.drive(port, calls[:200], args.concurrency)
+        print(f"-- {len(calls):,} calls to each, {args.concurrency} kept in flight")
+        await compare(asterisk, servers, calls, args.concurrency, burst=False)
+    finally:
+        for floor in floors:
+            floor.close()
+        for route in routes:
+            await route.close(5)
+        asterisk.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--micros", type=int, nargs="+", default=[0, 10, 25, 50])
+    asyncio.run(main(parser.parse_args()))
