@@ -6,8 +6,11 @@ for SESSIONS calls, CONCURRENCY at a time, from known and unknown numbers. In th
 run a bare asyncio server replays the very same command lines with no parsing, lookup or
 quoting (the floor). Prints p50/p99 of both, their difference, and the memory the
 directory takes. Optionally (--classic N) times the classic pyst2 script per call.
+With --asterisk c, agi_client.c plays Asterisk's side: a thread per channel and blocking
+sockets as res_agi has, at far less CPU per call than the Python stand-in.
 
     .venv/bin/python bench/recognition.py                 # 100,000 contacts, 300,000 numbers
+    .venv/bin/python bench/recognition.py --asterisk c
     .venv/bin/python bench/recognition.py --contacts 10000 --sessions 2000
 """
 
@@ -20,10 +23,13 @@ import multiprocessing
 import random
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -156,12 +162,45 @@ class Asterisk:
         self._process.join(10)
 
 
+class CAsterisk:
+    """Asterisk's side played by ``agi_client.c``, one run of it per slice."""
+
+    def __init__(self) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="switchboard-agi-client-"))
+        self._program = self._folder / "agi_client"
+        source = Path(__file__).with_name("agi_client.c")
+        subprocess.run(["cc", "-O2", "-pthread", "-o", str(self._program), str(source)], check=True)
+
+    async def drive(
+        self, port: int, numbers: list[str], concurrency: int, burst: bool = False
+    ) -> list[float]:
+        client = await asyncio.create_subprocess_exec(
+            str(self._program),
+            *map(str, (port, len(numbers), concurrency, int(burst))),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await client.communicate("".join(f"{national(n)}\n" for n in numbers).encode())
+        if client.returncode != 0:
+            raise RuntimeError(f"agi_client failed with exit status {client.returncode}")
+        return [float(latency) for latency in out.split()]
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
 def percentile_ms(values: list[float], q: float) -> float:
     return percentile(values, q) * 1000
 
 
+class AsteriskSide(Protocol):
+    async def drive(
+        self, port: int, numbers: list[str], concurrency: int, burst: bool = False
+    ) -> list[float]: ...
+
+
 async def compare(
-    asterisk: Asterisk,
+    asterisk: AsteriskSide,
     servers: dict[str, int],
     calls: list[str],
     concurrency: int,
@@ -205,7 +244,9 @@ async def compare(
 
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(42)
-    asterisk = Asterisk()  # before the directory exists in this process
+    # Before the directory exists in this process.
+    asterisk: Asterisk | CAsterisk = CAsterisk() if args.asterisk == "c" else Asterisk()
+    side: AsteriskSide = asterisk
     with embedded_postgres() as server:
         directory: CallerDirectory | None = None
         try:
@@ -257,8 +298,9 @@ async def main(args: argparse.Namespace) -> None:
             }
             sample = [rng.choice(callers) for _ in range(args.sessions)]
             for port in servers.values():  # warm-up
-                await asterisk.drive(port, sample[:200], args.concurrency)
-            print(f"{len(script)} AGI commands per call; Asterisk played by a spawned process")
+                await side.drive(port, sample[:200], args.concurrency)
+            who = "agi_client.c" if args.asterisk == "c" else "a spawned Python process"
+            print(f"{len(script)} AGI commands per call; Asterisk played by {who}")
             modes = (
                 ("1 at a time", 1, False, sample[: args.sessions // 5]),
                 (f"bursts of {args.concurrency} starting together", args.concurrency, True, sample),
@@ -266,7 +308,7 @@ async def main(args: argparse.Namespace) -> None:
             )
             for mode, concurrency, burst, calls in modes:
                 print(f"-- {len(calls):,} calls to each, {mode}")
-                await compare(asterisk, servers, calls, concurrency, burst)
+                await compare(side, servers, calls, concurrency, burst)
             if metrics_failed := ours.metrics.sessions_failed:
                 print(f"WARNING: {metrics_failed} sessions failed")
             if args.classic:
@@ -310,5 +352,11 @@ if __name__ == "__main__":
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--asterisk",
+        choices=["python", "c"],
+        default="python",
+        help="who plays Asterisk: a spawned Python process, or agi_client.c (built with cc)",
+    )
     parser.add_argument("--classic", type=int, default=0, help="also time N classic AGI calls")
     asyncio.run(main(parser.parse_args()))

@@ -5,10 +5,12 @@ The same method as ``recognition.py`` (Asterisk played by a spawned process, ser
 taking turns in slices, the floor twice), but the routes are stand-ins: our FastAGI
 server reading the environment and sending the recognition's one MSet line, after
 spinning the CPU for 0, 10, 25 or 50 us per call. So it measures what any route's
-work costs there, apart from what recognition's work is.
+work costs there, apart from what recognition's work is. ``--asterisk c`` plays
+Asterisk's side with ``agi_client.c`` (built with cc on the spot): a thread per
+channel and blocking sockets, as res_agi does, and far less CPU per call than Python.
 
     .venv/bin/python bench/route_budget.py               # under a minute
-    .venv/bin/python bench/route_budget.py --sessions 5000
+    .venv/bin/python bench/route_budget.py --asterisk c --sessions 5000
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.recognition import Asterisk, compare, one_call
+from bench.recognition import Asterisk, AsteriskSide, CAsterisk, compare, one_call
 from pbx_agi.agi_protocol import AGIEnvironment
 from pbx_agi.fastagi import AGISession, FastAGIServer
 
@@ -52,7 +54,8 @@ class SpinningRoute:
 
 
 async def main(args: argparse.Namespace) -> None:
-    asterisk = Asterisk()
+    asterisk: Asterisk | CAsterisk = CAsterisk() if args.asterisk == "c" else Asterisk()
+    side: AsteriskSide = asterisk
     routes: list[FastAGIServer] = []
     floors: list[asyncio.Server] = []
     try:
@@ -77,9 +80,9 @@ async def main(args: argparse.Namespace) -> None:
         rng = random.Random(42)
         calls = ["+3161" + f"{rng.randrange(10_000_000):07d}" for _ in range(args.sessions)]
         for port in servers.values():  # warm-up
-            await asterisk.drive(port, calls[:200], args.concurrency)
+            await side.drive(port, calls[:200], args.concurrency)
         print(f"-- {len(calls):,} calls to each, {args.concurrency} kept in flight")
-        await compare(asterisk, servers, calls, args.concurrency, burst=False)
+        await compare(side, servers, calls, args.concurrency, burst=False)
     finally:
         for floor in floors:
             floor.close()
@@ -92,5 +95,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--asterisk", choices=["python", "c"], default="python")
     parser.add_argument("--micros", type=int, nargs="+", default=[0, 10, 25, 50])
     asyncio.run(main(parser.parse_args()))
