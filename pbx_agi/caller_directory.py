@@ -28,8 +28,11 @@ from switchboard.contacts import ContactMatch
 
 log = logging.getLogger(__name__)
 
-# Rows committed slightly out of order (now() is the transaction's start) are caught
-# by re-reading this much before the newest change already seen.
+# A change is stamped with its transaction's start (now()) but seen only once committed,
+# so a refresh also reads what changed this long before the previous read began. The
+# bound is that read's own start, not the newest change seen: after an import, which
+# stamps every contact alike, that newest change stays put, and each refresh read the
+# whole import again, every two seconds, for good.
 OVERLAP = timedelta(seconds=10)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REFRESH_TIMEOUT_S = 60.0
@@ -152,7 +155,7 @@ class DirectorySnapshot:
 
 # One row per contact; its numbers (distinct: the key is (contact_id, e164)) in arrays.
 _CONTACT_ROWS = """
-SELECT c.id, c.name, c.company, c.vip, c.language, c.updated_at,
+SELECT c.id, c.name, c.company, c.vip, c.language,
        array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS numbers,
        array_agg(n.verified_at ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS verified
 FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
@@ -160,26 +163,25 @@ FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
 GROUP BY c.id
 """
 _CALL_ROWS = """
-SELECT linked_id, caller_e164, started_at, answered_at, answered_by, direction, updated_at
+SELECT linked_id, caller_e164, started_at, answered_at, answered_by, direction
 FROM calls WHERE caller_e164 IS NOT NULL AND started_at >= $1
 """
 _DELETION_ROWS = """
-SELECT contact_id, deleted_at AS updated_at FROM contact_deletions WHERE deleted_at > $1
+SELECT contact_id FROM contact_deletions WHERE deleted_at > $1
 """
+# The start of the reading transaction, by the clock that stamps the rows.
+_READ_AT = "SELECT now()"
 
 Take = Callable[[list[asyncpg.Record]], None]
 
 
-async def _take_in_slices(conn: asyncpg.Connection, take: Take, query: str, *args: Any) -> datetime:
-    """Hand the rows of ``query`` to ``take`` a slice at a time; return the newest
-    ``updated_at`` seen (EPOCH for none). Each slice is a round trip to PostgreSQL, so
-    calls get the event loop between slices. Needs a transaction (a cursor)."""
-    newest = EPOCH
+async def _take_in_slices(conn: asyncpg.Connection, take: Take, query: str, *args: Any) -> None:
+    """Hand the rows of ``query`` to ``take`` a slice at a time. Each slice is a round
+    trip to PostgreSQL, so calls get the event loop between slices. Needs a transaction
+    (a cursor)."""
     cursor = await conn.cursor(query, *args)
     while rows := await cursor.fetch(SLICE_ROWS):
         take(rows)
-        newest = max(newest, max(r["updated_at"] for r in rows))
-    return newest
 
 
 @contextmanager
@@ -211,9 +213,7 @@ class CallerDirectory:
         self.snapshot = DirectorySnapshot(history_window)
         self.ready = False
         self._loaded = asyncio.Event()
-        self._contacts_seen = EPOCH
-        self._calls_seen = EPOCH
-        self._deletions_seen = EPOCH
+        self._read_since = EPOCH  # what changed after this is read by the next refresh
         self._task: asyncio.Task[None] | None = None
 
     def facts(self, e164: str) -> CallerFacts:
@@ -237,23 +237,15 @@ class CallerDirectory:
         fresh = DirectorySnapshot(self.snapshot.history_window)
         with _young_collections_only():
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-                # Deletions first: any noted after this snapshot's start are read again later.
-                deletions_seen = await conn.fetchval(
-                    "SELECT max(deleted_at) FROM contact_deletions"
-                )
-                contacts_seen = await _take_in_slices(
-                    conn, fresh.put_contacts, _CONTACT_ROWS.format(where="")
-                )
-                calls_seen = await _take_in_slices(
-                    conn, fresh.put_calls, _CALL_ROWS, now - fresh.history_window
-                )
+                read_at = await conn.fetchval(_READ_AT)
+                await _take_in_slices(conn, fresh.put_contacts, _CONTACT_ROWS.format(where=""))
+                await _take_in_slices(conn, fresh.put_calls, _CALL_ROWS, now - fresh.history_window)
             stale, self.snapshot = self.snapshot, fresh
             # Hundreds of thousands of long-lived objects make every full garbage
             # collection walk them all: a pause of many milliseconds in the middle of some
             # call. They hold no reference cycles, so the collector may skip them for good.
             gc.freeze()
-        self._contacts_seen, self._calls_seen = contacts_seen, calls_seen
-        self._deletions_seen = deletions_seen or EPOCH
+        self._read_since = read_at - OVERLAP
         self.ready = True
         self._loaded.set()
         await stale.dispose()
@@ -267,27 +259,25 @@ class CallerDirectory:
         """Apply what changed since the last look."""
         now = datetime.now(UTC)
         snapshot = self.snapshot
+        since = self._read_since
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            contacts_seen = await _take_in_slices(
+            read_at = await conn.fetchval(_READ_AT)
+            await _take_in_slices(
                 conn,
                 snapshot.put_contacts,
                 _CONTACT_ROWS.format(where="WHERE c.updated_at > $1"),
-                self._contacts_seen - OVERLAP,
+                since,
             )
-            calls_seen = await _take_in_slices(
+            await _take_in_slices(
                 conn,
                 snapshot.put_calls,
                 _CALL_ROWS + " AND updated_at > $2",
                 now - snapshot.history_window,
-                self._calls_seen - OVERLAP,
+                since,
             )
-            deletions_seen = await _take_in_slices(
-                conn, snapshot.drop_deleted, _DELETION_ROWS, self._deletions_seen - OVERLAP
-            )
+            await _take_in_slices(conn, snapshot.drop_deleted, _DELETION_ROWS, since)
         snapshot.prune_calls(now)
-        self._contacts_seen = max(self._contacts_seen, contacts_seen)
-        self._calls_seen = max(self._calls_seen, calls_seen)
-        self._deletions_seen = max(self._deletions_seen, deletions_seen)
+        self._read_since = read_at - OVERLAP
 
     async def _keep_fresh(self) -> None:
         loop = asyncio.get_running_loop()

@@ -119,3 +119,62 @@ async def test_calls_older_than_the_history_window_are_not_kept(db: asyncpg.Pool
     directory = CallerDirectory(db, history_window=timedelta(days=30))
     await directory.reload()
     assert [c.linked_id for c in directory.facts("+31645450004").history] == [recent]
+
+
+async def test_an_import_is_not_read_again_by_every_refresh(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contacts changed close together (an import) were read again by every refresh for
+    good, as long as nothing newer changed: at 100,000 contacts, every two seconds."""
+    monkeypatch.setattr(caller_directory, "OVERLAP", timedelta(milliseconds=300))
+    for i in range(5):
+        await add_contact(db, f"Import {i}", [f"06454503{i:02d}"])
+    directory = CallerDirectory(db)
+    await directory.reload()
+    await asyncio.sleep(0.4)
+    await directory.refresh()  # the last read began more than the overlap after the import
+
+    taken: list[int] = []
+    take = caller_directory.DirectorySnapshot.put_contacts
+
+    def counting(snapshot: caller_directory.DirectorySnapshot, rows: list[Any]) -> None:
+        taken.append(len(rows))
+        take(snapshot, rows)
+
+    monkeypatch.setattr(caller_directory.DirectorySnapshot, "put_contacts", counting)
+    await directory.refresh()
+    await directory.refresh()
+    assert taken == []
+    # Still following: a contact added now is read by the next refresh, and only it.
+    await add_contact(db, "Later", ["0645450399"])
+    await directory.refresh()
+    assert taken == [1]
+    assert [m.name for m in directory.facts("+31645450399").matches] == ["Later"]
+    assert [m.name for m in directory.facts("+31645450300").matches] == ["Import 0"]
+
+
+async def test_a_change_committed_after_a_refresh_that_began_later_is_still_read(
+    db: asyncpg.Pool,
+) -> None:
+    """A change is stamped with its transaction's start but visible only once committed:
+    a refresh in between cannot see it, the next one must."""
+    directory = CallerDirectory(db)
+    await directory.reload()
+    async with db.acquire() as conn:
+        slow = conn.transaction()
+        await slow.start()
+        try:
+            contact_id = await conn.fetchval(
+                "INSERT INTO contacts (name) VALUES ('Traag') RETURNING id"
+            )
+            await conn.execute(
+                "INSERT INTO contact_numbers (contact_id, e164) VALUES ($1, '+31645450398')",
+                contact_id,
+            )
+            await asyncio.sleep(0.05)
+            await directory.refresh()  # began after the insert's stamp, before its commit
+            assert directory.facts("+31645450398").matches == ()
+        finally:
+            await slow.commit()
+    await directory.refresh()
+    assert [m.name for m in directory.facts("+31645450398").matches] == ["Traag"]
