@@ -86,6 +86,8 @@ class DirectorySnapshot:
         """Replace each listed contact's numbers with the row's (one row per contact,
         its numbers and their verification times in two arrays, or NULL for none)."""
         for row in rows:
+            if self._holds(row):
+                continue  # read again: keep the objects the collector was told to skip
             contact_id = row["id"]
             self.drop_contact(contact_id)
             if not row["numbers"]:
@@ -111,6 +113,21 @@ class DirectorySnapshot:
                 )
                 numbers.append(e164)
             self.numbers_of[contact_id] = tuple(numbers)
+
+    def _holds(self, row: Mapping[str, Any]) -> bool:
+        """Whether the contact of ``row`` is held exactly as the row has it."""
+        contact_id, numbers = row["id"], row["numbers"] or []
+        if self.numbers_of.get(contact_id, ()) != tuple(numbers):
+            return False
+        wanted = (row["name"], row["company"], row["vip"], row["language"])
+        for e164, verified_at in zip(numbers, row["verified"], strict=True):
+            owners = self.by_number.get(e164, ())
+            held = next((m for m in owners if m.contact_id == contact_id), None)
+            if held is None or (held.name, held.company, held.vip, held.language) != wanted:
+                return False
+            if held.verified_at != verified_at:
+                return False
+        return True
 
     def drop_contact(self, contact_id: int) -> None:
         for e164 in self.numbers_of.pop(contact_id, ()):
