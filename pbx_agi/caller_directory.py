@@ -120,7 +120,7 @@ class DirectorySnapshot:
         if self.numbers_of.get(contact_id, ()) != tuple(numbers):
             return False
         wanted = (row["name"], row["company"], row["vip"], row["language"])
-        for e164, verified_at in zip(numbers, row["verified"], strict=True):
+        for e164, verified_at in zip(numbers, row["verified"] or [], strict=True):
             owners = self.by_number.get(e164, ())
             held = next((m for m in owners if m.contact_id == contact_id), None)
             if held is None or (held.name, held.company, held.vip, held.language) != wanted:

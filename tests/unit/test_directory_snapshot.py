@@ -97,3 +97,13 @@ def test_a_changed_contact_replaces_what_is_held(change: dict[str, Any]) -> None
         )
     for dropped in {"+31645450010", "+31645450011"} - set(changed["numbers"]):
         assert snapshot.facts(dropped, now).matches == ()
+
+
+def test_a_contact_without_numbers_is_taken_again_and_losing_its_numbers_forgets_them() -> None:
+    snapshot = DirectorySnapshot(timedelta(days=30))
+    no_numbers = contact_row(id=8, numbers=None, verified=None)
+    snapshot.put_contacts([no_numbers])
+    snapshot.put_contacts([no_numbers])  # read again, as every refresh reads the last seconds
+    snapshot.put_contacts([contact_row()])
+    snapshot.put_contacts([contact_row(numbers=None, verified=None)])
+    assert snapshot.number_count == 0
