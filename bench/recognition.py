@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
@@ -198,6 +200,44 @@ class AsteriskSide(Protocol):
         self, port: int, numbers: list[str], concurrency: int, burst: bool = False
     ) -> list[float]: ...
 
+    def close(self) -> None: ...
+
+
+def add_asterisk_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--asterisk",
+        choices=["python", "c"],
+        default="python",
+        help="who plays Asterisk: a spawned Python process, or agi_client.c (built with cc)",
+    )
+
+
+def play_asterisk(kind: str) -> AsteriskSide:
+    """Asterisk's side as ``--asterisk`` asks; start it before loading the directory."""
+    return CAsterisk() if kind == "c" else Asterisk()
+
+
+@asynccontextmanager
+async def floors(script: list[bytes]) -> AsyncIterator[dict[str, int]]:
+    """Two bare asyncio servers that replay ``script`` (the floor), by name and port.
+    The same server twice: how far apart they end up is the method's own noise, the
+    yardstick for a route's difference from the floor."""
+
+    async def replay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\n\n")
+        for line in script:
+            writer.write(line)
+            await reader.readline()
+        writer.close()
+
+    servers = [await asyncio.start_server(replay, "127.0.0.1", 0) for _ in "ab"]
+    try:
+        ports = [server.sockets[0].getsockname()[1] for server in servers]
+        yield {"floor": ports[0], "floor again": ports[1]}
+    finally:
+        for server in servers:
+            server.close()
+
 
 async def compare(
     asterisk: AsteriskSide,
@@ -244,9 +284,7 @@ async def compare(
 
 async def main(args: argparse.Namespace) -> None:
     rng = random.Random(42)
-    # Before the directory exists in this process.
-    asterisk: Asterisk | CAsterisk = CAsterisk() if args.asterisk == "c" else Asterisk()
-    side: AsteriskSide = asterisk
+    side = play_asterisk(args.asterisk)  # before the directory exists in this process
     with embedded_postgres() as server:
         directory: CallerDirectory | None = None
         try:
@@ -278,49 +316,36 @@ async def main(args: argparse.Namespace) -> None:
 
             # The floor replays exactly what our route sends for a caller.
             _, script = await one_call(ours.port, callers[0])
-
-            async def floor_handler(
-                reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-            ) -> None:
-                await reader.readuntil(b"\n\n")
-                for line in script:
-                    writer.write(line)
-                    await reader.readline()
-                writer.close()
-
-            # Two floors, the same server twice: how far apart they end up is the method's
-            # own noise, the yardstick for the route's difference from the floor.
-            floors = [await asyncio.start_server(floor_handler, "127.0.0.1", 0) for _ in "ab"]
-            servers = {
-                "floor": floors[0].sockets[0].getsockname()[1],
-                "floor again": floors[1].sockets[0].getsockname()[1],
-                "recognize": ours.port,
-            }
-            sample = [rng.choice(callers) for _ in range(args.sessions)]
-            for port in servers.values():  # warm-up
-                await side.drive(port, sample[:200], args.concurrency)
-            who = "agi_client.c" if args.asterisk == "c" else "a spawned Python process"
-            print(f"{len(script)} AGI commands per call; Asterisk played by {who}")
-            modes = (
-                ("1 at a time", 1, False, sample[: args.sessions // 5]),
-                (f"bursts of {args.concurrency} starting together", args.concurrency, True, sample),
-                (f"{args.concurrency} kept in flight", args.concurrency, False, sample),
-            )
-            for mode, concurrency, burst, calls in modes:
-                print(f"-- {len(calls):,} calls to each, {mode}")
-                await compare(side, servers, calls, concurrency, burst)
+            async with floors(script) as servers:
+                servers["recognize"] = ours.port
+                sample = [rng.choice(callers) for _ in range(args.sessions)]
+                for port in servers.values():  # warm-up
+                    await side.drive(port, sample[:200], args.concurrency)
+                who = "agi_client.c" if args.asterisk == "c" else "a spawned Python process"
+                print(f"{len(script)} AGI commands per call; Asterisk played by {who}")
+                modes = (
+                    ("1 at a time", 1, False, sample[: args.sessions // 5]),
+                    (
+                        f"bursts of {args.concurrency} starting together",
+                        args.concurrency,
+                        True,
+                        sample,
+                    ),
+                    (f"{args.concurrency} kept in flight", args.concurrency, False, sample),
+                )
+                for mode, concurrency, burst, calls in modes:
+                    print(f"-- {len(calls):,} calls to each, {mode}")
+                    await compare(side, servers, calls, concurrency, burst)
             if metrics_failed := ours.metrics.sessions_failed:
                 print(f"WARNING: {metrics_failed} sessions failed")
             if args.classic:
                 await bench_classic(dsn, callers, args.classic)
-            for floor in floors:
-                floor.close()
             await ours.close(5)
             await pool.close()
         finally:
             if directory is not None:  # its refresh must not outlive the database
                 await directory.close()
-            asterisk.close()
+            side.close()
 
 
 async def bench_classic(dsn: str, callers: list[str], calls: int) -> None:
@@ -352,11 +377,6 @@ if __name__ == "__main__":
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument(
-        "--asterisk",
-        choices=["python", "c"],
-        default="python",
-        help="who plays Asterisk: a spawned Python process, or agi_client.c (built with cc)",
-    )
+    add_asterisk_option(parser)
     parser.add_argument("--classic", type=int, default=0, help="also time N classic AGI calls")
     asyncio.run(main(parser.parse_args()))

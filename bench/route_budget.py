@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.recognition import Asterisk, AsteriskSide, CAsterisk, compare, one_call
+from bench.recognition import add_asterisk_option, compare, floors, one_call, play_asterisk
 from pbx_agi.agi_protocol import AGIEnvironment
 from pbx_agi.fastagi import AGISession, FastAGIServer
 
@@ -54,47 +54,33 @@ class SpinningRoute:
 
 
 async def main(args: argparse.Namespace) -> None:
-    asterisk: Asterisk | CAsterisk = CAsterisk() if args.asterisk == "c" else Asterisk()
-    side: AsteriskSide = asterisk
+    side = play_asterisk(args.asterisk)
     routes: list[FastAGIServer] = []
-    floors: list[asyncio.Server] = []
     try:
-        servers: dict[str, int] = {}
         for micros in args.micros:
             route = FastAGIServer({"recognize": SpinningRoute(micros)})
             await route.start("127.0.0.1", 0)
             routes.append(route)
-            servers[f"route {micros} us"] = route.port
         _, script = await one_call(routes[0].port, "+31612345678")
-
-        async def floor_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readuntil(b"\n\n")
-            for line in script:
-                writer.write(line)
-                await reader.readline()
-            writer.close()
-
-        floors += [await asyncio.start_server(floor_handler, "127.0.0.1", 0) for _ in "ab"]
-        ports = [floor.sockets[0].getsockname()[1] for floor in floors]
-        servers = {"floor": ports[0], "floor again": ports[1], **servers}
-        rng = random.Random(42)
-        calls = ["+3161" + f"{rng.randrange(10_000_000):07d}" for _ in range(args.sessions)]
-        for port in servers.values():  # warm-up
-            await side.drive(port, calls[:200], args.concurrency)
-        print(f"-- {len(calls):,} calls to each, {args.concurrency} kept in flight")
-        await compare(side, servers, calls, args.concurrency, burst=False)
+        async with floors(script) as servers:
+            for micros, route in zip(args.micros, routes, strict=True):
+                servers[f"route {micros} us"] = route.port
+            rng = random.Random(42)
+            calls = ["+3161" + f"{rng.randrange(10_000_000):07d}" for _ in range(args.sessions)]
+            for port in servers.values():  # warm-up
+                await side.drive(port, calls[:200], args.concurrency)
+            print(f"-- {len(calls):,} calls to each, {args.concurrency} kept in flight")
+            await compare(side, servers, calls, args.concurrency, burst=False)
     finally:
-        for floor in floors:
-            floor.close()
         for route in routes:
             await route.close(5)
-        asterisk.close()
+        side.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--asterisk", choices=["python", "c"], default="python")
+    add_asterisk_option(parser)
     parser.add_argument("--micros", type=int, nargs="+", default=[0, 10, 25, 50])
     asyncio.run(main(parser.parse_args()))
