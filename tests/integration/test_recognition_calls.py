@@ -156,6 +156,17 @@ async def test_a_contact_deleted_by_hand_is_no_longer_recognised_on_the_next_cal
     assert "Tijdelijke" not in after["CALLERID(name)"]
 
 
+async def test_a_contact_without_a_number_does_not_stop_others_being_recognised(
+    asterisk: Asterisk, db: asyncpg.Pool
+) -> None:
+    # Saved from the board before anybody knew the number, next to a contact who has one.
+    await add_contact(db, "Nog Geen Nummer", [])
+    await add_contact(db, "Karin Smit", ["0645480031"])
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+    values = await call_and_read(asterisk, "0645480031")
+    assert values["SB_CONTACT_NAME"] == "Karin Smit"
+
+
 async def test_a_withheld_number_is_never_matched(asterisk: Asterisk) -> None:
     values = await call_and_read(asterisk, "anonymous")
     assert values["SB_NUMBER_KIND"] == "withheld"
