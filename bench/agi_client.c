@@ -74,15 +74,27 @@ static void *worker(void *arg) {
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s PORT CALLS CONCURRENCY [BURST]\n", argv[0]); return 2; }
     port = atoi(argv[1]); calls = atoi(argv[2]); conc = atoi(argv[3]); burst = argc > 4 && atoi(argv[4]);
-    lat = calloc(calls, sizeof *lat);
-    caller_ids = calloc(calls, sizeof *caller_ids);
+    if (port < 1 || port > 65535) { fprintf(stderr, "PORT must be 1-65535\n"); return 2; }
+    if (calls < 0) { fprintf(stderr, "CALLS must be 0 or more\n"); return 2; }
+    if (conc < 1 || conc > 1024) { fprintf(stderr, "CONCURRENCY must be 1-1024\n"); return 2; }
+    if (burst && calls % conc) {  // the last round would wait at the barrier for good
+        fprintf(stderr, "with BURST, CALLS must be a multiple of CONCURRENCY\n");
+        return 2;
+    }
+    lat = calloc(calls + 1, sizeof *lat);
+    caller_ids = calloc(calls + 1, sizeof *caller_ids);
     char line[64];
     while (caller_count < calls && fgets(line, sizeof line, stdin)) {
-        line[strcspn(line, "\r\n")] = 0;
+        size_t end = strcspn(line, "\r\n");
+        if (line[end] == 0 && !feof(stdin)) {
+            fprintf(stderr, "caller id on line %d is longer than %zu characters\n",
+                    caller_count + 1, sizeof line - 2);
+            return 2;
+        }
+        line[end] = 0;
         caller_ids[caller_count++] = strdup(line);
     }
     pthread_barrier_init(&barrier, NULL, conc);
-    if (conc < 1 || conc > 1024) { fprintf(stderr, "CONCURRENCY must be 1-1024\n"); return 2; }
     pthread_t th[1024];
     for (int i = 0; i < conc; i++) pthread_create(&th[i], NULL, worker, NULL);
     for (int i = 0; i < conc; i++) pthread_join(th[i], NULL);

@@ -168,10 +168,19 @@ class CAsterisk:
     """Asterisk's side played by ``agi_client.c``, one run of it per slice."""
 
     def __init__(self) -> None:
+        compiler = shutil.which("cc")
+        if compiler is None:
+            raise SystemExit("--asterisk c needs a C compiler (cc): apt-get install gcc")
         self._folder = Path(tempfile.mkdtemp(prefix="switchboard-agi-client-"))
         self._program = self._folder / "agi_client"
         source = Path(__file__).with_name("agi_client.c")
-        subprocess.run(["cc", "-O2", "-pthread", "-o", str(self._program), str(source)], check=True)
+        try:
+            subprocess.run(
+                [compiler, "-O2", "-pthread", "-o", str(self._program), str(source)], check=True
+            )
+        except subprocess.CalledProcessError:
+            self.close()
+            raise
 
     async def drive(
         self, port: int, numbers: list[str], concurrency: int, burst: bool = False
