@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from switchboard_ui.redirects import same_site_path
+
 LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_COOKIE = "sb_lang"
@@ -26,6 +28,19 @@ DUTCH: dict[str, str] = {
     "Username": "Gebruikersnaam",
     "Password": "Wachtwoord",
     "Wrong username or password.": "Onjuiste gebruikersnaam of wachtwoord.",
+    "Too many failed logins: try again in {seconds} s.": (
+        "Te veel mislukte inlogpogingen: probeer het over {seconds} s opnieuw."
+    ),
+    "Too many logins at once: try again.": "Te veel inlogpogingen tegelijk: probeer het opnieuw.",
+    # any request the input guard refuses
+    "The request holds a character that is not text (NUL or a broken character).": (
+        "Het verzoek bevat een teken dat geen tekst is (NUL of een beschadigd teken)."
+    ),
+    "The form is not UTF-8 text.": "Het formulier is geen UTF-8-tekst.",
+    "The request's JSON is nested too deeply.": "De JSON van het verzoek is te diep genest.",
+    "Send the form URL-encoded, not as multipart.": (
+        "Verstuur het formulier URL-gecodeerd, niet als multipart."
+    ),
     # board: connection
     "Connecting…": "Verbinden…",
     "Live": "Live",
@@ -414,11 +429,8 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
     language = request.query.get("lang", "")
     if language not in LANGUAGES:
         raise web.HTTPBadRequest(text=f"unknown language {language!r}; use one of {LANGUAGES}")
-    target = request.query.get("next", "/board")
     # Only paths on this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/board"
-    response = web.HTTPSeeOther(target)
+    response = web.HTTPSeeOther(same_site_path(request.query.get("next", "")))
     response.set_cookie(
         LANGUAGE_COOKIE, language, max_age=400 * 24 * 3600, samesite="Strict", httponly=True
     )
