@@ -17,6 +17,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ami_bridge.hub import BoardHub, Subscription, SubscriptionDropped
 from switchboard.caller_card import caller_card, save_note
 from switchboard_ui import auth, i18n
+from switchboard_ui.login_throttle import LoginThrottle
+from switchboard_ui.request_guard import input_guard
+from switchboard_ui.response_headers import add_security_headers
+from switchboard_ui.session_sockets import SessionSockets, close_ended
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +29,37 @@ SESSION_COOKIE = "sb_session"
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 HUB: web.AppKey[BoardHub] = web.AppKey("hub", BoardHub)
 SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+SOCKETS: web.AppKey[SessionSockets] = web.AppKey("sockets", SessionSockets)
 REGION: web.AppKey[str] = web.AppKey("region", str)
+PUBLIC_ORIGIN: web.AppKey[str] = web.AppKey("public_origin", str)
+LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+PASSWORDS: web.AppKey[auth.PasswordChecker] = web.AppKey("passwords", auth.PasswordChecker)
 MAX_NOTE = 2000
 # A board that sends nothing and answers no ping for this long is gone.
 WS_HEARTBEAT_S = 15.0
 
 
 def create_app(
-    pool: asyncpg.Pool, hub: BoardHub, *, secure_cookies: bool = False, region: str = "NL"
+    pool: asyncpg.Pool,
+    hub: BoardHub,
+    *,
+    secure_cookies: bool = False,
+    region: str = "NL",
+    public_origin: str = "",
+    login_throttle: LoginThrottle | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[_same_origin_only])
+    """The board. ``public_origin`` is the origin browsers see (``https://board.example``)
+    when a proxy sits in front; empty: the request's own scheme and host."""
+    app = web.Application(client_max_size=64 * 1024, middlewares=[_same_origin_only, input_guard])
     app[POOL] = pool
     app[HUB] = hub
     app[SECURE_COOKIES] = secure_cookies
-    app[SOCKETS] = set()
+    app[SOCKETS] = SessionSockets()
     app[REGION] = region
+    app[PUBLIC_ORIGIN] = public_origin
+    app[LOGIN_THROTTLE] = login_throttle or LoginThrottle()
+    app[PASSWORDS] = auth.PasswordChecker()
+    app.on_response_prepare.append(add_security_headers)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -66,6 +85,7 @@ def create_app(
     add_call_routes(app)
     add_presence_routes(app)
     app.router.add_static("/static", HERE / "static")
+    app.on_startup.append(_check_sessions)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -76,7 +96,7 @@ async def _same_origin_only(request: web.Request, handler: Any) -> web.StreamRes
     origin = request.headers.get("Origin")
     changes_state = request.method not in {"GET", "HEAD", "OPTIONS"}
     if (changes_state or request.path == "/ws") and origin is not None:
-        expected = f"{request.scheme}://{request.host}"
+        expected = request.app[PUBLIC_ORIGIN] or f"{request.scheme}://{request.host}"
         if origin != expected:
             return web.Response(status=403, text=f"cross-site request refused (Origin {origin})")
     response: web.StreamResponse = await handler(request)
@@ -95,18 +115,46 @@ async def login_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("login.html", request, {"error": None})
 
 
+def _login_refused(request: web.Request, status: int, error: str) -> web.Response:
+    response = aiohttp_jinja2.render_template("login.html", request, {"error": error})
+    response.set_status(status)
+    return response
+
+
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    username = str(form.get("username", "")).strip().lower()
-    password = str(form.get("password", ""))
-    token = await auth.log_in(request.app[POOL], username, password) if username else None
-    if token is None:
-        t = i18n.translator(i18n.language_of(request))
-        response = aiohttp_jinja2.render_template(
-            "login.html", request, {"error": t("Wrong username or password.")}
+    username = str(form.get("username", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))[:1024]
+    throttle, source = request.app[LOGIN_THROTTLE], request.remote or ""
+    t = i18n.translator(i18n.language_of(request))
+    if wait := throttle.retry_after(username, source):
+        response = _login_refused(
+            request, 429, t("Too many failed logins: try again in {seconds} s.", seconds=str(wait))
         )
-        response.set_status(401)
+        response.headers["Retry-After"] = str(wait)
         return response
+    try:
+        token = (
+            await auth.log_in(request.app[POOL], request.app[PASSWORDS], username, password)
+            if username
+            else None
+        )
+    except auth.PasswordChecksBusy:
+        response = _login_refused(request, 429, t("Too many logins at once: try again."))
+        response.headers["Retry-After"] = "1"
+        return response
+    if token is None:
+        for lockout in throttle.failed(username, source):
+            # One line per lock (not per try): the line an admin's alert watches for.
+            log.warning(
+                "login throttled: %s %r locked for %.0f s after %d failed logins",
+                lockout.kind,
+                lockout.key,
+                lockout.seconds,
+                lockout.failures,
+            )
+        return _login_refused(request, 401, t("Wrong username or password."))
+    throttle.succeeded(username)
     response = web.HTTPSeeOther("/board")
     response.set_cookie(
         SESSION_COOKIE,
@@ -124,7 +172,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if session is None or form.get("csrf_token") != session.csrf_token:
         return web.Response(status=403, text="log-out refused: missing or wrong CSRF token")
-    await auth.log_out(request.app[POOL], request.cookies[SESSION_COOKIE])
+    await auth.log_out(request.app[POOL], session)
+    await request.app[SOCKETS].end(session.token_digest, "logged out")
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response
@@ -181,19 +230,31 @@ async def call_note_api(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    snapshot = request.app[HUB].snapshot()
-    return web.json_response({"pbx": snapshot["pbx"], "boards": request.app[HUB].subscriber_count})
+    """ "ok" (200) when every PBX is connected, else "degraded" (503); which PBX and how
+    many boards only for an admin: a stranger learns nothing about the site."""
+    hub = request.app[HUB]
+    pbx = hub.snapshot()["pbx"]
+    status = "ok" if all(p["connected"] for p in pbx) else "degraded"
+    body: dict[str, object] = {"status": status}
+    session = await current_session(request)
+    if session is not None and session.role == "admin":
+        body.update(pbx=pbx, boards=hub.subscriber_count)
+    return web.json_response(body, status=200 if status == "ok" else 503)
 
 
 async def board_socket(request: web.Request) -> web.StreamResponse:
     session = await current_session(request)
-    if session is None:
-        return web.Response(status=401, text="log in first")
     # No permessage-deflate: boards sit on the LAN, and each compressed socket keeps
     # about 230 KiB of zlib state (bench/board_memory.py).
     socket = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=16 * 1024, compress=False)
     await socket.prepare(request)
-    request.app[SOCKETS].add(socket)
+    if session is None:
+        # Opened, then closed with a code the page can read (an HTTP 401 before the
+        # upgrade reaches a browser's script only as 1006, "try again"): board.js goes
+        # to the login page.
+        await close_ended(socket, "log in first")
+        return socket
+    request.app[SOCKETS].add(session, socket)
     snapshot, subscription = request.app[HUB].subscribe()
     # Only the text is kept: the snapshot's objects (every extension) must not live as
     # long as the connection.
@@ -210,7 +271,7 @@ async def board_socket(request: web.Request) -> web.StreamResponse:
         subscription.close()
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
-        request.app[SOCKETS].discard(socket)
+        request.app[SOCKETS].discard(session, socket)
     return socket
 
 
@@ -229,7 +290,10 @@ async def _send_updates(
         pass
 
 
+async def _check_sessions(app: web.Application) -> None:
+    app[SOCKETS].start(app[POOL])
+
+
 async def _close_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[SOCKETS]
-    for socket in list(sockets):
-        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+    await app[SOCKETS].stop()
+    await app[SOCKETS].close_all(WSCloseCode.GOING_AWAY, b"server shutting down")

@@ -1,10 +1,15 @@
-"""Board users and sessions: argon2 password hashes, opaque session tokens, CSRF tokens."""
+"""Board users and sessions: argon2 password hashes, opaque session tokens, CSRF tokens.
+
+This module owns the SQL of ``board_users`` and ``board_sessions``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,17 +18,60 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 SESSION_LIFETIME = timedelta(hours=12)  # a working day, then log in again
+#: How often open boards are checked against their sessions (ended elsewhere, expired).
+SESSION_CHECK_S = 5.0
 ROLES = ("receptionist", "admin")
 USERNAME = re.compile(r"[a-z0-9._-]{2,64}")
 MIN_PASSWORD = 8
 EXTENSION = re.compile(r"[0-9]{2,10}")  # the user's own phone (migration 0005)
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps timing the same.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# Verifying against this when the user does not exist keeps timing the same: a hash, made
+# with the hasher's defaults, of a random password nobody kept.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$prraIfcCMS0soq4KN0lZoQ"
+    "$F30F63GZeG6StQ3ItAylld/lxbQkK4H1sdK52dzv5Z8"
+)
 
 
 class UserError(ValueError):
     """A user could not be created as asked."""
+
+
+class PasswordChecksBusy(RuntimeError):
+    """More logins are waiting for a password check than :class:`PasswordChecker` queues."""
+
+
+class PasswordChecker:
+    """argon2 verification in worker threads, at most ``parallel`` at once.
+
+    A check costs tens of milliseconds of CPU on purpose; on the event loop it would
+    delay every caller's recognition and every board (argon2-cffi releases the GIL
+    while hashing, so a thread really runs beside the loop). At most ``max_waiting``
+    logins queue for a turn; one more is refused with :class:`PasswordChecksBusy`
+    instead of growing a queue that somebody at the login page could fill.
+    """
+
+    def __init__(self, parallel: int = 2, max_waiting: int = 16) -> None:
+        self._turns = asyncio.Semaphore(parallel)
+        self._max_waiting = max_waiting
+        self._waiting = 0
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        if self._waiting >= self._max_waiting:
+            raise PasswordChecksBusy(f"{self._waiting} logins already wait for a check")
+        self._waiting += 1
+        try:
+            async with self._turns:
+                return await asyncio.to_thread(_verify, password_hash, password)
+        finally:
+            self._waiting -= 1
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -32,10 +80,14 @@ class BoardSession:
     display_name: str
     role: str
     csrf_token: str
+    # The stored form of the session's token: what names the session server-side.
+    token_digest: str
+    expires_at: datetime
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogatepass: a cookie is whatever the client sent, and must not raise here.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def create_user(
@@ -48,7 +100,9 @@ async def create_user(
     extension: str | None = None,
 ) -> None:
     """Create or replace a user's password and role; ``extension`` (their own phone)
-    is set when given and otherwise left as it was."""
+    is set when given and otherwise left as it was. Replacing a password ends the
+    user's sessions: whoever knew the old one is logged out (their boards within
+    :data:`SESSION_CHECK_S`, see ``switchboard_ui.session_sockets``)."""
     if not USERNAME.fullmatch(username):
         raise UserError("username: 2-64 characters of a-z, 0-9, '.', '_' or '-'")
     if role not in ROLES:
@@ -57,8 +111,11 @@ async def create_user(
         raise UserError(f"password: at least {MIN_PASSWORD} characters")
     if extension is not None and not EXTENSION.fullmatch(extension):
         raise UserError("extension: 2-10 digits, the number of the user's own phone")
-    await pool.execute(
-        """
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("DELETE FROM board_sessions WHERE username = $1", username)
+        await connection.execute(
+            """
         INSERT INTO board_users (username, display_name, password_hash, role, extension)
         VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (username) DO UPDATE
@@ -66,12 +123,12 @@ async def create_user(
             role = EXCLUDED.role,
             extension = COALESCE(EXCLUDED.extension, board_users.extension)
         """,
-        username,
-        display_name or username,
-        _hasher.hash(password),
-        role,
-        extension,
-    )
+            username,
+            display_name or username,
+            password_hash,
+            role,
+            extension,
+        )
 
 
 async def user_extension(pool: asyncpg.Pool, username: str) -> str:
@@ -80,12 +137,15 @@ async def user_extension(pool: asyncpg.Pool, username: str) -> str:
     return str(value or "")
 
 
-async def log_in(pool: asyncpg.Pool, username: str, password: str) -> str | None:
-    """A new session token for valid credentials, else None."""
+async def log_in(
+    pool: asyncpg.Pool, checker: PasswordChecker, username: str, password: str
+) -> str | None:
+    """A new session token for valid credentials, else None.
+
+    Raises :class:`PasswordChecksBusy` when too many logins wait for a check.
+    """
     row = await pool.fetchrow("SELECT password_hash FROM board_users WHERE username = $1", username)
-    try:
-        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    if not await checker.verify(row["password_hash"] if row else _DUMMY_HASH, password):
         return None
     if row is None:
         return None
@@ -106,7 +166,7 @@ async def session_for(pool: asyncpg.Pool, token: str | None) -> BoardSession | N
         return None
     row = await pool.fetchrow(
         """
-        SELECT s.username, u.display_name, u.role, s.csrf_token
+        SELECT s.username, u.display_name, u.role, s.csrf_token, s.token_sha256, s.expires_at
         FROM board_sessions s JOIN board_users u USING (username)
         WHERE s.token_sha256 = $1 AND s.expires_at > now()
         """,
@@ -114,8 +174,31 @@ async def session_for(pool: asyncpg.Pool, token: str | None) -> BoardSession | N
     )
     if row is None:
         return None
-    return BoardSession(row["username"], row["display_name"], row["role"], row["csrf_token"])
+    return BoardSession(
+        row["username"],
+        row["display_name"],
+        row["role"],
+        row["csrf_token"],
+        row["token_sha256"],
+        row["expires_at"],
+    )
 
 
-async def log_out(pool: asyncpg.Pool, token: str) -> None:
-    await pool.execute("DELETE FROM board_sessions WHERE token_sha256 = $1", _digest(token))
+async def log_out(pool: asyncpg.Pool, session: BoardSession) -> None:
+    await pool.execute("DELETE FROM board_sessions WHERE token_sha256 = $1", session.token_digest)
+
+
+async def live_sessions(pool: asyncpg.Pool, digests: Iterable[str]) -> set[str]:
+    """Those of ``digests`` whose session still exists and has not expired."""
+    rows = await pool.fetch(
+        "SELECT token_sha256 FROM board_sessions "
+        "WHERE token_sha256 = ANY($1::text[]) AND expires_at > now()",
+        list(digests),
+    )
+    return {row["token_sha256"] for row in rows}
+
+
+async def purge_expired_sessions(pool: asyncpg.Pool) -> int:
+    """Delete the rows of expired sessions; how many there were."""
+    done = await pool.execute("DELETE FROM board_sessions WHERE expires_at <= now()")
+    return int(done.split()[-1])

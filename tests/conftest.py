@@ -187,7 +187,7 @@ def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log_path: 
             raise RuntimeError(f"switchboard exited early:\n{log_path.read_text()}")
         try:
             with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as response:
-                if b'"connected": true' in response.read():
+                if b'"status": "ok"' in response.read():  # every PBX connected
                     return
         except OSError:
             pass
