@@ -5,102 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from panoramisk import Manager
 
-from ami_bridge.bridge import event_headers
-from ami_bridge.model import PBXModel
 from switchboard.contacts import add_contact
 from switchboard.display import sanitise_display_name
 from switchboard.sandbox import Sandbox
 from switchboard.sipp import place_call, start_phone
-from tests.conftest import RunningSwitchboard
+from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk, call_and_read
 
 pytestmark = pytest.mark.integration
-
-VARIABLES = [
-    "CALLERID(name)",
-    "SB_CONTACT_NAME",
-    "SB_COMPANY",
-    "SB_PREFERRED_EXTENSION",
-    "SB_LAST_HANDLED_BY",
-    "SB_RECOGNISED",
-    "SB_CONFIDENCE",
-    "SB_NUMBER_KIND",
-    "SB_VIP",
-    "SB_REPEAT_CALLER",
-    "SB_MISSED_CALL",
-    "SB_QUEUE_PRIORITY",
-    "AGISTATUS",
-]
-# The directory picks up journalled calls within its refresh interval (2 s).
-DIRECTORY_REFRESH_S = 2.5
-
-
-class Asterisk:
-    """The test's own AMI connection: waits for recognitions, reads channel variables,
-    and keeps its own call model, as the board's bridge does."""
-
-    def __init__(self, manager: Manager) -> None:
-        self.manager = manager
-        self.recognitions: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-        self.model = PBXModel("sandbox")
-        manager.register_event("UserEvent", self._on_user_event)
-        manager.register_event("*", self._on_event)
-
-    def _on_event(self, _manager: Manager, event: Any) -> None:
-        self.model.apply(event_headers(event), time.time())
-
-    def _on_user_event(self, _manager: Manager, event: Any) -> None:
-        if event.get("UserEvent") == "SwitchboardRecognition":
-            self.recognitions.put_nowait(dict(event))
-
-    async def recognised_call(self, number: str, wait_s: float = 10) -> dict[str, str]:
-        """The channel variables of the next recognised call from ``number``."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            event = await asyncio.wait_for(self.recognitions.get(), deadline - time.monotonic())
-            if event.get("CallerIDNum") == number:
-                break
-        await asyncio.sleep(0.3)  # the dialplan moves on to the queue
-        values = {}
-        for name in VARIABLES:
-            reply = await self.manager.send_action(
-                {"Action": "Getvar", "Channel": event["Channel"], "Variable": name}
-            )
-            values[name] = reply.get("Value", "")
-        return values
-
-
-@pytest.fixture
-async def asterisk(sandbox: Sandbox, switchboard: RunningSwitchboard) -> AsyncIterator[Asterisk]:
-    settings = sandbox.settings
-    logged_in = asyncio.get_running_loop().create_future()
-    manager = Manager(
-        host="127.0.0.1",
-        port=settings.ami_port,
-        username=settings.ami_username,
-        secret=settings.ami_secret,
-        loop=asyncio.get_running_loop(),
-        on_login=lambda _m: logged_in.done() or logged_in.set_result(True),
-    )
-    client = Asterisk(manager)
-    manager.connect()
-    await asyncio.wait_for(logged_in, 10)
-    yield client
-    manager.close()
-
-
-async def call_and_read(asterisk: Asterisk, number: str, name: str | None = None) -> dict[str, str]:
-    call = place_call(number, name, duration_s=2)
-    try:
-        return await asterisk.recognised_call(number)
-    finally:
-        await asyncio.to_thread(call.wait, 30)
 
 
 async def test_a_known_vip_caller(asterisk: Asterisk, db: asyncpg.Pool) -> None:
