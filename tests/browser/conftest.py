@@ -7,6 +7,7 @@ import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -50,8 +51,9 @@ class Board:
         self.hub = hub
 
 
-@pytest.fixture
-async def board(db: asyncpg.Pool) -> AsyncIterator[Board]:
+@asynccontextmanager
+async def serve_board(db: asyncpg.Pool) -> AsyncIterator[Board]:
+    """The board app on a free port of 127.0.0.1 until the block ends."""
     hub = BoardHub()
     port = free_port()
     server = TestServer(create_app(db, hub), host="127.0.0.1", port=port)
@@ -60,6 +62,12 @@ async def board(db: asyncpg.Pool) -> AsyncIterator[Board]:
         yield Board(f"http://127.0.0.1:{port}", hub)
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def board(db: asyncpg.Pool) -> AsyncIterator[Board]:
+    async with serve_board(db) as served:
+        yield served
 
 
 async def logged_in(

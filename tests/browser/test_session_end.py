@@ -8,14 +8,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 
-from ami_bridge.hub import BoardHub
 from switchboard_ui import auth
-from switchboard_ui.app import create_app
-from tests.browser.conftest import Board, logged_in
-from tests.conftest import free_port
+from tests.browser.conftest import Board, logged_in, serve_board
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -24,14 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 async def quick_board(db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Board]:
     """The board with its sessions checked every 0.2 s instead of every few seconds."""
     monkeypatch.setattr(auth, "SESSION_CHECK_S", 0.2)
-    hub = BoardHub()
-    port = free_port()
-    server = TestServer(create_app(db, hub), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Board(f"http://127.0.0.1:{port}", hub)
-    finally:
-        await server.close()
+    async with serve_board(db) as served:
+        yield served
 
 
 @pytest.mark.parametrize("how", ["expired", "password changed"])

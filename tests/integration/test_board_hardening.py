@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.hub import BoardHub
@@ -76,13 +76,23 @@ async def test_password_checks_leave_the_event_loop_free(board_client: TestClien
     assert lateness < one_login / 2, (lateness, one_login)
 
 
-async def test_logging_out_closes_the_board_socket(board_client: TestClient) -> None:
-    token = await log_in(board_client)
-    socket = await board_client.ws_connect("/ws")
+async def _live_board(client: TestClient) -> tuple[str, ClientWebSocketResponse]:
+    """Log in and open the live feed; the CSRF token and the socket, past its snapshot."""
+    token = await log_in(client)
+    socket = await client.ws_connect("/ws")
     assert (await socket.receive_json(timeout=5))["type"] == "snapshot"
-    await board_client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    return token, socket
+
+
+async def _assert_ended(socket: ClientWebSocketResponse) -> None:
     message = await socket.receive(timeout=5)
     assert message.type is WSMsgType.CLOSE and message.data == SESSION_ENDED
+
+
+async def test_logging_out_closes_the_board_socket(board_client: TestClient) -> None:
+    token, socket = await _live_board(board_client)
+    await board_client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    await _assert_ended(socket)
 
 
 @pytest.fixture
@@ -100,15 +110,12 @@ async def quick_checks(
 async def test_an_expired_session_closes_its_socket_and_its_row_is_purged(
     quick_checks: TestClient, db: asyncpg.Pool
 ) -> None:
-    await log_in(quick_checks)
-    socket = await quick_checks.ws_connect("/ws")
-    await socket.receive_json(timeout=5)
+    _, socket = await _live_board(quick_checks)
     await db.execute(
         "UPDATE board_sessions SET expires_at = now() - interval '1 second'"
         " WHERE username = 'sanne'"
     )
-    message = await socket.receive(timeout=5)
-    assert message.type is WSMsgType.CLOSE and message.data == SESSION_ENDED
+    await _assert_ended(socket)
     for _ in range(50):
         if not await db.fetchval("SELECT count(*) FROM board_sessions WHERE username = 'sanne'"):
             break
@@ -120,12 +127,9 @@ async def test_an_expired_session_closes_its_socket_and_its_row_is_purged(
 async def test_a_password_change_closes_every_board_of_that_user(
     quick_checks: TestClient, db: asyncpg.Pool
 ) -> None:
-    await log_in(quick_checks)
-    socket = await quick_checks.ws_connect("/ws")
-    await socket.receive_json(timeout=5)
+    _, socket = await _live_board(quick_checks)
     await create_user(db, "sanne", "a new password!", role="receptionist")
-    message = await socket.receive(timeout=5)
-    assert message.type is WSMsgType.CLOSE and message.data == SESSION_ENDED
+    await _assert_ended(socket)
     board = await quick_checks.get("/board", allow_redirects=False)
     assert board.status == 303 and board.headers["Location"] == "/login"
 
