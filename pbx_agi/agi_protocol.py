@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl
 from panoramisk.utils import parse_agi_result, re_kv
 
 __all__ = [
+    "MAX_AGI_ARGUMENTS",
     "MAX_COMMAND_BYTES",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_LINES",
@@ -53,6 +54,7 @@ __all__ = [
     "AGIHeaderTooLarge",
     "AGIProtocolError",
     "AGIResult",
+    "EnvironmentReader",
     "ReplyReader",
     "app_argument_escape",
     "format_command",
@@ -232,8 +234,57 @@ def _arguments(raw: Mapping[str, str]) -> tuple[str, ...]:
 # The blank line that ends the block: at the very start, or after a line end.
 _BLOCK_END = re.compile(rb"(?:^|\n)\r?\n")
 # One well-formed line without CR, as the line-by-line reading below takes it apart: the
-# key up to the first colon, one space after it dropped.
-_HEADER_LINE = re.compile(r"^([A-Za-z0-9_]+): ?([^\r\n]*)$", re.MULTILINE)
+# key up to the first colon, one space after it dropped. Every quantifier is possessive:
+# a key cannot end before a colon nor a value before a line end, so giving characters
+# back never finds another match, and without it a line that fails costs its length
+# once, not once per way to split it.
+_HEADER_LINE = re.compile(r"^([A-Za-z0-9_]++): ?+([^\r\n]*+)$", re.MULTILINE)
+
+# The keys res_agi sends (res/res_agi.c): agi_network and agi_network_script for FastAGI
+# (launch_netscript), then those of setup_env, then agi_arg_1 .. agi_arg_127 (its
+# MAX_ARGS is 128, and argv[0] is the script). Only blocks made of these are learnt.
+_ASTERISK_KEYS = frozenset(
+    {
+        "agi_network",
+        "agi_network_script",
+        "agi_request",
+        "agi_channel",
+        "agi_language",
+        "agi_type",
+        "agi_uniqueid",
+        "agi_version",
+        "agi_callerid",
+        "agi_calleridname",
+        "agi_callingpres",
+        "agi_callingani2",
+        "agi_callington",
+        "agi_callingtns",
+        "agi_dnid",
+        "agi_rdnis",
+        "agi_context",
+        "agi_extension",
+        "agi_priority",
+        "agi_enhanced",
+        "agi_accountcode",
+        "agi_threadid",
+    }
+)
+#: The highest N of the ``agi_arg_N`` lines res_agi sends (MAX_ARGS - 1).
+MAX_AGI_ARGUMENTS = 127
+# agi_arg_%d as res_agi prints it: no sign, no leading zero.
+_ASTERISK_ARG_KEY = re.compile(r"agi_arg_([1-9][0-9]{0,2})")
+
+
+def _sent_by_asterisk(keys: tuple[str, ...]) -> bool:
+    """Whether res_agi could have sent these keys (no key twice): none of another name,
+    so no more than the 22 it names and agi_arg_1 .. agi_arg_127, 149 lines."""
+    for key in keys:
+        if key in _ASTERISK_KEYS:
+            continue
+        m = _ASTERISK_ARG_KEY.fullmatch(key)
+        if m is None or int(m.group(1)) > MAX_AGI_ARGUMENTS:
+            return False
+    return True
 
 
 def parse_environment(
@@ -251,7 +302,54 @@ def parse_environment(
     line smuggled in through a caller name cannot override the route), are
     reported in ``malformed_lines``, never raised. Only a block over the size
     bounds raises :class:`AGIHeaderTooLarge`.
+
+    Stateless; :class:`EnvironmentReader` reads the same, faster for layouts it has
+    seen before. The cost is linear in the size of the block, whatever its content.
     """
+    return _read_environment(data, (), max_bytes, max_lines)[0]
+
+
+class EnvironmentReader:
+    """Reads environment blocks exactly as :func:`parse_environment`, learning layouts.
+
+    res_agi sends the same keys in the same order on every call (per Asterisk version
+    and number of AGI arguments), and reading a block line by line is much of a call's
+    cost while the line rings. The first :attr:`max_layouts` layouts (keys in order) of
+    well-formed blocks are remembered, and a block in one of them is read in one regex
+    match. Only a layout res_agi could send is learnt: its keys and no other (so at
+    most 149 lines, with agi_arg_1 .. agi_arg_127), so that no client can make the
+    reader keep long or arbitrary layouts. And only Asterisk teaches it: the FastAGI
+    server reads blocks from its allowed peers alone, refusing a stranger before it
+    has sent a byte.
+
+    Reading costs time linear in the size of the block, for every input. One reader
+    per server: the layouts it learns are those of the Asterisk that calls it.
+    """
+
+    __slots__ = ("_layouts", "max_layouts")
+
+    def __init__(self, max_layouts: int = 8) -> None:
+        self.max_layouts = max_layouts
+        self._layouts: list[_Layout] = []
+
+    @property
+    def layouts(self) -> tuple[tuple[str, ...], ...]:
+        """The keys of each layout learnt so far, in the order learnt."""
+        return tuple(layout.keys for layout in self._layouts)
+
+    def read(self, data: bytes | str) -> AGIEnvironment:
+        """:func:`parse_environment` of ``data``, with the default size bounds."""
+        env, keys = _read_environment(data, self._layouts, MAX_HEADER_BYTES, MAX_HEADER_LINES)
+        if keys is not None and len(self._layouts) < self.max_layouts and _sent_by_asterisk(keys):
+            self._layouts.append(_Layout(keys))
+        return env
+
+
+def _read_environment(
+    data: bytes | str, layouts: Sequence[_Layout], max_bytes: int, max_lines: int
+) -> tuple[AGIEnvironment, tuple[str, ...] | None]:
+    """The environment in ``data``, and the keys of its block when that block was
+    well-formed, had no key twice and matched none of ``layouts`` (else None)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     # The usual block (no CR before its end, as Asterisk sends it) ends at the first
     # "\n\n"; with a CR about, or none, the regex finds the first blank line.
@@ -270,7 +368,7 @@ def parse_environment(
     if start > 0:
         body = block[:start].decode("utf-8", errors="replace")
         # The keys Asterisk sent on an earlier call, in the same order: one match.
-        for layout in _LAYOUTS:
+        for layout in layouts:
             m = layout.pattern.fullmatch(body)
             if m is not None:
                 values = m.groups()
@@ -278,47 +376,36 @@ def parse_environment(
                     dict(zip(layout.keys, values, strict=True)),
                     (),
                     tuple([values[i] for i in layout.arguments]) if layout.arguments else (),
-                )
+                ), None
         # Every line well-formed and no key twice: all of it in one regex pass.
         pairs = _HEADER_LINE.findall(body)
         if len(pairs) == body.count("\n") + 1:
             headers = dict(pairs)
             if len(headers) == len(pairs):
-                _learn_layout(tuple(headers))
-                return AGIEnvironment._of(headers, ())
-    return _parse_lines(block)
+                return AGIEnvironment._of(headers, ()), tuple(headers)
+    return _parse_lines(block), None
 
 
 class _Layout:
     """The keys of a well-formed environment block, in order, as one regex.
 
-    res_agi sends the same keys in the same order on every call (per Asterisk version
-    and number of arguments), and reading a block line by line is much of a call's cost
-    while the line rings. A block with exactly these keys in this order, every line
-    well-formed, is read in one match; a value is what ``_HEADER_LINE`` would take.
+    A block with exactly these keys in this order, every line well-formed, is read in
+    one match; a value is what ``_HEADER_LINE`` would take. The regex has no choice to
+    go back on (possessive quantifiers, literal keys), so a block that differs from the
+    layout costs at most one pass over it: with ``": ?([^\\r\\n]*)"`` a line's space
+    could be taken two ways, and a block matching k lines and then differing cost 2**k.
     """
 
     __slots__ = ("arguments", "keys", "pattern")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         self.keys = keys
-        self.pattern = re.compile("\n".join(re.escape(k) + r": ?([^\r\n]*)" for k in keys))
+        self.pattern = re.compile("\n".join(re.escape(k) + r": ?+([^\r\n]*+)" for k in keys))
         # Where agi_arg_1, agi_arg_2, ... are among the values, in argument order.
         numbered = [
             (int(m.group(1)), i) for i, key in enumerate(keys) if (m := _ARG_KEY.fullmatch(key))
         ]
         self.arguments = tuple(i for _, i in sorted(numbered))
-
-
-# The first few layouts seen, then no more: Asterisk has one per argument count, and a
-# stranger sending ever new layouts must not make every call compile a regex.
-_LAYOUTS: list[_Layout] = []
-_MAX_LAYOUTS = 8
-
-
-def _learn_layout(keys: tuple[str, ...]) -> None:
-    if len(_LAYOUTS) < _MAX_LAYOUTS:
-        _LAYOUTS.append(_Layout(keys))
 
 
 def _parse_lines(block: bytes) -> AGIEnvironment:

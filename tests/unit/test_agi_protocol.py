@@ -8,8 +8,14 @@ words. Both models are used by test_fastagi.py as well.
 
 from __future__ import annotations
 
+import signal
+import time
+import timeit
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from pbx_agi import agi_protocol
@@ -19,6 +25,7 @@ from pbx_agi.agi_protocol import (
     AGICommandTooLong,
     AGIHeaderTooLarge,
     AGIProtocolError,
+    EnvironmentReader,
     app_argument_escape,
     format_command,
     get_variable_command,
@@ -484,7 +491,9 @@ def test_header_size_is_bounded() -> None:
 header_lines = st.lists(
     st.one_of(
         st.tuples(
-            st.sampled_from(["agi_callerid", "agi_calleridname", "agi_network_script", "x"]),
+            st.sampled_from(
+                ["agi_callerid", "agi_calleridname", "agi_network_script", "agi_arg_1", "x"]
+            ),
             st.sampled_from([": ", ":", ":  ", " : "]),
             st.text(alphabet=st.sampled_from(["a", " ", ":", "\r", "é", "\ufffd", "\n"])),
         ).map("".join),
@@ -494,6 +503,12 @@ header_lines = st.lists(
 )
 
 
+def block_of(data: bytes) -> bytes:
+    """``data`` up to its first blank line, as the line-by-line reading takes it."""
+    end = agi_protocol._BLOCK_END.search(data)
+    return data[: end.end()] if end else data
+
+
 @given(header_lines, st.sampled_from(["\n", "\r\n", ""]), st.binary(max_size=4))
 def test_the_quick_reading_of_a_block_is_the_line_by_line_reading(
     lines: list[str], blank: str, after: bytes
@@ -501,43 +516,224 @@ def test_the_quick_reading_of_a_block_is_the_line_by_line_reading(
     raw = "".join(line + "\n" for line in lines).encode("utf-8", "surrogatepass")
     raw = raw.replace(b"\xc3\xa9", b"\xc3")  # some bytes that are not UTF-8
     data = raw + blank.encode() + after
-    end = agi_protocol._BLOCK_END.search(data)
-    block = data[: end.end()] if end else data
-    expected = agi_protocol._parse_lines(block)
-    agi_protocol._LAYOUTS.clear()  # so this block's own layout is learnt, not an earlier one's
+    expected = agi_protocol._parse_lines(block_of(data))
     assert parse_environment(data) == expected
+    reader = EnvironmentReader()
+    assert reader.read(data) == expected
     # Again, now that its layout (keys in order) may have been learnt from the first.
-    assert parse_environment(data) == expected
+    assert reader.read(data) == expected
 
 
-def test_only_the_first_few_layouts_are_learnt_and_others_are_still_read(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(agi_protocol, "_LAYOUTS", [])
-    for n in range(agi_protocol._MAX_LAYOUTS + 3):
-        block = f"agi_network_script: r\nagi_x{n}: {n}\n\n"
-        assert parse_environment(block).get(f"agi_x{n}") == str(n)
-    assert len(agi_protocol._LAYOUTS) == agi_protocol._MAX_LAYOUTS
+def test_only_the_first_few_layouts_are_learnt_and_others_are_still_read() -> None:
+    reader = EnvironmentReader(max_layouts=3)
+    for n in range(1, 6):
+        block = "agi_network_script: r\n" + "".join(f"agi_arg_{i}: {i}\n" for i in range(1, n))
+        assert reader.read(block + "\n").arguments == tuple(str(i) for i in range(1, n))
+    assert reader.layouts == tuple(
+        ("agi_network_script", *(f"agi_arg_{i}" for i in range(1, n))) for n in range(1, 4)
+    )
 
 
-def test_a_learnt_layout_reads_the_next_block_only_when_every_line_fits_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(agi_protocol, "_LAYOUTS", [])
+def test_a_learnt_layout_reads_the_next_block_only_when_every_line_fits_it() -> None:
+    reader = EnvironmentReader()
     first = "agi_network: yes\nagi_network_script: recognize\nagi_callerid: 0612345678\n\n"
-    assert parse_environment(first).caller_id == "0612345678"
+    assert reader.read(first).caller_id == "0612345678"
+    assert reader.layouts == (("agi_network", "agi_network_script", "agi_callerid"),)
     # The same keys, but a line smuggled in between: not read as that layout.
     smuggled = (
         "agi_network: yes\nagi_network_script: recognize\nagi_network_script: evil\n"
         "agi_callerid: 0612345678\n\n"
     )
-    env = parse_environment(smuggled)
+    env = reader.read(smuggled)
     assert env.network_script == "recognize"
     assert env.malformed_lines == ("agi_network_script: evil",)
     # Arguments come out in their order, however the layout lists them.
     with_args = "agi_network_script: r\nagi_arg_2: b\nagi_arg_10: c\nagi_arg_1: a\n\n"
-    assert parse_environment(with_args).arguments == ("a", "b", "c")
-    assert parse_environment(with_args.replace("b", "B")).arguments == ("a", "B", "c")
+    assert reader.read(with_args).arguments == ("a", "b", "c")
+    assert len(reader.layouts) == 2
+    assert reader.read(with_args.replace("b", "B")).arguments == ("a", "B", "c")
+
+
+def test_layouts_belong_to_their_reader_and_parse_environment_learns_none() -> None:
+    first, second = EnvironmentReader(), EnvironmentReader()
+    parse_environment(HEADERS)
+    assert first.layouts == ()
+    first.read(HEADERS)
+    assert len(first.layouts) == 1
+    assert second.layouts == ()
+
+
+# res_agi's own keys, in the order it sends them to a FastAGI server (launch_netscript,
+# then setup_env in res/res_agi.c), before agi_arg_1 .. agi_arg_127 (MAX_ARGS is 128).
+ASTERISK_KEYS = [line.partition(":")[0] for line in HEADERS.splitlines()[:22]]
+
+
+def asterisk_block(arguments: int, extra: str = "") -> str:
+    lines = [f"{key}: x" for key in ASTERISK_KEYS]
+    lines += [f"agi_arg_{n}: {n}" for n in range(1, arguments + 1)]
+    return "\n".join(lines) + "\n" + extra + "\n"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        asterisk_block(2, "agi_x1: 1\n"),
+        asterisk_block(2, "agi_linkedid: 1700000000.0\n"),  # a dialplan's, not res_agi's
+        asterisk_block(2, "AGI_CALLERID: 1\n"),
+        asterisk_block(2, "agi_arg_0: 0\n"),
+        asterisk_block(2, "agi_arg_03: 3\n"),  # res_agi prints %d: never a leading zero
+        asterisk_block(agi_protocol.MAX_AGI_ARGUMENTS + 1),  # one more than res_agi sends
+        "".join(f"agi_x{n}: {n}\n" for n in range(199)) + "\n",
+    ],
+    ids=["unknown", "linkedid", "upper-case", "arg-0", "arg-03", "150-lines", "199-lines"],
+)
+def test_a_client_cannot_teach_a_layout_res_agi_never_sends(block: str) -> None:
+    reader = EnvironmentReader()
+    expected = agi_protocol._parse_lines(block.encode())
+    assert expected.malformed_lines == ()  # well-formed: only its keys keep it out
+    assert reader.read(block) == expected
+    assert reader.layouts == ()
+
+
+def test_the_longest_layout_res_agi_sends_is_learnt() -> None:
+    assert agi_protocol.MAX_AGI_ARGUMENTS == 127  # MAX_ARGS - 1 in res/res_agi.c
+    reader = EnvironmentReader()
+    block = asterisk_block(agi_protocol.MAX_AGI_ARGUMENTS)
+    assert reader.read(block).arguments == tuple(str(n) for n in range(1, 128))
+    assert [len(keys) for keys in reader.layouts] == [149]
+
+
+# How much more a block that departs from a learnt layout may cost per byte than reading
+# a block of that layout line by line: the departure costs one failed match per layout
+# and one more regex pass, 1 to 2 times as much; reading it with a regex that
+# backtracks costs 2**k for k lines that fit, some 100,000 times as much at 22 lines.
+LINEAR_BOUND = 20
+
+
+def seconds_per_byte(read: Callable[[bytes], object], block: bytes) -> float:
+    """The best of five timings of ``read(block)``, per byte: the best, to leave out
+    what else the machine was doing; each of enough calls to take a millisecond."""
+    started = time.perf_counter()
+    read(block)
+    number = max(1, int(1e-3 / max(time.perf_counter() - started, 1e-7)))
+    best = min(timeit.repeat(lambda: read(block), number=number, repeat=5)) / number
+    return best / len(block)
+
+
+def assert_linear(reader: EnvironmentReader, near_miss: bytes, plain: bytes) -> None:
+    """Reading ``near_miss`` costs, per byte, at most LINEAR_BOUND times the line-by-line
+    reading of ``plain``, a block of the same layout and about the same size."""
+    baseline = seconds_per_byte(agi_protocol._parse_lines, plain)
+    cost = seconds_per_byte(reader.read, near_miss)
+    assert cost <= LINEAR_BOUND * baseline, (
+        f"{cost / baseline:.0f} times the cost per byte of reading a plain block "
+        f"({len(near_miss)} bytes)"
+    )
+
+
+def test_a_block_that_departs_from_a_learnt_layout_at_its_end_is_read_in_linear_time() -> None:
+    standard = "".join(HEADERS.splitlines(keepends=True)[:22])  # no agi_arg_N
+    reader = EnvironmentReader()
+    reader.read(standard + "\n")
+    assert len(reader.layouts) == 1
+    near_miss = (standard + "malformed\n\n").encode()
+    env = reader.read(near_miss)
+    assert env.malformed_lines == ("malformed",)
+    assert env.caller_id_name == 'José Zoë: "le boss"'
+    assert env == agi_protocol._parse_lines(near_miss)
+    assert_linear(reader, near_miss, (standard + "\n").encode())
+
+
+def asterisk_lines(arguments: int) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """The keys res_agi sends with ``arguments`` AGI arguments, each with a value."""
+    keys = ASTERISK_KEYS + [f"agi_arg_{n}" for n in range(1, arguments + 1)]
+    value = st.text(alphabet=st.sampled_from(["a", " ", ":", "é", "0"]), max_size=12)
+    return st.tuples(*(value for _ in keys)).map(
+        lambda values: list(zip(keys, values, strict=True))
+    )
+
+
+MUTATIONS = [
+    "malformed",  # the line replaced by one with no colon
+    "space before colon",  # "agi_x : v": not a key
+    "extra space",  # "agi_x:  v": well-formed, the value starts with a space
+    "leading spaces",  # "agi_x:    v"
+    "renamed",  # another key
+    "repeated",  # the line again, after itself
+    "inserted",  # a line of another key
+    "dropped",
+    "cr",  # a CR before its LF
+]
+
+
+# A hang guard, not a performance expectation: a regex that backtracks exponentially takes
+# years at 100 lines, and Hypothesis would go on trying examples after a test timeout.
+HANG_GUARD_S = 2.0
+
+
+@contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Fail the test when the block takes more than ``seconds``: SIGALRM interrupts even
+    a regex match. An alarm set before (pytest-timeout's) is set again afterwards."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise AssertionError(f"still reading after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.01))
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """A block of a layout res_agi sends, and the same with one line changed."""
+    lines = [f"{k}: {v}" for k, v in draw(st.integers(0, 127).flatmap(asterisk_lines))]
+    where = draw(st.integers(0, len(lines) - 1))
+    key, _, value = lines[where].partition(": ")
+    changed = list(lines)
+    match draw(st.sampled_from(MUTATIONS)):
+        case "malformed":
+            changed[where] = "malformed"
+        case "space before colon":
+            changed[where] = f"{key} : {value}"
+        case "extra space":
+            changed[where] = f"{key}:  {value}"
+        case "leading spaces":
+            changed[where] = f"{key}:    {value}"
+        case "renamed":
+            changed[where] = f"{key}x: {value}"
+        case "repeated":
+            changed.insert(where + 1, lines[where])
+        case "inserted":
+            changed.insert(where, "agi_linkedid: 1700000000.0")
+        case "dropped":
+            del changed[where]
+        case "cr":
+            changed[where] += "\r"
+    return ("\n".join(lines) + "\n\n").encode(), ("\n".join(changed) + "\n\n").encode()
+
+
+# No shrinking: each smaller variant would be timed again, slowly and with more noise, and
+# the example found already names the layout size, the line and the change.
+@settings(deadline=None, max_examples=60, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(near_misses())
+def test_a_block_that_departs_from_a_learnt_layout_is_read_in_linear_time(
+    blocks: tuple[bytes, bytes],
+) -> None:
+    plain, near_miss = blocks
+    reader = EnvironmentReader()
+    reader.read(plain)
+    assert len(reader.layouts) == 1  # learnt: the near miss is tried against it
+    with hang_guard(HANG_GUARD_S):
+        assert reader.read(near_miss) == agi_protocol._parse_lines(block_of(near_miss))
+        assert_linear(reader, near_miss, plain)
 
 
 # ---------------------------------------------------------------------------
