@@ -13,6 +13,10 @@ Sync routes run in a worker thread (``asyncio.to_thread``) so that blocking
 work in them (a database lookup, say) never stalls other calls; from there
 they talk to Asterisk through :meth:`AGISession.send_command_sync` and
 :meth:`AGISession.set_variable_sync`.
+
+Only allowed peers get to talk to it (``allowed_peers``, by default this host alone): a
+route reads the contact directory out to whoever calls it, so a connection from any
+other address is closed before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import asyncio
 import collections
 import enum
 import inspect
+import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -36,20 +41,24 @@ from .agi_protocol import (
     AGIError,
     AGIProtocolError,
     AGIResult,
+    EnvironmentReader,
     ReplyReader,
     format_command,
     get_variable_command,
-    parse_environment,
     set_variable_command,
 )
 
 __all__ = [
+    "LOOPBACK_PEERS",
     "AGICommandTimeout",
     "AGIConnectionClosed",
     "AGISession",
     "FastAGIMetrics",
     "FastAGIServer",
+    "IPNetwork",
+    "PeerFilter",
     "PlannedRoute",
+    "RefusalLog",
     "Route",
     "RouteMetrics",
 ]
@@ -60,6 +69,19 @@ T = TypeVar("T")
 
 #: A route: ``async def route(session)`` or a plain ``def route(session)``.
 Route = Callable[["AGISession"], Awaitable[None] | None]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Who may connect to a FastAGIServer given no ``allowed_peers``: this host.
+LOOPBACK_PEERS: tuple[IPNetwork, ...] = (
+    ipaddress.IPv4Network("127.0.0.0/8"),
+    ipaddress.IPv6Network("::1/128"),
+)
+#: At most one warning about refused peers per this many seconds.
+REFUSAL_LOG_INTERVAL = 10.0
+# Hosts whose answer a PeerFilter keeps (a stranger with many addresses fills it, and
+# then the others are worked out each time).
+_MAX_ANSWERS = 64
 
 # How long closing a connection may wait for its write buffer to drain.
 _CLOSE_TIMEOUT = 1.0
@@ -116,6 +138,7 @@ class FastAGIMetrics:
     sessions_hung_up: int = 0
     sessions_cancelled: int = 0
     bad_requests: int = 0  # EOF / timeout / oversize before the environment was complete
+    refused_peers: int = 0  # connections (counted above too) from a peer not allowed
     unknown_routes: int = 0
     in_flight: int = 0
     per_route: dict[str, RouteMetrics] = field(default_factory=dict)
@@ -125,6 +148,108 @@ class FastAGIMetrics:
         if stats is None:
             stats = self.per_route[name] = RouteMetrics()
         return stats
+
+
+# ---------------------------------------------------------------------------
+# Allowed peers
+# ---------------------------------------------------------------------------
+
+
+def _unmapped(network: IPNetwork) -> IPNetwork:
+    """An IPv4-mapped IPv6 network (within ``::ffff:0:0/96``) as the IPv4 network it is."""
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
+
+
+class PeerFilter:
+    """Which peers may connect: those whose address is in one of ``networks``.
+
+    An IPv4-mapped IPv6 address (``::ffff:192.0.2.10``, as a dual-stack socket reports
+    an IPv4 client) is matched as its IPv4 address, and a mapped network likewise.
+    Raises ValueError for no networks at all: every connection would be refused.
+    """
+
+    __slots__ = ("_answers", "networks")
+
+    def __init__(self, networks: Iterable[IPNetwork]) -> None:
+        self.networks = tuple(dict.fromkeys(_unmapped(n) for n in networks))
+        if not self.networks:
+            raise ValueError("allowed_peers is empty: every connection would be refused")
+        # The answer for the first few hosts seen: parsing an address costs more than
+        # the rest of accepting a connection, and calls come from the same few PBXs.
+        self._answers: dict[str | None, bool] = {}
+
+    def allows(self, host: str | None) -> bool:
+        """Whether ``host``, the address part of a socket's peer name, may connect.
+
+        Anything that is not an IP address (no peer name, a Unix socket) may not."""
+        answer = self._answers.get(host)
+        if answer is None:
+            answer = self._allows(host)
+            if len(self._answers) < _MAX_ANSWERS:
+                self._answers[host] = answer
+        return answer
+
+    def _allows(self, host: str | None) -> bool:
+        if host is None:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)
+
+
+class RefusalLog:
+    """The warnings about refused peers: at most one per ``interval`` seconds.
+
+    A stranger can connect thousands of times a second, and the log must stay readable.
+    The first refusal after a quiet interval is told at once; those within the interval
+    after a warning are counted and told in one line, with the latest peer, by the
+    first refusal after the interval or by :meth:`flush` at its end, whichever is first.
+    Pure: the caller passes the time and logs the line it gets back.
+    """
+
+    __slots__ = ("_count", "_latest", "_quiet_until", "interval")
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._quiet_until = -float("inf")
+        self._count = 0  # refusals not told yet
+        self._latest = ""
+
+    @property
+    def due(self) -> float | None:
+        """When :meth:`flush` will have a line to give, or None if nothing is pending."""
+        return self._quiet_until if self._count else None
+
+    def refused(self, peer: str, now: float) -> str | None:
+        """Count a refusal of ``peer`` at ``now``: the line to log now, or None."""
+        self._count += 1
+        self._latest = peer
+        return self._line(now) if now >= self._quiet_until else None
+
+    def flush(self, now: float, *, final: bool = False) -> str | None:
+        """The line for the refusals not told yet once the interval is over, or at once
+        when ``final`` (the server is closing); None when there is none to give."""
+        if self._count and (final or now >= self._quiet_until):
+            return self._line(now)
+        return None
+
+    def _line(self, now: float) -> str:
+        count, self._count = self._count, 0
+        self._quiet_until = now + self.interval
+        if count == 1:
+            return f"refused a FastAGI connection from {self._latest}: not an allowed peer"
+        return (
+            f"refused {count} FastAGI connections from peers not allowed since the last "
+            f"such warning, the latest from {self._latest}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -199,6 +324,16 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         server = self._server
         server.metrics.connections += 1
+        peer = transport.get_extra_info("peername")
+        host = peer[0] if isinstance(peer, tuple) and peer and isinstance(peer[0], str) else None
+        if not server._peers.allows(host):
+            # Before anything is read: a stranger gets no route, no parsing, and teaches
+            # the server's EnvironmentReader no layout. abort(): nothing to send it.
+            self._state = _DONE
+            self._closing = True
+            transport.abort()
+            server._peer_refused(host or "an unknown address")
+            return
         if server._closing:
             self.close()
             return
@@ -253,7 +388,7 @@ class _Connection(asyncio.Protocol):
 
     def _environment_done(self, block: bytes) -> None:
         try:
-            env = parse_environment(block)
+            env = self._server._environment.read(block)
         except AGIProtocolError as exc:
             self._refuse(str(exc))
             return
@@ -742,6 +877,11 @@ class FastAGIServer:
     time to receive the whole environment block; ``command_timeout`` is the
     default per-command reply timeout of each :class:`AGISession`. Both are
     enforced within :data:`DEADLINE_TICK` seconds of passing.
+
+    ``allowed_peers`` are the networks a client may connect from (default
+    :data:`LOOPBACK_PEERS`; ValueError when empty). A connection from anywhere else
+    is aborted as soon as it is made, counted in ``metrics.refused_peers`` and
+    logged, at most once per :data:`REFUSAL_LOG_INTERVAL` seconds.
     """
 
     def __init__(
@@ -750,10 +890,16 @@ class FastAGIServer:
         *,
         header_timeout: float = 5.0,
         command_timeout: float = 10.0,
+        allowed_peers: Iterable[IPNetwork] | None = None,
     ) -> None:
         self.header_timeout = header_timeout
         self.command_timeout = command_timeout
         self.metrics = FastAGIMetrics()
+        self._peers = PeerFilter(LOOPBACK_PEERS if allowed_peers is None else allowed_peers)
+        self._refusals = RefusalLog()
+        self._refusal_flush: asyncio.TimerHandle | None = None
+        # The layouts of the environment blocks our Asterisk sends, learnt from them.
+        self._environment = EnvironmentReader()
         self._routes: dict[str, _RouteEntry] = {}
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -783,6 +929,11 @@ class FastAGIServer:
     @property
     def routes(self) -> tuple[str, ...]:
         return tuple(self._routes)
+
+    @property
+    def allowed_peers(self) -> tuple[IPNetwork, ...]:
+        """The networks clients may connect from (IPv4-mapped ones as IPv4)."""
+        return self._peers.networks
 
     async def start(self, host: str = "127.0.0.1", port: int = 4573) -> None:
         if self._server is not None:
@@ -836,6 +987,9 @@ class FastAGIServer:
         if self._sweeper is not None and not self._live:
             self._sweeper.cancel()
             self._sweeper = None
+        if self._refusal_flush is not None:
+            self._refusal_flush.cancel()
+            self._flush_refusals(final=True)  # the last refusals are told, not lost
         await server.wait_closed()
 
     async def __aenter__(self) -> FastAGIServer:
@@ -855,6 +1009,32 @@ class FastAGIServer:
     def _now(self) -> float:
         assert self._loop is not None
         return self._loop.time()
+
+    # -- refused peers -------------------------------------------------------
+
+    def _peer_refused(self, peer: str) -> None:
+        self.metrics.refused_peers += 1
+        line = self._refusals.refused(peer, self._now())
+        if line is not None:
+            log.warning("%s", line)
+        else:
+            self._flush_refusals_later()
+
+    def _flush_refusals_later(self) -> None:
+        """Tell the refusals not told yet when the quiet interval ends, even if no
+        other peer is refused by then."""
+        due = self._refusals.due
+        if self._refusal_flush is None and due is not None:
+            assert self._loop is not None
+            self._refusal_flush = self._loop.call_at(due, self._flush_refusals)
+
+    def _flush_refusals(self, *, final: bool = False) -> None:
+        self._refusal_flush = None
+        line = self._refusals.flush(self._now(), final=final)
+        if line is not None:
+            log.warning("%s", line)
+        elif not final:
+            self._flush_refusals_later()  # the timer ran a hair early
 
     def _count(self, route: str, outcome: int, seconds: float) -> None:
         stats, metrics = self.metrics.route(route), self.metrics
