@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_DATA_DIR = Path("~/.local/share/switchboard/pgdata").expanduser()
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A DNS name as a browser sends it in an Origin header: ASCII labels (IDNs in punycode).
+_DNS_NAME = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 class ConfigError(ValueError):
@@ -45,6 +54,8 @@ class FastAGIConfig:
     budget_ms: int = 200
     # A caller who called within this many hours is a repeat caller.
     repeat_window_hours: int = 24
+    # Who may connect; empty: this host (127.0.0.0/8, ::1) and every [pbx.NAME] host.
+    allowed_peers: tuple[IPNetwork, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class WebConfig:
     port: int = 8080
     # Only set behind a TLS-terminating proxy; makes the session cookie Secure.
     secure_cookies: bool = False
+    # The origin browsers reach the board at (scheme://host[:port], normalised), or "".
+    public_origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,50 @@ class _Reader:
             return default
         return value
 
+    def networks(self, section: str, table: Mapping[str, Any], key: str) -> tuple[IPNetwork, ...]:
+        """A list of addresses or networks: a TOML list, or a comma-separated string (as
+        from the environment). Each entry is read with ``ip_network(strict=False)``, so
+        ``192.0.2.10`` is ``192.0.2.10/32`` and ``192.0.2.7/24`` is ``192.0.2.0/24``."""
+        value = table.get(key, [])
+        if isinstance(value, str):
+            entries: list[Any] = (
+                [part.strip() for part in value.split(",")] if value.strip() else []
+            )
+        elif isinstance(value, list):
+            entries = value
+        else:
+            self.problems.append(
+                f"{section}.{key}: expected a list of addresses or networks, got {value!r}"
+            )
+            return ()
+        networks: list[IPNetwork] = []
+        for entry in entries:
+            try:
+                if not isinstance(entry, str):
+                    raise TypeError
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except (TypeError, ValueError):
+                self.problems.append(
+                    f"{section}.{key}: {entry!r} is not an IP address or network "
+                    "(e.g. 192.0.2.10, 192.0.2.0/24, 2001:db8::/64)"
+                )
+        return tuple(networks)
+
+    def origin(self, section: str, table: Mapping[str, Any], key: str) -> str:
+        """``scheme://host[:port]`` (http or https, nothing else), normalised: scheme and
+        host lower-case, no trailing slash, no default port. Empty stays empty."""
+        value = self.string(section, table, key, "")
+        if not value:
+            return ""
+        origin = _origin(value)
+        if origin is None:
+            self.problems.append(
+                f"{section}.{key}: expected an origin such as https://board.example.com or "
+                f"http://192.0.2.10:8080 (http or https, no path, query or user), got {value!r}"
+            )
+            return ""
+        return origin
+
     def host(self, section: str, table: Mapping[str, Any], key: str, default: str) -> str:
         value = self.string(section, table, key, default)
         if value == "localhost":
@@ -178,6 +235,37 @@ class _Reader:
                     f"{section}.{key}: expected a host name or IP address, got {value!r}"
                 )
         return value
+
+
+def _origin(value: str) -> str | None:
+    """``value`` as a normalised origin, or None when it is not one."""
+    if any(c.isspace() or c in "?#@%\\" for c in value) or not value.isascii():
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:  # a port that is not a number or out of range, a bad [IPv6]
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""  # lower-case already
+    if scheme not in _DEFAULT_PORTS or parts.path not in ("", "/") or not _is_host(host):
+        return None
+    if port == 0 or parts.netloc.endswith(":"):
+        return None
+    if ":" in host:
+        host = f"[{ipaddress.IPv6Address(host).compressed}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _is_host(host: str) -> bool:
+    """An IP address, or a DNS name of ASCII labels."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _DNS_NAME.fullmatch(host) is not None and len(host) <= 253
+    return True
 
 
 def _build(raw: dict[str, Any]) -> Config:
@@ -196,7 +284,9 @@ def _build(raw: dict[str, Any]) -> Config:
     )
 
     agi_raw = read.table(raw, "fastagi")
-    read.unknown("fastagi", agi_raw, {"host", "port", "budget_ms", "repeat_window_hours"})
+    read.unknown(
+        "fastagi", agi_raw, {"host", "port", "budget_ms", "repeat_window_hours", "allowed_peers"}
+    )
     fastagi = FastAGIConfig(
         host=read.host("fastagi", agi_raw, "host", FastAGIConfig.host),
         port=read.port("fastagi", agi_raw, "port", FastAGIConfig.port),
@@ -204,14 +294,16 @@ def _build(raw: dict[str, Any]) -> Config:
         repeat_window_hours=read.integer(
             "fastagi", agi_raw, "repeat_window_hours", 24, low=1, high=24 * 30
         ),
+        allowed_peers=read.networks("fastagi", agi_raw, "allowed_peers"),
     )
 
     web_raw = read.table(raw, "web")
-    read.unknown("web", web_raw, {"host", "port", "secure_cookies"})
+    read.unknown("web", web_raw, {"host", "port", "secure_cookies", "public_origin"})
     web = WebConfig(
         host=read.host("web", web_raw, "host", WebConfig.host),
         port=read.port("web", web_raw, "port", WebConfig.port),
         secure_cookies=read.boolean("web", web_raw, "secure_cookies", False),
+        public_origin=read.origin("web", web_raw, "public_origin"),
     )
 
     db_raw = read.table(raw, "database")

@@ -8,9 +8,11 @@ then closes the database last.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,9 +23,9 @@ from ami_bridge.hub import BoardHub
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from pbx_agi.caller_directory import CallerDirectory
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi import LOOPBACK_PEERS, FastAGIServer, IPNetwork
 from pbx_agi.recognize import RecognizeRoute
-from switchboard.config import Config
+from switchboard.config import Config, ConfigError, PBXConfig
 from switchboard.database import Database, open_database
 from switchboard_ui.app import create_app
 
@@ -61,6 +63,8 @@ class Services:
 
 
 async def start_services(config: Config) -> Services:
+    # First: a PBX host name that does not resolve stops the start before anything runs.
+    fastagi_peers = await fastagi_allowed_peers(config) if config.services.fastagi else ()
     database = await open_database(config.database)
     hub = BoardHub()
     journal = CallJournal(database.pool, region=config.default_region)
@@ -79,7 +83,7 @@ async def start_services(config: Config) -> Services:
         if config.services.fastagi:
             services.directory = CallerDirectory(database.pool)
             await services.directory.start()
-            services.fastagi = FastAGIServer()
+            services.fastagi = FastAGIServer(allowed_peers=fastagi_peers)
             services.fastagi.add_route(
                 "recognize",
                 RecognizeRoute.from_directory(
@@ -98,6 +102,7 @@ async def start_services(config: Config) -> Services:
                 hub,
                 secure_cookies=config.web.secure_cookies,
                 region=config.default_region,
+                public_origin=config.web.public_origin,
             )
             services.web_runner = web.AppRunner(app)
             await services.web_runner.setup()
@@ -110,6 +115,59 @@ async def start_services(config: Config) -> Services:
         await services.close()
         raise
     return services
+
+
+#: Resolves a host name as ``loop.getaddrinfo(host, None, type=SOCK_STREAM)`` does.
+Resolver = Callable[[str], Awaitable[Sequence[tuple[object, ...]]]]
+
+
+async def fastagi_allowed_peers(
+    config: Config, resolve: Resolver | None = None
+) -> tuple[IPNetwork, ...]:
+    """The networks FastAGI clients may connect from: ``fastagi.allowed_peers``, or when
+    that is empty this host and the addresses of every ``[pbx.NAME] host``.
+
+    Host names are resolved once, here, at start (``resolve`` defaults to the running
+    loop's getaddrinfo): one that does not resolve is a ConfigError naming its key.
+    """
+    if config.fastagi.allowed_peers:
+        return config.fastagi.allowed_peers
+    if resolve is None:
+        loop = asyncio.get_running_loop()
+
+        async def resolve(host: str) -> Sequence[tuple[object, ...]]:
+            return await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+
+    peers: list[IPNetwork] = list(LOOPBACK_PEERS)
+    problems: list[str] = []
+    for pbx in config.pbx:
+        try:
+            peers += _host_networks(await resolve(pbx.host))
+        except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+            problems.append(_unresolved(pbx, exc))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(dict.fromkeys(peers))
+
+
+def _host_networks(addresses: Sequence[tuple[object, ...]]) -> list[IPNetwork]:
+    """The address of each getaddrinfo entry, as a one-address network."""
+    networks: list[IPNetwork] = []
+    for *_, sockaddr in addresses:
+        if isinstance(sockaddr, tuple) and sockaddr and isinstance(sockaddr[0], str):
+            # "fe80::1%eth0": the zone names the link, not the address.
+            networks.append(ipaddress.ip_network(sockaddr[0].partition("%")[0]))
+    if not networks:
+        raise OSError("no IP address")
+    return networks
+
+
+def _unresolved(pbx: PBXConfig, exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return (
+        f"pbx.{pbx.name}.host: {pbx.host!r} does not resolve ({reason}); FastAGI accepts "
+        "calls from the PBX hosts by default, or set fastagi.allowed_peers"
+    )
 
 
 async def run(
