@@ -18,13 +18,13 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_bridge.call_desk import CallDesk
-from ami_bridge.hub import BoardHub, Message
 from ami_bridge.journal import CallJournal
-from ami_bridge.model import Change, PBXModel
-from ami_bridge.presence import PresenceChange, PresenceModel, conversations
 from ami_bridge.presence_journal import PresenceJournal
 from ami_bridge.protocol import DecodingAMIProtocol
+from switchboard.board.hub import BoardHub, Message
 from switchboard.config import PBXConfig
+from switchboard.core.calls.model import Change, PBXModel
+from switchboard.core.calls.presence import PresenceChange, PresenceModel, conversations
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ami_bridge.call_control import (
+from switchboard.board.hub import BoardHub, Message
+from switchboard.core.calls.control import (
     PHONES_CONTEXT,
     Act,
     Actor,
@@ -28,8 +29,7 @@ from ami_bridge.call_control import (
     Refusal,
     check_target,
 )
-from ami_bridge.hub import BoardHub, Message
-from ami_bridge.model import PBXModel
+from switchboard.core.calls.model import PBXModel
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ami_bridge.background_writer import BackgroundWriter
-from ami_bridge.model import Call, Change
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.calls.model import Call, Change
+from switchboard.core.numbers import NumberKind, normalise
+from switchboard.store.background_writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ami_bridge.background_writer import BackgroundWriter
-from ami_bridge.presence import Extension, ExtensionRemoved, PresenceChange
+from switchboard.core.calls.presence import Extension, ExtensionRemoved, PresenceChange
+from switchboard.store.background_writer import BackgroundWriter
 
 _INSERT = """
 INSERT INTO presence_log (pbx, extension, at, shown, device, presence, note, until,

@@ -24,8 +24,8 @@ from panoramisk import utils
 from panoramisk.message import Message
 
 from ami_bridge.bridge import event_headers
-from ami_bridge.model import CallEnded, Change, PBXModel
-from ami_bridge.presence import ExtensionRemoved, PresenceModel, conversations
+from switchboard.core.calls.model import CallEnded, Change, PBXModel
+from switchboard.core.calls.presence import ExtensionRemoved, PresenceModel, conversations
 
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 _GREETING = "Asterisk Call Manager/"

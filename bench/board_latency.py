@@ -41,12 +41,12 @@ import asyncpg
 from aiohttp import WSMsgType, web
 
 from ami_bridge.bridge import AMIBridge
-from ami_bridge.hub import PROTOCOL_VERSION, BoardHub, Message
 from ami_bridge.journal import CallJournal
 from ami_bridge.replay import read_recording
 from bench.measure import embedded_postgres, percentile
+from switchboard.board.hub import PROTOCOL_VERSION, BoardHub, Message
 from switchboard.config import PBXConfig
-from switchboard.database import migrate
+from switchboard.store.database import migrate
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 
@@ -111,7 +111,7 @@ def extensions_source(count: int, pbx: str) -> Callable[[], Message]:
     """A SYNTHETIC snapshot part of COUNT extensions (the presence model is not wired into
     the bridge's snapshot yet). Fresh objects on every call, as a live source gives."""
     try:
-        from ami_bridge.presence import Extension
+        from switchboard.core.calls.presence import Extension
 
         def entry(i: int) -> dict[str, Any]:
             return Extension(pbx, str(200 + i), name=f"Employee {i}", device="idle").to_json()

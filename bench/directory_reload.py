@@ -36,7 +36,7 @@ from bench.measure import embedded_postgres, percentile
 from bench.recognition import load
 from pbx_agi import caller_directory
 from pbx_agi.caller_directory import CallerDirectory, DirectorySnapshot
-from switchboard.database import migrate
+from switchboard.store.database import migrate
 
 TICK_S = 0.001
 

@@ -26,7 +26,7 @@ def make_workdir() -> Path:
 @contextmanager
 def embedded_postgres() -> Iterator[Any]:
     """A fresh embedded PostgreSQL in a work folder of its own, both gone afterwards."""
-    from switchboard.database import start_embedded
+    from switchboard.store.database import start_embedded
 
     workdir = make_workdir()
     server = start_embedded(workdir / "pgdata")

@@ -41,7 +41,7 @@ from bench.measure import embedded_postgres, percentile
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
-from switchboard.database import migrate
+from switchboard.store.database import migrate
 
 MOBILE_PREFIXES = ["+3161", "+3162", "+3163", "+3164", "+3165"]
 SLICE = 500  # calls per turn of each server

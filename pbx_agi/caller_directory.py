@@ -23,8 +23,8 @@ from typing import Any
 
 import asyncpg
 
-from pbx_agi.recognition import PastCall
-from switchboard.contacts import ContactMatch
+from switchboard.core.contacts import ContactMatch
+from switchboard.core.recognition import PastCall
 
 log = logging.getLogger(__name__)
 

@@ -73,11 +73,12 @@ from pbx_agi.agi_protocol import (
     AGIProtocolError,
     parse_environment,
 )
-from pbx_agi.recognition import PastCall, Recognition, recognise, summarise_history
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.config import ConfigError, load_config
-from switchboard.contacts import FIND_BY_NUMBER_SQL, ContactMatch, contact_match
-from switchboard.numbers import normalise
+from switchboard.core.contacts import ContactMatch
+from switchboard.core.numbers import normalise
+from switchboard.core.recognition import PastCall, Recognition, recognise, summarise_history
+from switchboard.store.contacts import FIND_BY_NUMBER_SQL, contact_match
 
 PROG = "switchboard-agi-recognize"
 CONFIG_ENV = "SWITCHBOARD_CONFIG"

@@ -12,8 +12,8 @@ whichever of the two recognitions answered.
 from __future__ import annotations
 
 from pbx_agi.agi_protocol import mset_commands
-from pbx_agi.recognition import Recognition
-from pbx_agi.routing import decide_route
+from switchboard.core.queue_priority import decide_route
+from switchboard.core.recognition import Recognition
 
 
 def recognition_commands(recognition: Recognition) -> list[str]:

@@ -18,16 +18,16 @@ import asyncpg
 from pbx_agi.agi_protocol import AGIEnvironment
 from pbx_agi.caller_directory import CallerDirectory, CallerFacts
 from pbx_agi.fastagi import AGISession
-from pbx_agi.recognition import Recognition, recognise, summarise_history
 from pbx_agi.recognition_commands import recognition_commands
-from switchboard.contacts import find_by_number
-from switchboard.numbers import (
+from switchboard.core.numbers import (
     MAX_RAW_LENGTH,
     CallerNumber,
     NumberKind,
     known_number,
     normalise,
 )
+from switchboard.core.recognition import Recognition, recognise, summarise_history
+from switchboard.store.contacts import find_by_number
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from pbx_agi.recognition import Confidence, recognise
-from switchboard.contacts import find_by_number
-from switchboard.messages import Translate, english
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.messages import Translate, english
+from switchboard.core.numbers import NumberKind, normalise
+from switchboard.core.recognition import Confidence, recognise
+from switchboard.store.contacts import find_by_number
 
 HISTORY_LIMIT = 10
 

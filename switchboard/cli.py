@@ -16,8 +16,8 @@ from typing import TypeVar
 import asyncpg
 
 from switchboard.config import Config, ConfigError, load_config
-from switchboard.contacts import ContactError
-from switchboard.database import DatabaseError
+from switchboard.core.contacts import ContactError
+from switchboard.store.database import DatabaseError
 from switchboard_ui.auth import UserError
 
 T = TypeVar("T")
@@ -124,18 +124,6 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--pbx", default="replay", help="PBX name in the call ids")
     replay.set_defaults(handler=_replay)
 
-    sandbox = commands.add_parser(
-        "sandbox", help="the sandbox Asterisk: up | down | status | cli CMD"
-    )
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(handler=_sandbox)
-
-    demo = commands.add_parser(
-        "demo", help="sandbox Asterisk + embedded PostgreSQL + all services + simulated callers"
-    )
-    demo.add_argument("--port", type=int, default=8080, help="board port")
-    demo.add_argument("--calls-every", type=float, default=8.0, help="seconds between callers")
-    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -154,7 +142,7 @@ def _on_database(
     args: argparse.Namespace, action: Callable[[asyncpg.Pool, Config], Awaitable[T]]
 ) -> T:
     """Run ``action`` against the configured database (migrated first), then close it."""
-    from switchboard.database import open_database
+    from switchboard.store.database import open_database
 
     config = _config(args)
 
@@ -202,7 +190,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _contact_add(args: argparse.Namespace) -> int:
-    from switchboard.contacts import add_contact
+    from switchboard.store.contacts import add_contact
 
     async def add(pool: asyncpg.Pool, config: Config) -> int:
         return await add_contact(
@@ -220,7 +208,7 @@ def _contact_add(args: argparse.Namespace) -> int:
 
 
 def _contacts_import(args: argparse.Namespace) -> int:
-    from switchboard.contact_import import (
+    from switchboard.contact_files import (
         MAX_FILE_BYTES,
         ContactImportError,
         ImportResult,
@@ -271,7 +259,7 @@ def _contacts_import(args: argparse.Namespace) -> int:
 
 
 def _contacts_format(path: Path, data: bytes) -> str:
-    from switchboard.contact_import import looks_like_vcard
+    from switchboard.contact_files import looks_like_vcard
 
     if looks_like_vcard(data) or path.suffix.lower() in {".vcf", ".vcard"}:
         return "vcard"
@@ -295,18 +283,6 @@ def _replay(args: argparse.Namespace) -> int:
     for problem in recording.problems:
         print(f"switchboard: {args.file}: {problem}", file=sys.stderr)
     return 1 if recording.problems else 0
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    from switchboard import sandbox
-
-    return sandbox.main(args.sandbox_args)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from switchboard import demo
-
-    return demo.main(port=args.port, calls_every_s=args.calls_every)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ from typing import Any, Literal
 import asyncpg
 import phonenumbers
 
-from switchboard.contacts import LabelledNumber, add_numbers, store_new_contact
-from switchboard.messages import Translate, english
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.contacts import LabelledNumber
+from switchboard.core.messages import Translate, english
+from switchboard.core.numbers import NumberKind, normalise
+from switchboard.store.contacts import add_numbers, store_new_contact
 
 Language = Literal["nl", "en"]
 

@@ -28,8 +28,9 @@ from typing import Any
 
 import asyncpg
 
-from switchboard.contact_import import ImportedContact, ImportResult, RowProblem
-from switchboard.contacts import ContactError, add_numbers, store_new_contact
+from switchboard.contact_files import ImportedContact, ImportResult, RowProblem
+from switchboard.core.contacts import ContactError
+from switchboard.store.contacts import add_numbers, store_new_contact
 
 DEFAULT_SOURCE = "import"
 MAX_SOURCE_CHARS = 100  # migration 0002

@@ -19,14 +19,14 @@ from datetime import timedelta
 from aiohttp import web
 
 from ami_bridge.bridge import AMIBridge
-from ami_bridge.hub import BoardHub
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import LOOPBACK_PEERS, FastAGIServer, IPNetwork
 from pbx_agi.recognize import RecognizeRoute
+from switchboard.board.hub import BoardHub
 from switchboard.config import Config, ConfigError, PBXConfig
-from switchboard.database import Database, open_database
+from switchboard.store.database import Database, open_database
 from switchboard_ui.app import create_app
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import asyncpg
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ami_bridge.hub import BoardHub, Subscription, SubscriptionDropped
+from switchboard.board.hub import BoardHub, Subscription, SubscriptionDropped
 from switchboard.caller_card import caller_card, save_note
 from switchboard_ui import auth, i18n
 from switchboard_ui.login_throttle import LoginThrottle

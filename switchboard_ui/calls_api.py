@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ami_bridge.call_control import Act, Actor, Refusal
+from switchboard.core.calls.control import Act, Actor, Refusal
 from switchboard_ui import i18n
 from switchboard_ui.app import HUB, POOL, current_session
 from switchboard_ui.auth import user_extension

@@ -34,8 +34,8 @@ from switchboard.contact_edit import (
     update_contact,
     verify_number,
 )
-from switchboard.messages import Translate
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.messages import Translate
+from switchboard.core.numbers import NumberKind, normalise
 from switchboard_ui import i18n
 from switchboard_ui.app import POOL, REGION, current_session, logged_in_page
 

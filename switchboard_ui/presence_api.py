@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from ami_bridge.bridge import PBXUnavailable
-from ami_bridge.presence import one_line
+from switchboard.core.calls.presence import one_line
 from switchboard_ui.app import HUB, current_session
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from ami_bridge.hub import BoardHub
-from switchboard.database import migrate
-from switchboard.sandbox import Sandbox, SandboxSettings
+from devtools.sandbox import Sandbox, SandboxSettings
+from switchboard.board.hub import BoardHub
+from switchboard.store.database import migrate
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 

@@ -10,8 +10,8 @@ from typing import Any
 from panoramisk import Manager
 
 from ami_bridge.bridge import event_headers
-from ami_bridge.model import PBXModel
-from switchboard.sipp import place_call
+from devtools.sipp import place_call
+from switchboard.core.calls.model import PBXModel
 
 VARIABLES = [
     "CALLERID(name)",

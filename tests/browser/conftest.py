@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from ami_bridge.hub import BoardHub
+from switchboard.board.hub import BoardHub
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 from tests.conftest import free_port

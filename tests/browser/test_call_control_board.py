@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from switchboard.sipp import place_call, start_phone
+from devtools.sipp import place_call, start_phone
 from switchboard_ui.auth import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
-from switchboard.contacts import add_contact
+from switchboard.store.contacts import add_contact
 from tests.browser.conftest import Board, logged_in, waiting_call
 from tests.conftest import ARTIFACTS
 

@@ -17,8 +17,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from ami_bridge.bridge import PING_INTERVAL_S
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call
 from tests.browser.test_thin_slice import logged_in_board
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 

@@ -13,9 +13,9 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from ami_bridge.bridge import AMIBridge
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call, run_call, start_phone
 from switchboard.config import PBXConfig
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call, run_call, start_phone
 from tests.browser.conftest import Board, logged_in
 from tests.conftest import ARTIFACTS
 

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from switchboard.contacts import add_contact
-from switchboard.sipp import place_call
+from devtools.sipp import place_call
+from switchboard.store.contacts import add_contact
 from switchboard_ui.auth import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 

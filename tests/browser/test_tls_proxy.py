@@ -19,7 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
-from ami_bridge.hub import BoardHub
+from switchboard.board.hub import BoardHub
 from switchboard_ui.app import SESSION_COOKIE, create_app
 from switchboard_ui.auth import create_user
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, waiting_call

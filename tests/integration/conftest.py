@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from panoramisk import Manager
 
-from switchboard.sandbox import Sandbox
+from devtools.sandbox import Sandbox
 from tests.conftest import RunningSwitchboard
 from tests.sandbox_ami import Asterisk
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ami_bridge.bridge import AMIBridge
-from ami_bridge.hub import BoardHub, Message, Subscription
+from switchboard.board.hub import BoardHub, Message, Subscription
 from switchboard.config import PBXConfig
 
 PING_S = 0.5

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
-from ami_bridge.hub import BoardHub
+from switchboard.board.hub import BoardHub
 from switchboard_ui import auth, session_sockets
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
-from switchboard.contacts import add_contact
+from switchboard.store.contacts import add_contact
 from switchboard_ui.app import SESSION_COOKIE
 from switchboard_ui.session_sockets import SESSION_ENDED
 from tests.conftest import BOARD_PASSWORD, log_in

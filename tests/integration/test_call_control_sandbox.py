@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from switchboard.sipp import SippProcess, place_call, start_phone
+from devtools.sipp import SippProcess, place_call, start_phone
 from switchboard_ui.auth import create_user
 from tests.conftest import RunningSwitchboard
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import asyncpg
 
 from ami_bridge.journal import CallJournal
-from ami_bridge.model import PBXModel
 from ami_bridge.replay import read_recording, replay_changes
 from pbx_agi.classic_agi import fetch_facts
-from pbx_agi.recognition import summarise_history
 from switchboard.caller_card import caller_card
-from switchboard.numbers import normalise
+from switchboard.core.calls.model import PBXModel
+from switchboard.core.numbers import normalise
+from switchboard.core.recognition import summarise_history
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 LATER = datetime(2027, 1, 1, tzinfo=UTC)

@@ -18,12 +18,12 @@ import asyncpg
 import pytest
 
 from ami_bridge.bridge import AMIBridge
-from ami_bridge.hub import BoardHub
 from ami_bridge.journal import CallJournal
-from ami_bridge.model import Call, CallState
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call, start_phone
+from switchboard.board.hub import BoardHub
 from switchboard.config import PBXConfig
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call, start_phone
+from switchboard.core.calls.model import Call, CallState
 
 pytestmark = pytest.mark.integration
 

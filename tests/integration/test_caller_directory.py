@@ -13,7 +13,7 @@ import pytest
 
 from pbx_agi import caller_directory
 from pbx_agi.caller_directory import CallerDirectory
-from switchboard.contacts import add_contact
+from switchboard.store.contacts import add_contact
 
 pytestmark = pytest.mark.integration
 

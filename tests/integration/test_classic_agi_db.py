@@ -26,8 +26,8 @@ from pbx_agi import classic_agi
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
-from switchboard import contacts
-from switchboard.contacts import add_contact
+from switchboard.store import contacts
+from switchboard.store.contacts import add_contact
 from tests.asterisk_model import variables_set
 
 pytestmark = pytest.mark.integration

@@ -27,12 +27,12 @@ import asyncpg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from devtools import sipp
+from devtools.sandbox import FASTAGI_HOST, Sandbox
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
-from switchboard import sipp
-from switchboard.contacts import add_contact
-from switchboard.sandbox import FASTAGI_HOST, Sandbox
+from switchboard.store.contacts import add_contact
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration

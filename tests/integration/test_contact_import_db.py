@@ -17,10 +17,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from switchboard.contact_import import ColumnMapping, ImportResult, parse_csv, parse_vcards
+from switchboard.contact_files import ColumnMapping, ImportResult, parse_csv, parse_vcards
 from switchboard.contact_store import ImportSummary, import_contacts
-from switchboard.contacts import add_contact, find_by_number
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.numbers import NumberKind, normalise
+from switchboard.store.contacts import add_contact, find_by_number
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ami_bridge.hub import BoardHub
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call
+from switchboard.board.hub import BoardHub
 from switchboard.config import FastAGIConfig
-from switchboard.contacts import add_contact
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call
+from switchboard.store.contacts import add_contact
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 from tests.conftest import RunningSwitchboard

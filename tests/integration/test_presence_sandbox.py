@@ -17,11 +17,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.bridge import AMIBridge
-from ami_bridge.hub import BoardHub, Message, Subscription
 from ami_bridge.presence_journal import PresenceJournal
+from devtools.sandbox import Sandbox
+from devtools.sipp import run_call
+from switchboard.board.hub import BoardHub, Message, Subscription
 from switchboard.config import PBXConfig
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import run_call
 from switchboard_ui.app import create_app
 from switchboard_ui.auth import create_user
 from tests.conftest import BOARD_PASSWORD, log_in

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from switchboard.contacts import add_contact
-from switchboard.display import sanitise_display_name
-from switchboard.sandbox import Sandbox
-from switchboard.sipp import place_call, start_phone
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call, start_phone
+from switchboard.core.text import sanitise_display_name
+from switchboard.store.contacts import add_contact
 from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk, call_and_read
 
 pytestmark = pytest.mark.integration

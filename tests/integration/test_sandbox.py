@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from switchboard import sipp
-from switchboard.sandbox import (
+from devtools import sipp
+from devtools.sandbox import (
     AMI_PORT,
     AMI_SECRET,
     AMI_USERNAME,

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from switchboard.config import DatabaseConfig
-from switchboard.database import migrate, open_database
+from switchboard.store.database import migrate, open_database
 from tests.asterisk_model import variables_set
 from tests.conftest import free_port
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from ami_bridge import background_writer
-from ami_bridge.background_writer import BackgroundWriter
+from switchboard.store import background_writer
+from switchboard.store.background_writer import BackgroundWriter
 
 
 class TargetServerAttributeNotMatched(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ami_bridge.call_control import (
+from switchboard.core.calls.control import (
     TIMEOUTS_S,
     Act,
     Actor,
@@ -14,7 +14,7 @@ from ami_bridge.call_control import (
     Refusal,
     extension_of,
 )
-from ami_bridge.model import PBXModel
+from switchboard.core.calls.model import PBXModel
 
 CALLER = ("1.1", "1.1", "PJSIP/trunk-00000001")
 ANNA = Actor("anna", "Anna", "receptionist", "200")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ami_bridge.call_control import Act, Actor, Claim, Refusal
 from ami_bridge.call_desk import CallDesk
-from ami_bridge.hub import BoardHub
-from ami_bridge.model import PBXModel
+from switchboard.board.hub import BoardHub
+from switchboard.core.calls.control import Act, Actor, Claim, Refusal
+from switchboard.core.calls.model import PBXModel
 from tests.unit.test_call_control import WAITING, WITH_ANNA, ev, model_after
 
 ANNA = Actor("anna", "Anna", "receptionist", "200")

@@ -1,6 +1,12 @@
 """The live call model, fed AMI events as Asterisk 22 sends them."""
 
-from ami_bridge.model import HUNG_UP_REMEMBERED, CallChanged, CallEnded, CallState, PBXModel
+from switchboard.core.calls.model import (
+    HUNG_UP_REMEMBERED,
+    CallChanged,
+    CallEnded,
+    CallState,
+    PBXModel,
+)
 
 
 def channel(event: str, uid: str, linked: str, name: str, **extra: str) -> dict[str, str]:

@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pbx_agi.recognition import Confidence
 from switchboard.caller_card import describe, explain
-from switchboard.numbers import NumberKind
+from switchboard.core.numbers import NumberKind
+from switchboard.core.recognition import Confidence
 from switchboard_ui.i18n import translator
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

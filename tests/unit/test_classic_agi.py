@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from devtools.sandbox import classic_agi_mounts
 from pbx_agi import classic_agi
 from pbx_agi.agi_protocol import AGIHeaderIncomplete, AGIHeaderTooLarge
-from switchboard.sandbox import classic_agi_mounts
 from tests.asterisk_model import variables_set
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from switchboard.contact_edit import (
     number_patterns,
     parse_contact_form,
 )
-from switchboard.contacts import LabelledNumber
+from switchboard.core.contacts import LabelledNumber
 from switchboard_ui import i18n
 
 

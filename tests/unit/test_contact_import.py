@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.contact_import import (
+from switchboard.contact_files import (
     MAX_FILE_BYTES,
     MAX_ROW_CHARS,
     ColumnMapping,

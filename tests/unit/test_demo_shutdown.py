@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from switchboard import demo
-from switchboard.sandbox import SandboxStatus
+from devtools import demo
+from devtools.sandbox import SandboxStatus
 
 
 class FakeSandbox:

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchboard.display import MAX_DISPLAY_NAME, sanitise_display_name
-from switchboard.numbers import NumberKind, known_number, normalise
+from switchboard.core.numbers import NumberKind, known_number, normalise
+from switchboard.core.text import MAX_DISPLAY_NAME, sanitise_display_name
 
 
 @pytest.mark.parametrize(

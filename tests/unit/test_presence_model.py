@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from ami_bridge.model import PBXModel
-from ami_bridge.presence import (
+from switchboard.core.calls.model import PBXModel
+from switchboard.core.calls.presence import (
     ExtensionChanged,
     ExtensionRemoved,
     PresenceModel,

@@ -6,12 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pbx_agi.agi_protocol import sanitize_value
-from pbx_agi.recognition import Confidence, display_text, recognise
 from pbx_agi.recognition_commands import recognition_commands
-from pbx_agi.routing import decide_route
-from switchboard.contacts import ContactMatch
-from switchboard.display import sanitise_display_name
-from switchboard.numbers import normalise
+from switchboard.core.contacts import ContactMatch
+from switchboard.core.numbers import normalise
+from switchboard.core.queue_priority import decide_route
+from switchboard.core.recognition import Confidence, display_text, recognise
+from switchboard.core.text import sanitise_display_name
 from tests.asterisk_model import asterisk_parse_args, variables_set
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

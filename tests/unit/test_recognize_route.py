@@ -11,7 +11,7 @@ from pbx_agi.agi_protocol import parse_environment
 from pbx_agi.caller_directory import CallerFacts
 from pbx_agi.fastagi import FastAGIServer
 from pbx_agi.recognize import RecognizeRoute
-from switchboard.contacts import ContactMatch
+from switchboard.core.contacts import ContactMatch
 from tests.asterisk_model import variables_set
 
 ANNA = ContactMatch(7, "Anna de Vries", "Bakkerij", True, "nl", datetime.now(UTC))

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pbx_agi.recognition import CallerHistory, PastCall, recognise, summarise_history
-from pbx_agi.routing import decide_route
-from switchboard.contacts import ContactMatch
-from switchboard.numbers import normalise
+from switchboard.core.contacts import ContactMatch
+from switchboard.core.numbers import normalise
+from switchboard.core.queue_priority import decide_route
+from switchboard.core.recognition import CallerHistory, PastCall, recognise, summarise_history
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

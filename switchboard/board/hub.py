@@ -29,8 +29,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ami_bridge.model import CallChanged, CallEnded, Change
-from ami_bridge.presence import ExtensionChanged, PresenceChange
+from switchboard.core.calls.model import CallChanged, CallEnded, Change
+from switchboard.core.calls.presence import ExtensionChanged, PresenceChange
 
 if TYPE_CHECKING:
     from ami_bridge.call_desk import CallDesk

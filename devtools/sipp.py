@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from switchboard.sandbox import LOOPBACK, PHONE_PORT_BASE, SIP_PORT
+from devtools.sandbox import LOOPBACK, PHONE_PORT_BASE, SIP_PORT
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "tests" / "sipp"
 CALLER_SCENARIO = SCENARIO_DIR / "caller.xml"

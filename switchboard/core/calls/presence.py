@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ami_bridge.model import Call, Channel, _party
+from switchboard.core.calls.model import Call, Channel, _party
 
 Event = Mapping[str, str]
 

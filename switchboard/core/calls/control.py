@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from ami_bridge.model import CallState, Channel, PBXModel
+from switchboard.core.calls.model import CallState, Channel, PBXModel
 
 Event = Mapping[str, str]
 

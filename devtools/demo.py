@@ -1,4 +1,4 @@
-"""`switchboard demo`: the whole product on one machine, with simulated callers.
+"""`python -m devtools demo`: the whole product on one machine, with simulated callers.
 
 Sandbox Asterisk + embedded PostgreSQL + FastAGI + AMI bridge + board, a SIPp phone
 for the operator and a trickle of SIPp callers, some known, some not.
@@ -13,6 +13,8 @@ import random
 import secrets
 from pathlib import Path
 
+from devtools.sandbox import Sandbox, SandboxSettings
+from devtools.sipp import SippProcess, place_call, start_phone
 from switchboard.config import (
     Config,
     DatabaseConfig,
@@ -21,10 +23,8 @@ from switchboard.config import (
     ServicesConfig,
     WebConfig,
 )
-from switchboard.contacts import add_contact
-from switchboard.sandbox import Sandbox, SandboxSettings
 from switchboard.service import Services, run
-from switchboard.sipp import SippProcess, place_call, start_phone
+from switchboard.store.contacts import add_contact
 from switchboard_ui.auth import create_user
 
 log = logging.getLogger(__name__)

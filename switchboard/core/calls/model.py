@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from switchboard.display import sanitise_display_name
-from switchboard.numbers import WITHHELD_WORDS
+from switchboard.core.numbers import WITHHELD_WORDS
+from switchboard.core.text import sanitise_display_name
 
 Event = Mapping[str, str]
 

@@ -14,9 +14,9 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from switchboard.contacts import ContactMatch
-from switchboard.display import MAX_DISPLAY_NAME, sanitise_display_name
-from switchboard.numbers import CallerNumber
+from switchboard.core.contacts import ContactMatch
+from switchboard.core.numbers import CallerNumber
+from switchboard.core.text import MAX_DISPLAY_NAME, sanitise_display_name
 
 # After this long without verification a match is shown as "verify first".
 VERIFICATION_VALID_FOR = timedelta(days=365)

@@ -1,32 +1,18 @@
-"""Contacts and their numbers in PostgreSQL."""
+"""Contacts and their numbers in PostgreSQL: this module owns the SQL of ``contacts`` and
+``contact_numbers``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.contacts import ContactError, ContactFields, ContactMatch, NewContact
+from switchboard.core.numbers import NumberKind, normalise
 
 if TYPE_CHECKING:
     # Only for annotations: the classic AGI script (pbx_agi/classic_agi.py) imports
     # this module once per call and talks to PostgreSQL with psycopg, not asyncpg.
     import asyncpg
-
-
-class ContactError(ValueError):
-    """A contact could not be stored as given."""
-
-
-@dataclass(frozen=True, slots=True)
-class ContactMatch:
-    contact_id: int
-    name: str
-    company: str | None
-    vip: bool
-    language: str
-    verified_at: datetime | None
 
 
 #: The contacts who have one number (``$1``, E.164), best verified first.
@@ -52,50 +38,6 @@ def contact_match(row: Mapping[str, Any]) -> ContactMatch:
 async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
     rows = await pool.fetch(FIND_BY_NUMBER_SQL, e164)
     return [contact_match(r) for r in rows]
-
-
-@dataclass(frozen=True)
-class LabelledNumber:
-    """A contact's number in E.164, with the label people gave it ("mobiel", "werk")."""
-
-    e164: str
-    label: str | None = None
-
-
-class ContactFields(Protocol):
-    """What a new contact is made of, whether typed on the board or read from a file."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def company(self) -> str | None: ...
-    @property
-    def vip(self) -> bool: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def address(self) -> str | None: ...
-    @property
-    def notes(self) -> str | None: ...
-    @property
-    def numbers(self) -> Sequence[LabelledNumber]: ...
-
-
-@dataclass(frozen=True)
-class NewContact:
-    """One contacts row to insert; ``source``/``external_id`` for imported contacts."""
-
-    name: str
-    company: str | None = None
-    vip: bool = False
-    language: str = "nl"
-    email: str | None = None
-    address: str | None = None
-    notes: str | None = None
-    source: str | None = None
-    external_id: str | None = None
 
 
 async def insert_contact(conn: asyncpg.Connection, contact: NewContact) -> int:

@@ -30,8 +30,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from switchboard.contacts import LabelledNumber
-from switchboard.numbers import NumberKind, normalise
+from switchboard.core.contacts import LabelledNumber
+from switchboard.core.numbers import NumberKind, normalise
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROW_CHARS = 1024 * 1024

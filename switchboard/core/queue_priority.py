@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pbx_agi.recognition import Confidence, Recognition
+from switchboard.core.recognition import Confidence, Recognition
 
 # Asterisk's QUEUE_PRIO: higher is answered first; 0 is everybody else.
 VIP_PRIORITY = 10
