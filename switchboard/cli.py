@@ -218,7 +218,7 @@ def _contacts_import(args: argparse.Namespace) -> int:
         parse_vcards,
         read_csv_headers,
     )
-    from switchboard.contact_store import ImportSummary, import_contacts
+    from switchboard.store.contacts import ImportSummary, import_contacts
 
     path: Path = args.file
     config = _config(args)

@@ -1,7 +1,7 @@
 """Contacts from the files receptionists really have: CSV exports and vCards.
 
 This is the pure parsing core: bytes in, an :class:`ImportResult` out. No database, no
-files, no clock. Storing the result is :mod:`switchboard.contact_store`'s job.
+files, no clock. Storing the result is :mod:`switchboard.store.contacts`'s job.
 
 What it promises:
 
@@ -30,12 +30,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from switchboard.core.contacts import LabelledNumber
+from switchboard.core.contacts import EMAIL, MAX_NAME_CHARS, LabelledNumber
 from switchboard.core.numbers import NumberKind, normalise
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROW_CHARS = 1024 * 1024
-MAX_NAME_CHARS = 200  # contacts.name has CHECK (length(name) BETWEEN 1 AND 200)
 MAX_EXTERNAL_ID_CHARS = 200  # migration 0002
 
 Language = Literal["nl", "en"]
@@ -417,7 +416,7 @@ class _Row:
         if not candidates:
             return None
         email = re.sub(r"(?i)^mailto:", "", candidates[0])
-        if _EMAIL.fullmatch(email):
+        if EMAIL.fullmatch(email):
             return email
         self.problem(f"{_show(raw)}{where} is not an e-mail address", line)
         self.refused.add("email")
@@ -449,7 +448,6 @@ class _Row:
         return "nl"
 
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _YES = frozenset({"yes", "y", "ja", "j", "1", "true", "waar", "x", "vip", "✓", "✔"})
 _NO = frozenset({"", "no", "n", "nee", "0", "false", "onwaar", "-"})
 _DUTCH = frozenset({"", "nl", "nld", "dut", "dutch", "nederlands", "ned", "vlaams", "flemish"})
@@ -1035,3 +1033,77 @@ def _vcard(
         language=language,
         address=address or None,
     )
+
+
+@dataclass(frozen=True)
+class PreviousImport:
+    """A contact as an earlier import of the same source left it."""
+
+    id: int
+    name: str
+    company: str | None = None
+    email: str | None = None
+    notes: str | None = None
+    vip: bool = False
+    language: str = "nl"
+    address: str | None = None
+    external_id: str | None = None
+    numbers: dict[str, str | None] = field(default_factory=dict)  # e164 -> label
+
+
+def match_contacts(
+    stored: Sequence[PreviousImport],
+    incoming: Sequence[ImportedContact],
+    *,
+    company_in_file: bool = True,
+) -> list[int | None]:
+    """For each incoming contact, the id of the stored contact it updates (or None).
+
+    Pure: the rule of the module docstring, with every stored contact taken at most
+    once and the lowest id winning a tie.
+    """
+    matches: list[int | None] = [None] * len(incoming)
+    taken: set[int] = set()
+    ordered = sorted(stored, key=lambda c: c.id)
+
+    by_id = {c.external_id: c.id for c in ordered if c.external_id is not None}
+    for i, contact in enumerate(incoming):
+        if contact.external_id is not None and (found := by_id.get(contact.external_id)):
+            matches[i] = found
+            taken.add(found)
+
+    def claim(i: int, candidates: list[PreviousImport]) -> None:
+        for candidate in candidates:
+            if candidate.id in taken:
+                continue
+            if incoming[i].external_id is not None and candidate.external_id is not None:
+                continue  # another id in the same list: another contact
+            matches[i] = candidate.id
+            taken.add(candidate.id)
+            return
+
+    emails: dict[str, list[PreviousImport]] = {}
+    for c in ordered:
+        if c.email:
+            emails.setdefault(c.email.casefold(), []).append(c)
+    rows_per_email: dict[str, int] = {}
+    for contact in incoming:
+        if contact.email:
+            key = contact.email.casefold()
+            rows_per_email[key] = rows_per_email.get(key, 0) + 1
+    for i, contact in enumerate(incoming):
+        if matches[i] is None and contact.email:
+            key = contact.email.casefold()
+            if rows_per_email[key] == 1:
+                claim(i, emails.get(key, []))
+
+    def person(name: str, company: str | None) -> tuple[str, str | None]:
+        return (name, company if company_in_file else None)
+
+    people: dict[tuple[str, str | None], list[PreviousImport]] = {}
+    for c in ordered:
+        people.setdefault(person(c.name, c.company), []).append(c)
+    for i, contact in enumerate(incoming):
+        if matches[i] is None:
+            claim(i, people.get(person(contact.name, contact.company), []))
+    return matches

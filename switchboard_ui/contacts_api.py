@@ -22,20 +22,22 @@ from typing import Any
 
 from aiohttp import web
 
-from switchboard.contact_edit import (
+from switchboard.core.contact_form import (
     MAX_QUERY_CHARS,
     ContactDraft,
-    StoredContact,
-    create_contact,
     display_number,
-    get_contact,
     parse_contact_form,
+)
+from switchboard.core.contacts import StoredContact
+from switchboard.core.messages import Translate
+from switchboard.core.numbers import NumberKind, normalise
+from switchboard.store.contacts import (
+    create_contact,
+    get_contact,
     search_contacts,
     update_contact,
     verify_number,
 )
-from switchboard.core.messages import Translate
-from switchboard.core.numbers import NumberKind, normalise
 from switchboard_ui import i18n
 from switchboard_ui.app import POOL, REGION, current_session, logged_in_page
 

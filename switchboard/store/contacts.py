@@ -1,12 +1,58 @@
 """Contacts and their numbers in PostgreSQL: this module owns the SQL of ``contacts`` and
-``contact_numbers``."""
+``contact_numbers``.
+
+Added one by one (:func:`add_contact`, the board's :func:`create_contact` and
+:func:`update_contact`), imported from files (:func:`import_contacts`), looked up by
+number (:func:`find_by_number`, also run by the classic AGI script through
+:data:`FIND_BY_NUMBER_SQL`) and searched (:func:`search_contacts`). Every change moves
+``contacts.updated_at``: the in-memory caller directory of the FastAGI process picks up
+changed contacts by it within a couple of seconds.
+
+Importing. Imported contacts into PostgreSQL: one transaction per file; a re-import updates.
+
+How a contact in the file finds the contact it updates (only among contacts imported
+earlier under the same ``source``; contacts added by hand are never touched):
+
+1. by its id in the file (a CSV ID column, a vCard UID): ``external_id``;
+2. else by e-mail address, case-insensitively, if no other row of the file has that
+   address (a shared info@ mailbox identifies nobody);
+3. else by exact name and company (name alone when the file has no company column).
+
+Steps 2 and 3 never take a contact that step 1 or 2 gave to another row, and a row with
+an id only takes a contact that has none yet. Rows that match nothing are created.
+Contacts missing from the file are kept: an import never deletes.
+
+A matched contact gets the file's name and the fields the file carries (a file without
+a VIP column leaves VIP flags alone; a value the import refused, like 'misschien' for
+VIP or a broken e-mail address, leaves that field alone too); its numbers become the
+file's numbers, keeping ``verified_at`` of those that stay. When one of the row's
+numbers was refused, the file is not trusted to list them all, so numbers already
+stored are kept as well.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from switchboard.core.contacts import ContactError, ContactFields, ContactMatch, NewContact
+from switchboard.contact_files import (
+    ImportedContact,
+    ImportResult,
+    PreviousImport,
+    RowProblem,
+    match_contacts,
+)
+from switchboard.core.contact_form import MAX_QUERY_CHARS, ContactDraft, number_patterns
+from switchboard.core.contacts import (
+    ContactError,
+    ContactFields,
+    ContactMatch,
+    ContactSummary,
+    NewContact,
+    StoredContact,
+    StoredNumber,
+)
 from switchboard.core.numbers import NumberKind, normalise
 
 if TYPE_CHECKING:
@@ -123,3 +169,248 @@ async def add_contact(
         )
         await add_numbers(conn, contact_id, [(e164, None) for e164 in e164s])
     return contact_id
+
+
+async def get_contact(pool: asyncpg.Pool, contact_id: int) -> StoredContact | None:
+    row = await pool.fetchrow(
+        "SELECT id, name, company, email, address, notes, vip, language, source, updated_at"
+        " FROM contacts WHERE id = $1",
+        contact_id,
+    )
+    if row is None:
+        return None
+    numbers = await pool.fetch(
+        "SELECT e164, label, verified_at FROM contact_numbers WHERE contact_id = $1 ORDER BY e164",
+        contact_id,
+    )
+    return StoredContact(
+        **dict(row),
+        numbers=tuple(StoredNumber(n["e164"], n["label"], n["verified_at"]) for n in numbers),
+    )
+
+
+async def create_contact(pool: asyncpg.Pool, draft: ContactDraft) -> int:
+    """Store a new contact (added by hand: no import source); return its id."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await store_new_contact(conn, draft)
+
+
+async def update_contact(pool: asyncpg.Pool, contact_id: int, draft: ContactDraft) -> bool:
+    """Replace the contact's fields and numbers; False if there is no such contact.
+
+    Numbers that stay keep their ``verified_at``; a label left blank is cleared.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        status: str = await conn.execute(
+            "UPDATE contacts SET name = $2, company = $3, vip = $4, language = $5,"
+            " email = $6, address = $7, notes = $8, updated_at = clock_timestamp()"
+            " WHERE id = $1",
+            contact_id,
+            draft.name,
+            draft.company,
+            draft.vip,
+            draft.language,
+            draft.email,
+            draft.address,
+            draft.notes,
+        )
+        if status != "UPDATE 1":
+            return False
+        wanted = [n.e164 for n in draft.numbers]
+        await conn.execute(
+            "DELETE FROM contact_numbers WHERE contact_id = $1 AND e164 <> ALL($2::text[])",
+            contact_id,
+            wanted,
+        )
+        await add_numbers(conn, contact_id, [(n.e164, n.label) for n in draft.numbers])
+        # add_numbers keeps an old label when given none; on this form a blank label
+        # means the receptionist cleared it.
+        await conn.execute(
+            "UPDATE contact_numbers SET label = NULL"
+            " WHERE contact_id = $1 AND e164 = ANY($2::text[]) AND label IS NOT NULL",
+            contact_id,
+            [n.e164 for n in draft.numbers if n.label is None],
+        )
+    return True
+
+
+async def verify_number(pool: asyncpg.Pool, contact_id: int, e164: str) -> bool:
+    """The receptionist checked the caller's address: this number is theirs as of now.
+
+    False if the contact does not have this number.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        status: str = await conn.execute(
+            "UPDATE contact_numbers SET verified_at = now() WHERE contact_id = $1 AND e164 = $2",
+            contact_id,
+            e164,
+        )
+        if status != "UPDATE 1":
+            return False
+        await conn.execute(
+            "UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1", contact_id
+        )
+    return True
+
+
+# Substring search without an index: one strpos over one lowered string per contact
+# keeps 300,000 contacts near 100 ms (three ILIKEs took half a second), and takes "%"
+# and "_" literally. The newest contacts come from the contacts_by_update index.
+_HITS = """
+SELECT c.id, c.name, c.company, c.vip,
+       ARRAY(SELECT e164 FROM contact_numbers n WHERE n.contact_id = c.id ORDER BY e164)
+           AS numbers
+FROM contacts c
+"""
+
+
+_TEXT_MATCH = "strpos(lower(concat_ws(' ', c.name, c.company, c.email)), lower($1)) > 0"
+
+
+_NUMBER_MATCH = "c.id IN (SELECT contact_id FROM contact_numbers WHERE e164 LIKE ANY($3::text[]))"
+
+
+_BEST_FIRST = "ORDER BY starts_with(lower(c.name), lower($1)) DESC, lower(c.name), c.id LIMIT $2"
+
+
+_SEARCH_SQL = f"{_HITS} WHERE {_TEXT_MATCH} {_BEST_FIRST}"
+
+
+_SEARCH_WITH_NUMBERS_SQL = f"{_HITS} WHERE {_TEXT_MATCH} OR {_NUMBER_MATCH} {_BEST_FIRST}"
+
+
+_RECENT_SQL = f"{_HITS} ORDER BY c.updated_at DESC LIMIT $1"
+
+
+async def search_contacts(
+    pool: asyncpg.Pool, query: str, limit: int = 20, *, region: str = "NL"
+) -> list[ContactSummary]:
+    """Contacts whose name, company, e-mail or number contains ``query``; names that
+    start with it first. An empty query lists the contacts changed most recently."""
+    text = query.strip()[:MAX_QUERY_CHARS]
+    patterns = number_patterns(text, region) if text else []
+    if not text:
+        rows = await pool.fetch(_RECENT_SQL, limit)
+    elif patterns:
+        rows = await pool.fetch(_SEARCH_WITH_NUMBERS_SQL, text, limit, patterns)
+    else:
+        rows = await pool.fetch(_SEARCH_SQL, text, limit)
+    return [
+        ContactSummary(r["id"], r["name"], r["company"], r["vip"], tuple(r["numbers"]))
+        for r in rows
+    ]
+
+
+MAX_SOURCE_CHARS = 100  # migration 0002
+
+
+# Columns a file may carry, as named in ImportResult.provided and in the table.
+_OPTIONAL_COLUMNS = ("company", "email", "notes", "vip", "language", "address", "external_id")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+async def import_contacts(
+    pool: asyncpg.Pool, result: ImportResult, *, source: str, dry_run: bool = False
+) -> ImportSummary:
+    """Store ``result`` under ``source`` in one transaction (rolled back for a dry run)."""
+    source = source.strip()
+    if not 1 <= len(source) <= MAX_SOURCE_CHARS:
+        raise ContactError(f"a source name has 1 to {MAX_SOURCE_CHARS} characters")
+    provided = set(result.provided) & set(_OPTIONAL_COLUMNS)
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            # Two imports of one source at once would both create the same contacts.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+                "switchboard contact import",
+                source,
+            )
+            stored = await _stored_contacts(conn, source)
+            matches = match_contacts(
+                list(stored.values()), result.contacts, company_in_file="company" in provided
+            )
+            created = updated = unchanged = 0
+            touched: list[int] = []
+            for contact, match in zip(result.contacts, matches, strict=True):
+                if match is None:
+                    touched.append(await _insert(conn, contact, source))
+                    created += 1
+                elif _same(stored[match], contact, provided - contact.refused):
+                    unchanged += 1
+                else:
+                    await _update(conn, match, contact, provided - contact.refused)
+                    touched.append(match)
+                    updated += 1
+            # The caller directory reloads contacts whose updated_at moved since its last
+            # look; stamping at the end keeps a long import from hiding behind now(),
+            # which is the transaction's start.
+            await conn.execute(
+                "UPDATE contacts SET updated_at = clock_timestamp() WHERE id = ANY($1)", touched
+            )
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+    return ImportSummary(created, updated, unchanged, list(result.problems))
+
+
+async def _stored_contacts(conn: Any, source: str) -> dict[int, PreviousImport]:
+    rows = await conn.fetch(
+        "SELECT id, name, company, email, notes, vip, language, address, external_id"
+        " FROM contacts WHERE source = $1",
+        source,
+    )
+    numbers: dict[int, dict[str, str | None]] = {r["id"]: {} for r in rows}
+    for n in await conn.fetch(
+        "SELECT contact_id, e164, label FROM contact_numbers WHERE contact_id = ANY($1)",
+        list(numbers),
+    ):
+        numbers[n["contact_id"]][n["e164"]] = n["label"]
+    return {r["id"]: PreviousImport(**dict(r), numbers=numbers[r["id"]]) for r in rows}
+
+
+def _same(stored: PreviousImport, contact: ImportedContact, provided: set[str]) -> bool:
+    if stored.name != contact.name:
+        return False
+    if any(getattr(stored, column) != getattr(contact, column) for column in provided):
+        return False
+    wanted = {n.e164: n.label for n in contact.numbers}
+    if contact.all_numbers_read and set(wanted) != set(stored.numbers):
+        return False
+    return all(
+        e164 in stored.numbers and (label is None or stored.numbers[e164] == label)
+        for e164, label in wanted.items()
+    )
+
+
+async def _insert(conn: Any, contact: ImportedContact, source: str) -> int:
+    return await store_new_contact(conn, contact, source=source, external_id=contact.external_id)
+
+
+async def _update(conn: Any, contact_id: int, contact: ImportedContact, provided: set[str]) -> None:
+    columns = ["name", *(c for c in _OPTIONAL_COLUMNS if c in provided)]
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
+    await conn.execute(
+        f"UPDATE contacts SET {assignments} WHERE id = $1",
+        contact_id,
+        *(getattr(contact, column) for column in columns),
+    )
+    if contact.all_numbers_read:
+        await conn.execute(
+            "DELETE FROM contact_numbers WHERE contact_id = $1 AND e164 <> ALL($2::text[])",
+            contact_id,
+            [n.e164 for n in contact.numbers],
+        )
+    await add_numbers(conn, contact_id, [(n.e164, n.label) for n in contact.numbers])

@@ -18,9 +18,8 @@ import asyncpg
 import pytest
 
 from switchboard.contact_files import ColumnMapping, ImportResult, parse_csv, parse_vcards
-from switchboard.contact_store import ImportSummary, import_contacts
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.store.contacts import add_contact, find_by_number
+from switchboard.store.contacts import ImportSummary, add_contact, find_by_number, import_contacts
 
 pytestmark = pytest.mark.integration
 

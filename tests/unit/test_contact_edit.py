@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from switchboard.contact_edit import (
-    MAX_NUMBERS,
+from switchboard.core.contact_form import (
     ContactDraft,
     FieldError,
     display_number,
     number_patterns,
     parse_contact_form,
 )
-from switchboard.core.contacts import LabelledNumber
+from switchboard.core.contacts import MAX_NUMBERS, LabelledNumber
 from switchboard_ui import i18n
 
 

@@ -9,9 +9,7 @@ Two halves:
   the request's language; the English text is the key, see switchboard_ui/i18n.py).
   Numbers are normalised with :func:`switchboard.numbers.normalise`; one that is not
   a usable public number is refused with a message that shows it.
-- The async functions read and write PostgreSQL. Every change moves
-  ``contacts.updated_at``: the in-memory caller directory of the FastAGI process picks
-  up changed contacts by it within a couple of seconds.
+- Storing it is :mod:`switchboard.store.contacts`'s job.
 
 A contact's numbers are replaced as a whole on update, but a number that stays keeps its
 ``verified_at``: retyping ``06 1234 5678`` as ``0612345678`` does not lose the
@@ -23,26 +21,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
-import asyncpg
 import phonenumbers
 
-from switchboard.core.contacts import LabelledNumber
+from switchboard.core.contacts import (
+    EMAIL,
+    MAX_ADDRESS_CHARS,
+    MAX_COMPANY_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_NUMBERS,
+    LabelledNumber,
+)
 from switchboard.core.messages import Translate, english
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.store.contacts import add_numbers, store_new_contact
 
 Language = Literal["nl", "en"]
 
-MAX_NAME_CHARS = 200  # contacts.name has CHECK (length(name) BETWEEN 1 AND 200)
-MAX_COMPANY_CHARS = 200
-MAX_EMAIL_CHARS = 254  # the longest address SMTP can carry
-MAX_ADDRESS_CHARS = 500
-MAX_NOTES_CHARS = 4000
-MAX_LABEL_CHARS = 40
-MAX_NUMBERS = 20
 MAX_QUERY_CHARS = 100
 
 # What the form may carry, and the fields a client may echo back from GET unchanged.
@@ -53,7 +51,6 @@ READ_ONLY_FIELDS = frozenset({"id", "source", "updated_at", "created_at"})
 NUMBER_FIELDS = frozenset({"number", "label"})
 READ_ONLY_NUMBER_FIELDS = frozenset({"e164", "display", "verified_at", "verified_days_ago"})
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # as the import accepts them
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are judged apart
 # Pasted from a web page or a PDF: no-break and thin spaces, Unicode dashes.
 _ODD_SPACES = re.compile(r"\s")
@@ -80,39 +77,6 @@ class ContactDraft:
     notes: str | None = None
     vip: bool = False
     language: Language = "nl"
-
-
-@dataclass(frozen=True)
-class StoredNumber:
-    e164: str
-    label: str | None
-    verified_at: datetime | None
-
-
-@dataclass(frozen=True)
-class StoredContact:
-    id: int
-    name: str
-    company: str | None
-    email: str | None
-    address: str | None
-    notes: str | None
-    vip: bool
-    language: str
-    source: str | None  # the list it was imported from; None when added by hand
-    updated_at: datetime
-    numbers: tuple[StoredNumber, ...]
-
-
-@dataclass(frozen=True)
-class ContactSummary:
-    """One line of a search result."""
-
-    id: int
-    name: str
-    company: str | None
-    vip: bool
-    numbers: tuple[str, ...]  # E.164
 
 
 # --------------------------------------------------------------------------- the form
@@ -291,7 +255,7 @@ def parse_contact_form(
         errors.append(FieldError("name", t("Fill in the contact's name.")))
     company = _text(data, "company", t("Company"), MAX_COMPANY_CHARS, errors, t)
     email = _text(data, "email", t("E-mail"), MAX_EMAIL_CHARS, errors, t)
-    if email is not None and not _EMAIL.fullmatch(email):
+    if email is not None and not EMAIL.fullmatch(email):
         errors.append(
             FieldError(
                 "email",
@@ -351,88 +315,6 @@ def display_number(e164: str, region: str) -> str:
 # --------------------------------------------------------------------------- the database
 
 
-async def get_contact(pool: asyncpg.Pool, contact_id: int) -> StoredContact | None:
-    row = await pool.fetchrow(
-        "SELECT id, name, company, email, address, notes, vip, language, source, updated_at"
-        " FROM contacts WHERE id = $1",
-        contact_id,
-    )
-    if row is None:
-        return None
-    numbers = await pool.fetch(
-        "SELECT e164, label, verified_at FROM contact_numbers WHERE contact_id = $1 ORDER BY e164",
-        contact_id,
-    )
-    return StoredContact(
-        **dict(row),
-        numbers=tuple(StoredNumber(n["e164"], n["label"], n["verified_at"]) for n in numbers),
-    )
-
-
-async def create_contact(pool: asyncpg.Pool, draft: ContactDraft) -> int:
-    """Store a new contact (added by hand: no import source); return its id."""
-    async with pool.acquire() as conn, conn.transaction():
-        return await store_new_contact(conn, draft)
-
-
-async def update_contact(pool: asyncpg.Pool, contact_id: int, draft: ContactDraft) -> bool:
-    """Replace the contact's fields and numbers; False if there is no such contact.
-
-    Numbers that stay keep their ``verified_at``; a label left blank is cleared.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        status: str = await conn.execute(
-            "UPDATE contacts SET name = $2, company = $3, vip = $4, language = $5,"
-            " email = $6, address = $7, notes = $8, updated_at = clock_timestamp()"
-            " WHERE id = $1",
-            contact_id,
-            draft.name,
-            draft.company,
-            draft.vip,
-            draft.language,
-            draft.email,
-            draft.address,
-            draft.notes,
-        )
-        if status != "UPDATE 1":
-            return False
-        wanted = [n.e164 for n in draft.numbers]
-        await conn.execute(
-            "DELETE FROM contact_numbers WHERE contact_id = $1 AND e164 <> ALL($2::text[])",
-            contact_id,
-            wanted,
-        )
-        await add_numbers(conn, contact_id, [(n.e164, n.label) for n in draft.numbers])
-        # add_numbers keeps an old label when given none; on this form a blank label
-        # means the receptionist cleared it.
-        await conn.execute(
-            "UPDATE contact_numbers SET label = NULL"
-            " WHERE contact_id = $1 AND e164 = ANY($2::text[]) AND label IS NOT NULL",
-            contact_id,
-            [n.e164 for n in draft.numbers if n.label is None],
-        )
-    return True
-
-
-async def verify_number(pool: asyncpg.Pool, contact_id: int, e164: str) -> bool:
-    """The receptionist checked the caller's address: this number is theirs as of now.
-
-    False if the contact does not have this number.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        status: str = await conn.execute(
-            "UPDATE contact_numbers SET verified_at = now() WHERE contact_id = $1 AND e164 = $2",
-            contact_id,
-            e164,
-        )
-        if status != "UPDATE 1":
-            return False
-        await conn.execute(
-            "UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1", contact_id
-        )
-    return True
-
-
 def number_patterns(query: str, region: str) -> list[str]:
     """LIKE patterns on E.164 for a query that is (part of) a phone number, else none.
 
@@ -455,39 +337,3 @@ def number_patterns(query: str, region: str) -> list[str]:
         country = phonenumbers.country_code_for_region(region)
         return [f"+{country}{compact[len(national_prefix) :]}%"]
     return [f"%{compact}%"]
-
-
-# Substring search without an index: one strpos over one lowered string per contact
-# keeps 300,000 contacts near 100 ms (three ILIKEs took half a second), and takes "%"
-# and "_" literally. The newest contacts come from the contacts_by_update index.
-_HITS = """
-SELECT c.id, c.name, c.company, c.vip,
-       ARRAY(SELECT e164 FROM contact_numbers n WHERE n.contact_id = c.id ORDER BY e164)
-           AS numbers
-FROM contacts c
-"""
-_TEXT_MATCH = "strpos(lower(concat_ws(' ', c.name, c.company, c.email)), lower($1)) > 0"
-_NUMBER_MATCH = "c.id IN (SELECT contact_id FROM contact_numbers WHERE e164 LIKE ANY($3::text[]))"
-_BEST_FIRST = "ORDER BY starts_with(lower(c.name), lower($1)) DESC, lower(c.name), c.id LIMIT $2"
-_SEARCH_SQL = f"{_HITS} WHERE {_TEXT_MATCH} {_BEST_FIRST}"
-_SEARCH_WITH_NUMBERS_SQL = f"{_HITS} WHERE {_TEXT_MATCH} OR {_NUMBER_MATCH} {_BEST_FIRST}"
-_RECENT_SQL = f"{_HITS} ORDER BY c.updated_at DESC LIMIT $1"
-
-
-async def search_contacts(
-    pool: asyncpg.Pool, query: str, limit: int = 20, *, region: str = "NL"
-) -> list[ContactSummary]:
-    """Contacts whose name, company, e-mail or number contains ``query``; names that
-    start with it first. An empty query lists the contacts changed most recently."""
-    text = query.strip()[:MAX_QUERY_CHARS]
-    patterns = number_patterns(text, region) if text else []
-    if not text:
-        rows = await pool.fetch(_RECENT_SQL, limit)
-    elif patterns:
-        rows = await pool.fetch(_SEARCH_WITH_NUMBERS_SQL, text, limit, patterns)
-    else:
-        rows = await pool.fetch(_SEARCH_SQL, text, limit)
-    return [
-        ContactSummary(r["id"], r["name"], r["company"], r["vip"], tuple(r["numbers"]))
-        for r in rows
-    ]
