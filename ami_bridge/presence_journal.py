@@ -6,27 +6,11 @@ rebuilds every extension from the PBX's lists writes nothing new.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 
-from switchboard.core.calls.presence import Extension, ExtensionRemoved, PresenceChange
+from switchboard.core.calls.presence import PresenceChange
 from switchboard.store.background_writer import BackgroundWriter
-
-_INSERT = """
-INSERT INTO presence_log (pbx, extension, at, shown, device, presence, note, until,
-                          talking_with)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-"""
-
-Row = tuple[str, str, datetime, str, str, str, str, str, str]
-
-
-def journal_row(change: PresenceChange, now: float) -> Row:
-    e: Extension = change.extension
-    shown = "removed" if isinstance(change, ExtensionRemoved) else e.shown
-    at = datetime.fromtimestamp(now, UTC)
-    return (e.pbx, e.extension, at, shown, e.device, e.presence, e.note, e.until, e.talking_with)
+from switchboard.store.presence_log import Row, journal_row, write_row
 
 
 class PresenceJournal:
@@ -53,4 +37,4 @@ class PresenceJournal:
         await self._writer.close(grace_s)
 
     async def _write(self, row: Row) -> None:
-        await self._pool.execute(_INSERT, *row)
+        await write_row(self._pool, row)

@@ -25,6 +25,8 @@ import asyncpg
 
 from switchboard.core.contacts import ContactMatch
 from switchboard.core.recognition import PastCall
+from switchboard.store.calls import RECENT_CALLS_SQL
+from switchboard.store.contacts import CONTACT_ROWS_SQL, DELETION_ROWS_SQL
 
 log = logging.getLogger(__name__)
 
@@ -170,22 +172,6 @@ class DirectorySnapshot:
         return len(self.by_number)
 
 
-# One row per contact; its numbers (distinct: the key is (contact_id, e164)) in arrays.
-_CONTACT_ROWS = """
-SELECT c.id, c.name, c.company, c.vip, c.language,
-       array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS numbers,
-       array_agg(n.verified_at ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS verified
-FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
-{where}
-GROUP BY c.id
-"""
-_CALL_ROWS = """
-SELECT linked_id, caller_e164, started_at, answered_at, answered_by, direction
-FROM calls WHERE caller_e164 IS NOT NULL AND started_at >= $1
-"""
-_DELETION_ROWS = """
-SELECT contact_id FROM contact_deletions WHERE deleted_at > $1
-"""
 # The start of the reading transaction, by the clock that stamps the rows.
 _READ_AT = "SELECT now()"
 
@@ -255,8 +241,10 @@ class CallerDirectory:
         with _young_collections_only():
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
                 read_at = await conn.fetchval(_READ_AT)
-                await _take_in_slices(conn, fresh.put_contacts, _CONTACT_ROWS.format(where=""))
-                await _take_in_slices(conn, fresh.put_calls, _CALL_ROWS, now - fresh.history_window)
+                await _take_in_slices(conn, fresh.put_contacts, CONTACT_ROWS_SQL.format(where=""))
+                await _take_in_slices(
+                    conn, fresh.put_calls, RECENT_CALLS_SQL, now - fresh.history_window
+                )
             stale, self.snapshot = self.snapshot, fresh
             # Hundreds of thousands of long-lived objects make every full garbage
             # collection walk them all: a pause of many milliseconds in the middle of some
@@ -282,17 +270,17 @@ class CallerDirectory:
             await _take_in_slices(
                 conn,
                 snapshot.put_contacts,
-                _CONTACT_ROWS.format(where="WHERE c.updated_at > $1"),
+                CONTACT_ROWS_SQL.format(where="WHERE c.updated_at > $1"),
                 since,
             )
             await _take_in_slices(
                 conn,
                 snapshot.put_calls,
-                _CALL_ROWS + " AND updated_at > $2",
+                RECENT_CALLS_SQL + " AND updated_at > $2",
                 now - snapshot.history_window,
                 since,
             )
-            await _take_in_slices(conn, snapshot.drop_deleted, _DELETION_ROWS, since)
+            await _take_in_slices(conn, snapshot.drop_deleted, DELETION_ROWS_SQL, since)
         snapshot.prune_calls(now)
         self._read_since = read_at - OVERLAP
 

@@ -78,6 +78,7 @@ from switchboard.config import ConfigError, load_config
 from switchboard.core.contacts import ContactMatch
 from switchboard.core.numbers import normalise
 from switchboard.core.recognition import PastCall, Recognition, recognise, summarise_history
+from switchboard.store.calls import CALL_HISTORY_SQL
 from switchboard.store.contacts import FIND_BY_NUMBER_SQL, contact_match
 
 PROG = "switchboard-agi-recognize"
@@ -94,14 +95,6 @@ MIN_CONNECT_TIMEOUT_S = 2
 #: Asterisk answers a command on a channel that has hung up with 511.
 _DEAD_CHANNEL = 511
 
-# Earlier calls from one number (``$1``) since ``$2``; one row per call even if two
-# PBXes journalled the same linked id, as in the caller directory.
-CALL_HISTORY_SQL = """
-SELECT DISTINCT ON (linked_id) linked_id, started_at, answered_at, answered_by, direction
-FROM calls
-WHERE caller_e164 = $1 AND started_at >= $2
-ORDER BY linked_id, updated_at DESC
-"""
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ import asyncpg
 import jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from switchboard.board.caller_card import caller_card
 from switchboard.board.hub import BoardHub, Subscription, SubscriptionDropped
-from switchboard.caller_card import caller_card, save_note
+from switchboard.store.calls import save_note
 from switchboard_ui import auth, i18n
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.request_guard import input_guard

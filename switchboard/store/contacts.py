@@ -414,3 +414,21 @@ async def _update(conn: Any, contact_id: int, contact: ImportedContact, provided
             [n.e164 for n in contact.numbers],
         )
     await add_numbers(conn, contact_id, [(n.e164, n.label) for n in contact.numbers])
+
+
+#: For the caller directory: one row per contact, its numbers (distinct: the key is
+#: (contact_id, e164)) in arrays; ``{where}`` narrows it (changed since, or all).
+CONTACT_ROWS_SQL = """
+SELECT c.id, c.name, c.company, c.vip, c.language,
+       array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS numbers,
+       array_agg(n.verified_at ORDER BY n.e164) FILTER (WHERE n.e164 IS NOT NULL) AS verified
+FROM contacts c LEFT JOIN contact_numbers n ON n.contact_id = c.id
+{where}
+GROUP BY c.id
+"""
+
+
+#: For the caller directory: contacts deleted since ``$1`` (noted by a trigger).
+DELETION_ROWS_SQL = """
+SELECT contact_id FROM contact_deletions WHERE deleted_at > $1
+"""

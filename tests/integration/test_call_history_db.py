@@ -18,7 +18,7 @@ import asyncpg
 from ami_bridge.journal import CallJournal
 from ami_bridge.replay import read_recording, replay_changes
 from pbx_agi.classic_agi import fetch_facts
-from switchboard.caller_card import caller_card
+from switchboard.board.caller_card import caller_card
 from switchboard.core.calls.model import PBXModel
 from switchboard.core.numbers import normalise
 from switchboard.core.recognition import summarise_history

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from switchboard.caller_card import describe, explain
+from switchboard.core.caller_card import describe, explain
 from switchboard.core.numbers import NumberKind
 from switchboard.core.recognition import Confidence
 from switchboard_ui.i18n import translator

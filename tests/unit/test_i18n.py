@@ -12,7 +12,9 @@ from switchboard_ui import i18n
 
 UI = Path(i18n.__file__).parent
 # Messages of the pure core that the board shows, translated by the translator it is given.
-CORE_MESSAGES = [UI.parent / "switchboard" / name for name in ("contact_edit.py", "caller_card.py")]
+CORE_MESSAGES = [
+    UI.parent / "switchboard" / "core" / name for name in ("contact_form.py", "caller_card.py")
+]
 # t("...") in templates and scripts; English text is the key.
 CALL = re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"\s*[,)]""")
 

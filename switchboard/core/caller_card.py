@@ -11,14 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from switchboard.core.messages import Translate, english
-from switchboard.core.numbers import NumberKind, normalise
-from switchboard.core.recognition import Confidence, recognise
-from switchboard.store.contacts import find_by_number
-
-HISTORY_LIMIT = 10
+from switchboard.core.numbers import NumberKind
+from switchboard.core.recognition import Confidence
 
 
 def _age(then: datetime, now: datetime, t: Translate) -> str:
@@ -147,79 +142,3 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
             when=_later((called_back - ended).total_seconds(), t),
         )
     return text
-
-
-async def caller_card(
-    pool: asyncpg.Pool, raw_number: str, *, region: str, now: datetime, t: Translate = english
-) -> dict[str, Any]:
-    number = normalise(raw_number, region)
-    matches = await find_by_number(pool, number.e164) if number.e164 else []
-    recognition = recognise(number, matches, caller_name=None, now=now)
-    history = []
-    if number.e164:
-        rows = await pool.fetch(
-            """
-            SELECT pbx, linked_id, started_at, answered_at, answered_by, ended_at, note,
-                   direction, via_queue, transfers, parked_space, parked_by, picked_up_by,
-                   unanswered_reason, outcome, called_back_at, called_back_by
-            FROM calls WHERE caller_e164 = $1 ORDER BY started_at DESC LIMIT $2
-            """,
-            number.e164,
-            HISTORY_LIMIT,
-        )
-        history = [
-            {
-                "call_id": f"{r['pbx']}:{r['linked_id']}",
-                "started_at": r["started_at"].timestamp(),
-                "direction": r["direction"],
-                "outcome": describe(r, t),
-                # answered, transferred, abandoned, missed, parked; "" while up or for
-                # calls journalled before outcomes were kept
-                "result": r["outcome"] or "",
-                "called_back_at": r["called_back_at"].timestamp() if r["called_back_at"] else None,
-                "called_back_by": r["called_back_by"] or "",
-                "duration_s": (
-                    round((r["ended_at"] - r["answered_at"]).total_seconds())
-                    if r["answered_at"] and r["ended_at"]
-                    else None
-                ),
-                "note": r["note"] or "",
-            }
-            for r in rows
-        ]
-    contact = recognition.contact
-    return {
-        "number": number.e164 or raw_number,
-        "confidence": recognition.confidence.value,
-        "explanation": explain(
-            recognition.confidence,
-            number.kind,
-            contact.verified_at if contact else None,
-            now,
-            shared_by=len({m.contact_id for m in matches}),
-            t=t,
-        ),
-        "contacts": [
-            {
-                "contact_id": m.contact_id,
-                "name": m.name,
-                "company": m.company,
-                "vip": m.vip,
-                "language": m.language,
-            }
-            for m in matches
-        ],
-        "history": history,
-    }
-
-
-async def save_note(pool: asyncpg.Pool, call_id: str, note: str) -> bool:
-    """Attach a receptionist's note to a journalled call; False if there is no such call."""
-    pbx, _, linked_id = call_id.partition(":")
-    result: str = await pool.execute(
-        "UPDATE calls SET note = $3, updated_at = now() WHERE pbx = $1 AND linked_id = $2",
-        pbx,
-        linked_id,
-        note,
-    )
-    return result.endswith(" 1")

@@ -1,0 +1,171 @@
+"""Calls in PostgreSQL: this module owns the SQL of ``calls``.
+
+The AMI bridge's journal writes every change of a call (:func:`write_call`: an upsert, so
+the row always holds the call's latest story), the board reads a number's history
+(:func:`history`) and saves notes (:func:`save_note`); the FastAGI caller directory
+(:data:`RECENT_CALLS_SQL`) and the classic AGI script (:data:`CALL_HISTORY_SQL`, run
+with psycopg) read the recent calls recognition needs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from switchboard.core.calls.model import Call
+from switchboard.core.numbers import NumberKind, normalise
+
+if TYPE_CHECKING:
+    # Only for annotations: the classic AGI script imports this module once per call
+    # and talks to PostgreSQL with psycopg, not asyncpg.
+    import asyncpg
+
+
+async def save_note(pool: asyncpg.Pool, call_id: str, note: str) -> bool:
+    """Attach a receptionist's note to a journalled call; False if there is no such call."""
+    pbx, _, linked_id = call_id.partition(":")
+    result: str = await pool.execute(
+        "UPDATE calls SET note = $3, updated_at = now() WHERE pbx = $1 AND linked_id = $2",
+        pbx,
+        linked_id,
+        note,
+    )
+    return result.endswith(" 1")
+
+
+_UPSERT = """
+INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
+                   started_at, answered_at, answered_by, ended_at, contact_id,
+                   direction, dialled, via_queue, transfers, parked_space, parked_by,
+                   picked_up_by, unanswered_reason, outcome, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9,
+        (SELECT id FROM contacts WHERE id = NULLIF($10, '')::bigint),
+        $11, NULLIF($12, ''), NULLIF($13, ''), $14::jsonb, NULLIF($15, ''), NULLIF($16, ''),
+        NULLIF($17, ''), NULLIF($18, ''), NULLIF($19, ''), now())
+ON CONFLICT (pbx, linked_id) DO UPDATE SET
+    caller_number = EXCLUDED.caller_number,
+    caller_e164 = EXCLUDED.caller_e164,
+    caller_name = EXCLUDED.caller_name,
+    answered_at = COALESCE(calls.answered_at, EXCLUDED.answered_at),
+    answered_by = COALESCE(calls.answered_by, EXCLUDED.answered_by),
+    ended_at = COALESCE(EXCLUDED.ended_at, calls.ended_at),
+    contact_id = COALESCE(EXCLUDED.contact_id, calls.contact_id),
+    direction = EXCLUDED.direction,
+    dialled = COALESCE(EXCLUDED.dialled, calls.dialled),
+    via_queue = COALESCE(EXCLUDED.via_queue, calls.via_queue),
+    transfers = EXCLUDED.transfers,
+    parked_space = EXCLUDED.parked_space,
+    parked_by = EXCLUDED.parked_by,
+    picked_up_by = EXCLUDED.picked_up_by,
+    unanswered_reason = EXCLUDED.unanswered_reason,
+    outcome = COALESCE(EXCLUDED.outcome, calls.outcome),
+    updated_at = now()
+"""
+
+
+# An answered outbound call to a number calls back that number's earlier calls that
+# nobody answered (and nobody called back yet).
+_CALLED_BACK = """
+UPDATE calls SET called_back_at = $3, called_back_by = $4, called_back_call = $5,
+                 updated_at = now()
+WHERE caller_e164 = $1 AND started_at < $2 AND direction = 'inbound'
+  AND answered_at IS NULL AND ended_at IS NOT NULL AND called_back_at IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Who the call was with, as the history stores it."""
+
+    direction: str  # inbound, outbound, internal
+    outside_e164: str | None  # the outside party, whose history this call is part of
+    handled_by: str  # the extension that spoke with them
+
+
+def parties(call: Call, region: str) -> Parties:
+    caller = normalise(call.caller_number, region)
+    if caller.kind is not NumberKind.INTERNAL:
+        return Parties("inbound", caller.e164, call.answered_by)
+    dialled = normalise(call.dialled, region)
+    if dialled.kind is NumberKind.PUBLIC:
+        # Only a call they answered is a contact moment: an unanswered attempt must not
+        # count as "an earlier call nobody answered" for recognition.
+        answered = call.answered_at is not None
+        return Parties("outbound", dialled.e164 if answered else None, call.caller_number)
+    return Parties("internal", None, call.answered_by)
+
+
+def _time(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+#: Every journalled call with an outside number since ``$1``, for the caller directory.
+RECENT_CALLS_SQL = """
+SELECT linked_id, caller_e164, started_at, answered_at, answered_by, direction
+FROM calls WHERE caller_e164 IS NOT NULL AND started_at >= $1
+"""
+
+
+# Earlier calls from one number (``$1``) since ``$2``; one row per call even if two
+# PBXes journalled the same linked id, as in the caller directory.
+CALL_HISTORY_SQL = """
+SELECT DISTINCT ON (linked_id) linked_id, started_at, answered_at, answered_by, direction
+FROM calls
+WHERE caller_e164 = $1 AND started_at >= $2
+ORDER BY linked_id, updated_at DESC
+"""
+
+
+async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
+    """Store the call's latest state; an answered call out to a number marks that
+    number's earlier unanswered calls called back."""
+    who = parties(call, region)
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            _UPSERT,
+            call.pbx,
+            call.linked_id,
+            call.caller_number,
+            who.outside_e164,
+            call.caller_name,
+            _time(call.started_at),
+            _time(call.answered_at),
+            who.handled_by,
+            _time(call.ended_at),
+            call.contact_id,
+            who.direction,
+            call.dialled,
+            call.via_queue,
+            json.dumps([asdict(t) for t in call.transfers]),
+            call.parked_space,
+            call.parked_by,
+            call.picked_up_by,
+            call.unanswered_reason,
+            call.outcome,
+        )
+        if who.direction == "outbound" and who.outside_e164 and call.answered_at:
+            await connection.execute(
+                _CALLED_BACK,
+                who.outside_e164,
+                _time(call.started_at),
+                _time(call.answered_at),
+                call.caller_number,
+                call.linked_id,
+            )
+
+
+async def history(pool: asyncpg.Pool, e164: str, limit: int) -> list[asyncpg.Record]:
+    """The number's last ``limit`` calls, newest first, as the caller card tells them."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """
+        SELECT pbx, linked_id, started_at, answered_at, answered_by, ended_at, note,
+               direction, via_queue, transfers, parked_space, parked_by, picked_up_by,
+               unanswered_reason, outcome, called_back_at, called_back_by
+        FROM calls WHERE caller_e164 = $1 ORDER BY started_at DESC LIMIT $2
+        """,
+        e164,
+        limit,
+    )
+    return rows
