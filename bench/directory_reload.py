@@ -34,8 +34,9 @@ import asyncpg
 
 from bench.measure import embedded_postgres, percentile
 from bench.recognition import load
-from pbx_agi import caller_directory
-from pbx_agi.caller_directory import CallerDirectory, DirectorySnapshot
+from pbx_agi.caller_directory import CallerDirectory, DirectorySnapshot, TuneCollectorForDirectory
+from switchboard.store.calls import RECENT_CALLS_SQL
+from switchboard.store.contacts import CONTACT_ROWS_SQL
 from switchboard.store.database import migrate
 
 TICK_S = 0.001
@@ -64,8 +65,8 @@ async def at_once(directory: CallerDirectory, pool: asyncpg.Pool) -> None:
     now = datetime.now(UTC)
     fresh = DirectorySnapshot(directory.snapshot.history_window)
     async with pool.acquire() as conn:
-        contacts = await conn.fetch(caller_directory._CONTACT_ROWS.format(where=""))
-        calls = await conn.fetch(caller_directory._CALL_ROWS, now - fresh.history_window)
+        contacts = await conn.fetch(CONTACT_ROWS_SQL.format(where=""))
+        calls = await conn.fetch(RECENT_CALLS_SQL, now - fresh.history_window)
     fresh.put_contacts(contacts)
     fresh.put_calls(calls)
     directory.snapshot = fresh  # the stale one is freed here, all at once
@@ -78,7 +79,7 @@ async def main(args: argparse.Namespace) -> None:
         migrate(dsn)
         await load(dsn, args.contacts, random.Random(42))
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-        directory = CallerDirectory(pool)
+        directory = CallerDirectory(pool, collector=TuneCollectorForDirectory())
         await directory.reload()
         print(f"{directory.snapshot.number_count:,} numbers of {args.contacts:,} contacts")
         kinds: dict[str, Callable[[], Awaitable[object]]] = {

@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 
 from bench.measure import embedded_postgres, percentile
-from pbx_agi.caller_directory import CallerDirectory
+from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
 from pbx_agi.fastagi import FastAGIServer
-from pbx_agi.recognize import RecognizeRoute
+from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store.database import migrate
 
 MOBILE_PREFIXES = ["+3161", "+3162", "+3163", "+3164", "+3165"]
@@ -309,7 +309,7 @@ async def main(args: argparse.Namespace) -> None:
             gc.collect()
             before = rss_mib()
             # As the service runs it: loaded, then following changes every two seconds.
-            directory = CallerDirectory(pool)
+            directory = CallerDirectory(pool, collector=TuneCollectorForDirectory())
             started = time.perf_counter()
             await directory.start()
             await directory.wait_ready()
@@ -319,7 +319,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"{time.perf_counter() - started:.1f} s, {rss_mib() - before:.0f} MiB"
             )
 
-            route = RecognizeRoute.from_directory(directory, pool, region="NL", budget_s=0.2)
+            route = RecogniseRoute.from_directory(directory, pool, region="NL", budget_s=0.2)
             ours = FastAGIServer({"recognize": route})
             await ours.start("127.0.0.1", 0)
 

@@ -63,7 +63,7 @@ __all__ = [
     "parse_environment",
     "parse_result_line",
     "quote_argument",
-    "sanitize_value",
+    "sanitise_value",
     "set_variable_command",
     "validate_variable_name",
 ]
@@ -442,7 +442,7 @@ _COMMAND_WORDS = re.compile(r"^[A-Za-z]+(?: [A-Za-z]+)*$")
 _VARIABLE_NAME = re.compile(r"^_{0,2}[A-Za-z][A-Za-z0-9_]{0,63}(?:\([A-Za-z0-9_,.-]{0,64}\))?$")
 
 
-def sanitize_value(value: str) -> str:
+def sanitise_value(value: str) -> str:
     """Remove control characters (CR, LF, NUL, tab, ...) and replace lone surrogates."""
     if value.isprintable():  # no Cc, Cs, Zl, Zp (nor other non-space separators)
         return value
@@ -454,8 +454,8 @@ def _escape(value: str) -> str:
 
 
 def quote_argument(value: str) -> str:
-    """Quote one AGI argument so res_agi's parse_args reads back ``sanitize_value(value)``."""
-    return '"' + _escape(sanitize_value(value)) + '"'
+    """Quote one AGI argument so res_agi's parse_args reads back ``sanitise_value(value)``."""
+    return '"' + _escape(sanitise_value(value)) + '"'
 
 
 def _line_bytes(line: str) -> int:
@@ -506,7 +506,7 @@ def set_variable_command(name: str, value: str) -> str:
     the tail of a caller-controlled value as a command.
     """
     validate_variable_name(name)
-    clean = sanitize_value(value)
+    clean = sanitise_value(value)
     prefix = f"SET VARIABLE {quote_argument(name)}"
     return format_command("SET VARIABLE", name, _fit_value(prefix, clean))
 
@@ -603,7 +603,7 @@ def mset_commands(variables: Mapping[str, str]) -> list[str]:
     pieces = list(map(operator.add, heads, values))
     if not pieces:
         return []
-    line = sanitize_value(_mset_line(pieces))  # removing control characters commutes
+    line = sanitise_value(_mset_line(pieces))  # removing control characters commutes
     if len(pieces) <= MSET_MAX_PAIRS and _line_bytes(line) <= MAX_COMMAND_BYTES:
         return [line]
     return _packed_mset_commands(variables)
@@ -616,7 +616,7 @@ def _packed_mset_commands(variables: Mapping[str, str]) -> list[str]:
     used = 0
     for name, value in variables.items():
         head = _mset_name(name)
-        clean = sanitize_value(value)
+        clean = sanitise_value(value)
         cost = len(head.encode("utf-8")) + sum(_mset_cost(ch) for ch in clean)
         if cost > budget:  # too long even alone: cut to what fits
             cost, kept = len(head.encode("utf-8")), 0

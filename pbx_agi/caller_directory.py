@@ -15,16 +15,16 @@ import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from sys import intern
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from switchboard.core.contacts import ContactMatch
-from switchboard.core.recognition import PastCall
+from switchboard.core.recognition import CallerFacts, PastCall
 from switchboard.store.calls import RECENT_CALLS_SQL
 from switchboard.store.contacts import CONTACT_ROWS_SQL, DELETION_ROWS_SQL
 
@@ -42,12 +42,6 @@ REFRESH_TIMEOUT_S = 60.0
 SLICE_ROWS = 100
 # Entries of a replaced snapshot freed per turn of the event loop.
 DISPOSE_SLICE = 5000
-
-
-@dataclass(frozen=True)
-class CallerFacts:
-    matches: tuple[ContactMatch, ...] = ()
-    history: tuple[PastCall, ...] = ()  # newest first
 
 
 def _match_order(m: ContactMatch) -> tuple[bool, float, int]:
@@ -187,18 +181,51 @@ async def _take_in_slices(conn: asyncpg.Connection, take: Take, query: str, *arg
         take(rows)
 
 
-@contextmanager
-def _young_collections_only() -> Iterator[None]:
-    """No full garbage collection while a snapshot is built. Its new objects would make
-    the collector walk the whole heap again and again: at 100,000 contacts five full
-    collections of 10-40 ms each, every one a stall for the calls of that moment.
-    Young collections go on, so the calls' own garbage is still collected."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, 1 << 30)
-    try:
+class Collector(Protocol):
+    """What the directory asks of the garbage collector around a full reload."""
+
+    def building(self) -> AbstractContextManager[None]:
+        """Around building a new snapshot."""
+
+    def settled(self) -> None:
+        """The new snapshot is in place and will live long."""
+
+
+class LeaveCollectorAlone:
+    """The default: a library does not change the process's garbage collection."""
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
         yield
-    finally:
-        gc.set_threshold(young, middle, old)
+
+    def settled(self) -> None:
+        pass
+
+
+class TuneCollectorForDirectory:
+    """For the process whose main job the directory is (the composition root decides:
+    ``switchboard.service``). Measured in bench/directory_reload.py:
+
+    * while a snapshot is built, no full collection: its new objects would make the
+      collector walk the whole heap again and again (at 100,000 contacts five full
+      collections of 10-40 ms each, every one a stall for the calls of that moment).
+      Young collections go on, so the calls' own garbage is still collected;
+    * once it is in place, ``gc.freeze()``: hundreds of thousands of long-lived objects
+      would make every full collection walk them all, a pause of many milliseconds in the
+      middle of some call. They hold no reference cycles, so the collector may skip them.
+    """
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        young, middle, old = gc.get_threshold()
+        gc.set_threshold(young, middle, 1 << 30)
+        try:
+            yield
+        finally:
+            gc.set_threshold(young, middle, old)
+
+    def settled(self) -> None:
+        gc.freeze()
 
 
 class CallerDirectory:
@@ -209,8 +236,10 @@ class CallerDirectory:
         history_window: timedelta = timedelta(days=30),
         refresh_s: float = 2.0,
         full_reload_s: float = 3600.0,
+        collector: Collector | None = None,
     ) -> None:
         self._pool = pool
+        self._collector: Collector = collector or LeaveCollectorAlone()
         self._refresh_s = refresh_s
         self._full_reload_s = full_reload_s
         self.snapshot = DirectorySnapshot(history_window)
@@ -238,7 +267,7 @@ class CallerDirectory:
         """Read everything anew into a fresh snapshot, then swap it in."""
         now = datetime.now(UTC)
         fresh = DirectorySnapshot(self.snapshot.history_window)
-        with _young_collections_only():
+        with self._collector.building():
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
                 read_at = await conn.fetchval(_READ_AT)
                 await _take_in_slices(conn, fresh.put_contacts, CONTACT_ROWS_SQL.format(where=""))
@@ -246,10 +275,7 @@ class CallerDirectory:
                     conn, fresh.put_calls, RECENT_CALLS_SQL, now - fresh.history_window
                 )
             stale, self.snapshot = self.snapshot, fresh
-            # Hundreds of thousands of long-lived objects make every full garbage
-            # collection walk them all: a pause of many milliseconds in the middle of some
-            # call. They hold no reference cycles, so the collector may skip them for good.
-            gc.freeze()
+            self._collector.settled()
         self._read_since = read_at - OVERLAP
         self.ready = True
         self._loaded.set()

@@ -3,7 +3,7 @@ the FastAGI service.
 
 Asterisk starts it for ``AGI(switchboard-agi-recognize,DID)`` with the AGI conversation
 on stdin/stdout. It answers exactly like the FastAGI route ``recognize``
-(``pbx_agi/recognize.py``): the same ``CALLERID(name)`` and ``SB_*`` variables in the
+(``pbx_agi/recognise_route.py``): the same ``CALLERID(name)`` and ``SB_*`` variables in the
 same order, in the same single ``EXEC MSet``. It is built from the same
 pieces -- :func:`~switchboard.numbers.normalise`, the contact query of
 :mod:`switchboard.contacts`, :func:`~pbx_agi.recognition.summarise_history`,
@@ -75,9 +75,13 @@ from pbx_agi.agi_protocol import (
 )
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.config import ConfigError, load_config
-from switchboard.core.contacts import ContactMatch
 from switchboard.core.numbers import normalise
-from switchboard.core.recognition import PastCall, Recognition, recognise, summarise_history
+from switchboard.core.recognition import (
+    CallerFacts,
+    PastCall,
+    Recognition,
+    recognise_with_facts,
+)
 from switchboard.store.calls import CALL_HISTORY_SQL
 from switchboard.store.contacts import FIND_BY_NUMBER_SQL, contact_match
 
@@ -111,15 +115,6 @@ class Settings:
     budget_ms: int
     region: str
     repeat_window: timedelta
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What PostgreSQL knows about one number (the caller directory's ``CallerFacts``,
-    without importing the directory and its asyncpg into every call's process)."""
-
-    matches: tuple[ContactMatch, ...] = ()
-    history: tuple[PastCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +188,7 @@ def connection_string(dsn: str, budget_ms: int) -> str:
     )
 
 
-def fetch_facts(conninfo: str, e164: str, *, history_since: datetime) -> Facts:
+def fetch_facts(conninfo: str, e164: str, *, history_since: datetime) -> CallerFacts:
     """Contacts with this number and its earlier calls: one connection, two queries."""
     # RawCursor takes $1 placeholders, so FIND_BY_NUMBER_SQL is used exactly as asyncpg
     # uses it in switchboard.contacts.find_by_number.
@@ -202,20 +197,20 @@ def fetch_facts(conninfo: str, e164: str, *, history_since: datetime) -> Facts:
     ) as conn:
         matches = conn.execute(FIND_BY_NUMBER_SQL, (e164,)).fetchall()
         calls = conn.execute(CALL_HISTORY_SQL, (e164, history_since)).fetchall()
-    return Facts(
+    return CallerFacts(
         matches=tuple(contact_match(row) for row in matches),
         history=tuple(PastCall.from_row(row) for row in calls),
     )
 
 
-def lookup(settings: Settings, e164: str, *, now: datetime) -> Facts:
+def lookup(settings: Settings, e164: str, *, now: datetime) -> CallerFacts:
     """:func:`fetch_facts` within ``settings.budget_ms``, or :class:`LookupTimeout`.
 
     The work runs in a daemon thread so that the budget holds whatever psycopg is
     blocked in (connecting, DNS, a query on a stalled network); a late thread is
     simply abandoned when the process exits.
     """
-    results: list[Facts] = []
+    results: list[CallerFacts] = []
     errors: list[BaseException] = []
     conninfo = connection_string(settings.dsn, settings.budget_ms)
 
@@ -236,10 +231,10 @@ def lookup(settings: Settings, e164: str, *, now: datetime) -> Facts:
 
 
 def recognise_caller(settings: Settings, env: AGIEnvironment) -> Outcome:
-    """What the FastAGI route's ``RecognizeRoute.recognise`` does, with :func:`lookup`."""
+    """What the FastAGI route's ``RecogniseRoute.recognise`` does, with :func:`lookup`."""
     started = time.monotonic()
     number = normalise(env.caller_id, settings.region)
-    facts = Facts()
+    facts = CallerFacts()
     failed = False
     if number.matchable and number.e164:
         try:
@@ -252,12 +247,13 @@ def recognise_caller(settings: Settings, env: AGIEnvironment) -> Outcome:
                 number.e164,
                 _one_line(exc),
             )
-    now = datetime.now(UTC)
-    history = summarise_history(
-        facts.history, this_call=env.unique_id or "", now=now, repeat_window=settings.repeat_window
-    )
-    recognition = recognise(
-        number, facts.matches, caller_name=env.caller_id_name, now=now, history=history
+    recognition = recognise_with_facts(
+        number,
+        facts,
+        caller_name=env.caller_id_name,
+        this_call=env.unique_id or "",
+        now=datetime.now(UTC),
+        repeat_window=settings.repeat_window,
     )
     return Outcome(recognition, failed, (time.monotonic() - started) * 1000)
 

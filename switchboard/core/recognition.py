@@ -168,3 +168,28 @@ def recognise(
     confidence = Confidence.VERIFIED if recent else Confidence.UNVERIFIED
     label = f"{contact.name} - {contact.company}" if contact.company else contact.name
     return Recognition(number, confidence, contact, display_text(label), history)
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    """What is known of one number: the contacts who have it, its recent calls."""
+
+    matches: tuple[ContactMatch, ...] = ()
+    history: tuple[PastCall, ...] = ()  # newest first
+
+
+def recognise_with_facts(
+    number: CallerNumber,
+    facts: CallerFacts,
+    *,
+    caller_name: str | None,
+    this_call: str,
+    now: datetime,
+    repeat_window: timedelta,
+) -> Recognition:
+    """The recognition of a call from ``number``, given what is known of it: the one
+    decision of the FastAGI route and the classic AGI script."""
+    history = summarise_history(
+        facts.history, this_call=this_call, now=now, repeat_window=repeat_window
+    )
+    return recognise(number, facts.matches, caller_name=caller_name, now=now, history=history)

@@ -25,7 +25,7 @@ import pytest
 from pbx_agi import classic_agi
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
-from pbx_agi.recognize import RecognizeRoute
+from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store import contacts
 from switchboard.store.contacts import add_contact
 from tests.asterisk_model import variables_set
@@ -93,7 +93,7 @@ def classic(
     signal.signal(signal.SIGHUP, previous_sighup)
 
 
-async def fastagi_commands(route: RecognizeRoute, env: Mapping[str, str]) -> list[str]:
+async def fastagi_commands(route: RecogniseRoute, env: Mapping[str, str]) -> list[str]:
     """The command lines the FastAGI route sends for ``env``, as Asterisk receives them."""
     async with FastAGIServer({"recognize": route}) as server:
         await server.start("127.0.0.1", 0)
@@ -194,7 +194,7 @@ async def test_a_hostile_contact_name_in_the_database_is_made_harmless(
 async def _both_routes(db: asyncpg.Pool, classic: Classic, env: Mapping[str, str]) -> list[str]:
     directory = CallerDirectory(db)
     await directory.reload()
-    route = RecognizeRoute.from_directory(directory, db, region="NL", budget_s=2.0)
+    route = RecogniseRoute.from_directory(directory, db, region="NL", budget_s=2.0)
     over_fastagi = await fastagi_commands(route, env)
     result = classic(env)
     assert result.code == 0, result.stderr

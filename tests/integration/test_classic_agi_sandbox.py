@@ -31,7 +31,7 @@ from devtools import sipp
 from devtools.sandbox import FASTAGI_HOST, Sandbox
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import FastAGIServer
-from pbx_agi.recognize import RecognizeRoute
+from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store.contacts import add_contact
 from tests.conftest import wait_for
 
@@ -188,7 +188,7 @@ async def test_classic_script_recognises_like_fastagi_when_the_service_is_down(
     )
     directory = CallerDirectory(db)
     await directory.reload()
-    route = RecognizeRoute.from_directory(directory, db, region="NL", budget_s=1.0)
+    route = RecogniseRoute.from_directory(directory, db, region="NL", budget_s=1.0)
 
     async with FastAGIServer({"recognize": route}) as server:
         await server.start(FASTAGI_HOST, 0)

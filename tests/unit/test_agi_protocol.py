@@ -33,7 +33,7 @@ from pbx_agi.agi_protocol import (
     parse_environment,
     parse_result_line,
     quote_argument,
-    sanitize_value,
+    sanitise_value,
     set_variable_command,
     validate_variable_name,
 )
@@ -189,7 +189,7 @@ def test_set_variable_is_one_command_that_asterisk_reads_back_as_the_sanitised_v
         b"SET",
         b"VARIABLE",
         b"CALLER_NAME",
-        sanitize_value(value).encode(),
+        sanitise_value(value).encode(),
     ]
 
 
@@ -203,8 +203,8 @@ def test_set_variable_is_one_command_that_asterisk_reads_back_as_the_sanitised_v
         ('keep "quotes" and \\ and spaces', 'keep "quotes" and \\ and spaces'),
     ],
 )
-def test_sanitize_value(value: str, clean: str) -> None:
-    assert sanitize_value(value) == clean
+def test_sanitise_value(value: str, clean: str) -> None:
+    assert sanitise_value(value) == clean
 
 
 def test_quote_argument_exact_bytes() -> None:
@@ -268,13 +268,13 @@ def test_quote_argument_property(value: str) -> None:
     assert len(line.splitlines()) == 1
     raw = line.encode("utf-8")  # never raises: surrogates are gone
     assert not set(raw) & {0, ord("\n"), ord("\r")}
-    assert asterisk_parse_args(raw) == [b"VERBOSE", sanitize_value(value).encode()]
-    assert sanitize_value(sanitize_value(value)) == sanitize_value(value)
+    assert asterisk_parse_args(raw) == [b"VERBOSE", sanitise_value(value).encode()]
+    assert sanitise_value(sanitise_value(value)) == sanitise_value(value)
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))))
-def test_sanitize_keeps_ordinary_text_intact(value: str) -> None:
-    assert sanitize_value(value) == value
+def test_sanitise_keeps_ordinary_text_intact(value: str) -> None:
+    assert sanitise_value(value) == value
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=()), max_size=2500))
@@ -285,7 +285,7 @@ def test_set_variable_property(value: str) -> None:
     argv = asterisk_parse_args(commands[0])
     assert argv[:3] == [b"SET", b"VARIABLE", b"CALLER_NAME"]
     assert len(argv) == 4
-    clean = sanitize_value(value)
+    clean = sanitise_value(value)
     got = argv[3].decode()
     assert clean.startswith(got)
     if len(quote_argument(clean).encode()) <= 1900:
@@ -330,7 +330,7 @@ def test_mset_sets_every_value_exactly_however_hostile(value: str) -> None:
     variables = {"CALLERID(name)": value, "SB_A": value, "SB_VIP": "0", "SB_B": ""}
     commands = mset_commands(variables)
     assert len(commands) == 1
-    assert mset_result(commands) == {name: sanitize_value(v) for name, v in variables.items()}
+    assert mset_result(commands) == {name: sanitise_value(v) for name, v in variables.items()}
 
 
 def test_mset_line_is_the_quoted_app_argument() -> None:
@@ -379,7 +379,7 @@ mset_values = st.dictionaries(
 def test_mset_property(variables: dict[str, str]) -> None:
     commands = mset_commands(variables)
     assert len(commands) == 1
-    assert mset_result(commands) == {name: sanitize_value(v) for name, v in variables.items()}
+    assert mset_result(commands) == {name: sanitise_value(v) for name, v in variables.items()}
 
 
 @given(st.dictionaries(st.sampled_from(["SB_A", "SB_B"]), any_text.map(lambda t: t * 8)))
@@ -387,7 +387,7 @@ def test_mset_property_long_values(variables: dict[str, str]) -> None:
     got = mset_result(mset_commands(variables))
     assert got.keys() == variables.keys()
     for name, value in variables.items():
-        assert sanitize_value(value).startswith(got[name])
+        assert sanitise_value(value).startswith(got[name])
 
 
 # ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pbx_agi.agi_protocol import MAX_HEADER_BYTES, AGIProtocolError, sanitize_value
+from pbx_agi.agi_protocol import MAX_HEADER_BYTES, AGIProtocolError, sanitise_value
 from pbx_agi.fastagi import (
     AGICommandTimeout,
     AGIConnectionClosed,
@@ -321,7 +321,7 @@ async def test_set_variable_writes_exactly_one_command_asterisk_parses_to_the_va
     argv = asterisk_parse_args(commands[0])
     assert argv[:3] == [b"SET", b"VARIABLE", b"CALLER_NAME"]
     assert len(argv) == 4
-    clean = sanitize_value(value)
+    clean = sanitise_value(value)
     assert clean.startswith(argv[3].decode())
     if len(value) < 1000:
         assert argv[3].decode() == clean

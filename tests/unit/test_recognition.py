@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx_agi.agi_protocol import sanitize_value
+from pbx_agi.agi_protocol import sanitise_value
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.core.contacts import ContactMatch
 from switchboard.core.numbers import normalise
@@ -87,7 +87,7 @@ def test_any_recognition_reaches_asterisk_in_one_command(
         expected = recognition.channel_variables() | decide_route(recognition).channel_variables()
         if recognition.display_name:
             expected["CALLERID(name)"] = recognition.display_name
-        assert variables_set(commands) == {k: sanitize_value(v) for k, v in expected.items()}
+        assert variables_set(commands) == {k: sanitise_value(v) for k, v in expected.items()}
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=()), max_size=60))

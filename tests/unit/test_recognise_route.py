@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime
 
 from pbx_agi.agi_protocol import parse_environment
-from pbx_agi.caller_directory import CallerFacts
 from pbx_agi.fastagi import FastAGIServer
-from pbx_agi.recognize import RecognizeRoute
+from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.core.contacts import ContactMatch
+from switchboard.core.recognition import CallerFacts
 from tests.asterisk_model import variables_set
 
 ANNA = ContactMatch(7, "Anna de Vries", "Bakkerij", True, "nl", datetime.now(UTC))
@@ -35,7 +35,7 @@ async def play_asterisk(port: int, caller_id: str, caller_name: str) -> dict[str
     return variables_set(commands) | {"LAST": commands[-1]}
 
 
-async def recognise_call(route: RecognizeRoute, caller_id: str, caller_name: str) -> dict[str, str]:
+async def recognise_call(route: RecogniseRoute, caller_id: str, caller_name: str) -> dict[str, str]:
     """One call through a real FastAGI server running ``route``."""
     async with FastAGIServer({"recognize": route}) as server:
         await server.start("127.0.0.1", 0)
@@ -47,7 +47,7 @@ async def test_a_known_caller_gets_name_and_variables() -> None:
         return CallerFacts((ANNA,)) if e164 == "+31612345678" else CallerFacts()
 
     variables = await recognise_call(
-        RecognizeRoute(lookup, region="NL", budget_s=0.2), "0612345678", "whatever"
+        RecogniseRoute(lookup, region="NL", budget_s=0.2), "0612345678", "whatever"
     )
     assert variables["CALLERID(name)"] == "Anna de Vries - Bakkerij"
     assert variables["SB_RECOGNISED"] == "yes"
@@ -65,7 +65,7 @@ async def test_a_slow_database_costs_the_caller_no_more_than_the_budget() -> Non
 
     started = time.monotonic()
     variables = await recognise_call(
-        RecognizeRoute(slow, region="NL", budget_s=0.1), "0612345678", "Caller"
+        RecogniseRoute(slow, region="NL", budget_s=0.1), "0612345678", "Caller"
     )
     assert time.monotonic() - started < 2  # far below the 5 s the lookup would take
     assert variables["SB_RECOGNISED"] == "no"
@@ -78,7 +78,7 @@ async def test_a_database_that_is_down_leaves_the_call_unrecognised() -> None:
         raise ConnectionRefusedError("connection refused")
 
     variables = await recognise_call(
-        RecognizeRoute(down, region="NL", budget_s=0.2), "0612345678", "Caller"
+        RecogniseRoute(down, region="NL", budget_s=0.2), "0612345678", "Caller"
     )
     assert variables["SB_RECOGNISED"] == "no"
 
@@ -91,7 +91,7 @@ async def test_withheld_numbers_are_never_looked_up() -> None:
         return CallerFacts((ANNA,))
 
     variables = await recognise_call(
-        RecognizeRoute(lookup, region="NL", budget_s=0.2), "anonymous", ""
+        RecogniseRoute(lookup, region="NL", budget_s=0.2), "anonymous", ""
     )
     assert looked_up == []
     assert variables["SB_NUMBER_KIND"] == "withheld"
@@ -106,8 +106,8 @@ async def test_an_answer_at_hand_is_sent_without_a_task_and_is_the_same_answer()
     def at_hand(e164: str) -> CallerFacts | None:
         return facts.get(e164, CallerFacts())
 
-    planned = RecognizeRoute(lookup, region="NL", budget_s=0.2, instant=at_hand)
-    asked = RecognizeRoute(lookup, region="NL", budget_s=0.2)
+    planned = RecogniseRoute(lookup, region="NL", budget_s=0.2, instant=at_hand)
+    asked = RecogniseRoute(lookup, region="NL", budget_s=0.2)
     for caller in ("0612345678", "0687654321", "anonymous", "12"):
         env = parse_environment(f"agi_callerid: {caller}\nagi_calleridname: X\n\n".encode())
         assert planned.plan(env) is not None, caller
@@ -120,7 +120,7 @@ def test_a_number_not_at_hand_is_left_to_the_lookup_with_its_budget() -> None:
     async def lookup(_e164: str) -> CallerFacts:
         return CallerFacts((ANNA,))
 
-    loading = RecognizeRoute(lookup, region="NL", budget_s=0.2, instant=lambda _e164: None)
+    loading = RecogniseRoute(lookup, region="NL", budget_s=0.2, instant=lambda _e164: None)
     known = parse_environment(b"agi_callerid: 0612345678\n\n")
     withheld = parse_environment(b"agi_callerid: anonymous\n\n")
     assert loading.plan(known) is None  # the task path asks the database, within budget

@@ -16,7 +16,7 @@ from functools import lru_cache
 import asyncpg
 
 from pbx_agi.agi_protocol import AGIEnvironment
-from pbx_agi.caller_directory import CallerDirectory, CallerFacts
+from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.core.numbers import (
@@ -26,7 +26,11 @@ from switchboard.core.numbers import (
     known_number,
     normalise,
 )
-from switchboard.core.recognition import Recognition, recognise, summarise_history
+from switchboard.core.recognition import (
+    CallerFacts,
+    Recognition,
+    recognise_with_facts,
+)
 from switchboard.store.contacts import find_by_number
 
 log = logging.getLogger(__name__)
@@ -36,30 +40,16 @@ Lookup = Callable[[str], Awaitable[CallerFacts]]
 InstantLookup = Callable[[str], CallerFacts | None]
 DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
 
-# phonenumbers takes most of a recognition's CPU; callers call again, so remember the
-# answer per raw caller id and region. CallerNumber is immutable: sharing it is safe.
-_remembered_normalise = lru_cache(maxsize=65536)(normalise)
-
-
-def cached_normalise(raw: str | None, region: str) -> CallerNumber:
-    # A caller id longer than any number is refused at once: not worth a cache entry,
-    # and a hostile one could be long.
-    if raw is not None and len(raw) > MAX_RAW_LENGTH:
-        return normalise(raw, region)
-    return _remembered_normalise(raw, region)
-
-
-@lru_cache(maxsize=4096)
-def cached_commands(recognition: Recognition) -> tuple[str, ...]:
-    """The commands are a pure function of the (immutable) recognition: a caller who
-    calls again gets the same lines without building them anew."""
-    return tuple(recognition_commands(recognition))
+# How many answers each cache of a route keeps (bench/recognition.py: phonenumbers takes
+# most of a recognition's CPU, and building the MSet line much of the rest).
+NUMBERS_REMEMBERED = 65536
+COMMANDS_REMEMBERED = 4096
 
 
 _NO_FACTS = CallerFacts()
 
 
-class RecognizeRoute:
+class RecogniseRoute:
     def __init__(
         self,
         lookup: Lookup,
@@ -76,6 +66,11 @@ class RecognizeRoute:
         self._region = region
         self._budget_s = budget_s
         self._repeat_window = repeat_window
+        # Callers call again: the route remembers, per raw caller id, the normalised
+        # number (CallerNumber is immutable, so sharing it is safe), and per recognition
+        # (immutable too) its command lines. Each route its own caches.
+        self._normalised = lru_cache(maxsize=NUMBERS_REMEMBERED)(normalise)
+        self._commands = lru_cache(maxsize=COMMANDS_REMEMBERED)(_commands)
 
     @classmethod
     def from_directory(
@@ -86,7 +81,7 @@ class RecognizeRoute:
         region: str,
         budget_s: float,
         repeat_window: timedelta = DEFAULT_REPEAT_WINDOW,
-    ) -> RecognizeRoute:
+    ) -> RecogniseRoute:
         """Answer from memory; until the directory has loaded, ask PostgreSQL (no history)."""
 
         async def lookup(e164: str) -> CallerFacts:
@@ -121,13 +116,13 @@ class RecognizeRoute:
         recognition = self._decide(
             number, facts, env.caller_id_name, this_call=env.unique_id or "", started=started
         )
-        return cached_commands(recognition)
+        return self._commands(recognition)
 
     async def __call__(self, session: AGISession) -> None:
         recognition = await self.recognise(
             session.env.caller_id, session.env.caller_id_name, this_call=session.env.unique_id or ""
         )
-        for command in cached_commands(recognition):
+        for command in self._commands(recognition):
             await session.send_command(command)
 
     async def recognise(
@@ -150,7 +145,11 @@ class RecognizeRoute:
         known = known_number(caller_id, self._region, self._is_known) if self._is_known else None
         if known:
             return CallerNumber(NumberKind.PUBLIC, known)
-        return cached_normalise(caller_id, self._region)
+        # A caller id longer than any number is refused at once: not worth a cache
+        # entry, and a hostile one could be long.
+        if caller_id is not None and len(caller_id) > MAX_RAW_LENGTH:
+            return normalise(caller_id, self._region)
+        return self._normalised(caller_id, self._region)
 
     def _decide(
         self,
@@ -161,12 +160,13 @@ class RecognizeRoute:
         this_call: str,
         started: float,
     ) -> Recognition:
-        now = datetime.now(UTC)
-        history = summarise_history(
-            facts.history, this_call=this_call, now=now, repeat_window=self._repeat_window
-        )
-        recognition = recognise(
-            number, facts.matches, caller_name=caller_name, now=now, history=history
+        recognition = recognise_with_facts(
+            number,
+            facts,
+            caller_name=caller_name,
+            this_call=this_call,
+            now=datetime.now(UTC),
+            repeat_window=self._repeat_window,
         )
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -190,3 +190,7 @@ class RecognizeRoute:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("recognition lookup failed (%s); call goes on unrecognised", exc)
         return _NO_FACTS
+
+
+def _commands(recognition: Recognition) -> tuple[str, ...]:
+    return tuple(recognition_commands(recognition))
