@@ -62,7 +62,6 @@ RTP_START = 17000
 RTP_END = 17999
 OPERATOR_EXTENSION = "100"
 PHONE_EXTENSIONS: tuple[str, ...] = (OPERATOR_EXTENSION, *(str(n) for n in range(200, 210)))
-QUEUE_NAME = "switchboard"
 
 ROOT_ENV = "SWITCHBOARD_SANDBOX_ROOT"
 DEFAULT_ROOT = Path("/var/cache/switchboard/sandbox-root")
@@ -210,13 +209,6 @@ class SandboxSettings:
     def messages_log(self) -> Path:
         """Asterisk's own log (logger.conf), seen from outside the chroot."""
         return self.root / "var/log/asterisk/messages.log"
-
-
-def phone_port(ext: str) -> int:
-    """UDP port the SIPp process playing phone ``ext`` listens on (100 -> 16100)."""
-    if not ext.isdigit():
-        raise ValueError(f"extension must be digits, got {ext!r}")
-    return PHONE_PORT_BASE + int(ext)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,8 @@ returns an unsolicited ``HANGUP`` line as the reply to the command in flight,
 so every later reply belongs to the command before it. We keep panoramisk's
 result-line parser (see :func:`pbx_agi.agi_protocol.parse_result_line`).
 
-Sync routes run in a worker thread (``asyncio.to_thread``) so that blocking
-work in them (a database lookup, say) never stalls other calls; from there
-they talk to Asterisk through :meth:`AGISession.send_command_sync` and
-:meth:`AGISession.set_variable_sync`.
+A route is ``async``: blocking work (a database lookup, say) would stall every
+other call, so a plain function is refused when it is added.
 
 Only allowed peers get to talk to it (``allowed_peers``, by default this host alone): a
 route reads the contact directory out to whoever calls it, so a connection from any
@@ -28,9 +26,9 @@ import inspect
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from .agi_protocol import (
     MAX_COMMAND_BYTES,
@@ -65,10 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-#: A route: ``async def route(session)`` or a plain ``def route(session)``.
-Route = Callable[["AGISession"], Awaitable[None] | None]
+#: A route: ``async def route(session)``.
+Route = Callable[["AGISession"], Awaitable[None]]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -700,27 +696,6 @@ class AGISession:
         """Log ``message`` on the Asterisk console at verbosity ``level``."""
         return await self._checked(format_command("VERBOSE", message, str(int(level))))
 
-    # -- for sync routes, which run in a worker thread ---------------------
-
-    def _run_from_thread(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            coro.close()
-            raise RuntimeError("the *_sync methods are for sync routes (worker threads) only")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def send_command_sync(self, command: str) -> AGIResult:
-        return self._run_from_thread(self.send_command(command))
-
-    def set_variable_sync(self, name: str, value: str) -> AGIResult:
-        return self._run_from_thread(self.set_variable(name, value))
-
-    def get_variable_sync(self, name: str) -> str | None:
-        return self._run_from_thread(self.get_variable(name))
-
 
 class _Script:
     """A planned route's commands, sent one after another from the socket callbacks.
@@ -843,14 +818,13 @@ class PlannedRoute(Protocol):
 
     def plan(self, env: AGIEnvironment) -> Sequence[str] | None: ...
 
-    def __call__(self, session: AGISession) -> Awaitable[None] | None: ...
+    def __call__(self, session: AGISession) -> Awaitable[None]: ...
 
 
 @dataclass(frozen=True)
 class _RouteEntry:
     name: str
     handler: Route
-    is_async: bool
     plan: Callable[[AGIEnvironment], Sequence[str] | None] | None = None
 
 
@@ -921,10 +895,12 @@ class FastAGIServer:
             raise ValueError(f"empty route path: {path!r}")
         if name in self._routes:
             raise ValueError(f"route {name!r} already exists")
+        if not _is_async_callable(handler):
+            raise TypeError(f"route {path!r} must be 'async def': a plain one would block calls")
         plan = getattr(handler, "plan", None)
         if plan is not None and not callable(plan):
             raise TypeError(f"route {path!r} has a plan that is not callable: {plan!r}")
-        self._routes[name] = _RouteEntry(name, handler, _is_async_callable(handler), plan)
+        self._routes[name] = _RouteEntry(name, handler, plan)
 
     @property
     def routes(self) -> tuple[str, ...]:
@@ -1117,18 +1093,7 @@ class FastAGIServer:
         started = time.perf_counter()
         outcome = _FAILED
         try:
-            if entry.is_async:
-                running = entry.handler(session)
-                if running is not None:
-                    await running
-            else:
-                returned = await asyncio.to_thread(entry.handler, session)
-                if inspect.isawaitable(returned):
-                    if inspect.iscoroutine(returned):
-                        returned.close()  # never awaited: no "never awaited" warning
-                    raise TypeError(
-                        f"route {entry.name!r} returned an awaitable; declare it 'async def'"
-                    )
+            await entry.handler(session)
         except asyncio.CancelledError:
             outcome = _CANCELLED
             log.warning("route %r cancelled on channel %s", entry.name, env.channel)

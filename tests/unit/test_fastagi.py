@@ -211,45 +211,19 @@ async def test_a_caller_name_that_is_not_utf8_keeps_the_call_and_the_rest_of_the
 
 
 # ---------------------------------------------------------------------------
-# panoramisk defect 3: plain (sync) routes
+# panoramisk defect 3: plain (sync) routes, which asyncio.coroutine wrapped
 # ---------------------------------------------------------------------------
 
 
-async def test_a_sync_route_is_served_and_can_set_variables(server: FastAGIServer) -> None:
-    def route(session: AGISession) -> None:
-        session.set_variable_sync("CALLER", session.env.caller_id or "")
+def test_a_plain_route_is_refused_when_added(server: FastAGIServer) -> None:
+    """A route that blocks would hold up every other call: it must be ``async def``."""
 
-    server.add_route("sync", route)
-    asterisk = await FakeAsterisk.connect(server.port)
-    await asterisk.send(agi_headers("sync"))
-    assert await asterisk.read_command() == 'SET VARIABLE "CALLER" "+33612345678"'
-    await asterisk.reply("200 result=1\n")
-    assert await asterisk.read_to_eof() == b""
-    assert server.metrics.per_route["sync"].served == 1
+    def blocking(session: AGISession) -> None:
+        pass
 
-
-async def test_a_blocking_sync_route_does_not_hold_up_other_calls(server: FastAGIServer) -> None:
-    release = threading.Event()
-    order: list[str] = []
-
-    def slow(session: AGISession) -> None:
-        release.wait(WAIT)  # e.g. a slow database lookup
-        order.append("slow")
-
-    async def fast(session: AGISession) -> None:
-        order.append("fast")
-
-    server.add_route("slow", slow)
-    server.add_route("fast", fast)
-    slow_call = await FakeAsterisk.connect(server.port)
-    await slow_call.send(agi_headers("slow"))
-    await wait_until(lambda: server.metrics.in_flight == 1, "slow route running")
-    fast_call = await FakeAsterisk.connect(server.port)
-    await fast_call.send(agi_headers("fast"))
-    assert await fast_call.read_to_eof() == b""
-    release.set()
-    assert await slow_call.read_to_eof() == b""
-    assert order == ["fast", "slow"]
+    with pytest.raises(TypeError, match="async def"):
+        server.add_route("slow", blocking)  # type: ignore[arg-type]
+    assert server.routes == ()
 
 
 # ---------------------------------------------------------------------------
