@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -55,6 +55,8 @@ __all__ = [
     "AGIProtocolError",
     "AGIResult",
     "EnvironmentReader",
+    "MSetWriter",
+    "RememberedResults",
     "ReplyReader",
     "app_argument_escape",
     "format_command",
@@ -553,29 +555,6 @@ def app_argument_escape(value: str) -> str:
     return _APP_SPECIAL.sub(r"\\\g<0>", value)
 
 
-# "NAME=" per variable name seen (a plain dict: looked up 17 times per call).
-_MSET_HEADS: dict[str, str] = {}
-_MAX_MSET_HEADS = 256
-
-
-def _mset_name(name: str) -> str:
-    # Our own names, checked once each; they hold no character that needs escaping
-    # except the parentheses of CALLERID(name), which nest and need none either.
-    head = _MSET_HEADS.get(name)
-    if head is None:
-        head = validate_variable_name(name) + "="
-        if len(_MSET_HEADS) < _MAX_MSET_HEADS:
-            _MSET_HEADS[name] = head
-    return head
-
-
-def _mset_heads(names: Iterable[str]) -> list[str]:
-    try:
-        return list(map(_MSET_HEADS.__getitem__, names))  # every name seen before
-    except KeyError:
-        return [_mset_name(name) for name in names]
-
-
 def _mset_cost(ch: str) -> int:
     """Bytes ``ch`` of a value takes in the command line, escapes included."""
     if ch in '\\"':
@@ -589,49 +568,88 @@ def _mset_line(pieces: list[str]) -> str:
     return _MSET_PREFIX + _escape(",".join(pieces)) + '"'
 
 
-def mset_commands(variables: Mapping[str, str]) -> list[str]:
-    """``EXEC MSet`` lines that set every variable, in order, to its sanitised value.
+def _mset_head(name: str) -> str:
+    # Our own names; they hold no character that needs escaping except the parentheses
+    # of CALLERID(name), which nest and need none either.
+    return validate_variable_name(name) + "="
 
-    Usually one line. Only when the values would not fit one line (2047 bytes) or
-    one MSet are they spread over more lines; a single value too long for a line
-    of its own is cut on a character boundary, never split into a second command.
+
+class MSetWriter:
+    """``EXEC MSet`` lines (:meth:`lines`), remembering each variable name it has checked.
+
+    A route sets the same names on every call, and checking them is a good part of a
+    call's budget while the line rings (bench/recognition.py): the first
+    ``max_names`` names are checked once each and kept, the rest each time.
     """
-    heads = _mset_heads(variables)
-    values = variables.values()
-    if _APP_SPECIAL.search("".join(values)) is not None:  # something to escape
-        values = map(app_argument_escape, values)  # type: ignore[assignment]
-    pieces = list(map(operator.add, heads, values))
-    if not pieces:
-        return []
-    line = sanitise_value(_mset_line(pieces))  # removing control characters commutes
-    if len(pieces) <= MSET_MAX_PAIRS and _line_bytes(line) <= MAX_COMMAND_BYTES:
-        return [line]
-    return _packed_mset_commands(variables)
+
+    __slots__ = ("_heads", "_max_names")
+
+    def __init__(self, max_names: int = 256) -> None:
+        self._heads: dict[str, str] = {}  # name -> "NAME="
+        self._max_names = max_names
+
+    def _head(self, name: str) -> str:
+        head = self._heads.get(name)
+        if head is None:
+            head = _mset_head(name)
+            if len(self._heads) < self._max_names:
+                self._heads[name] = head
+        return head
+
+    def _all_heads(self, names: Iterable[str]) -> list[str]:
+        try:
+            return list(map(self._heads.__getitem__, names))  # every name seen before
+        except KeyError:
+            return [self._head(name) for name in names]
+
+    def lines(self, variables: Mapping[str, str]) -> list[str]:
+        """``EXEC MSet`` lines that set every variable, in order, to its sanitised value.
+
+        Usually one line. Only when the values would not fit one line (2047 bytes) or
+        one MSet are they spread over more lines; a single value too long for a line
+        of its own is cut on a character boundary, never split into a second command.
+        """
+        heads = self._all_heads(variables)
+        values = variables.values()
+        if _APP_SPECIAL.search("".join(values)) is not None:  # something to escape
+            values = map(app_argument_escape, values)  # type: ignore[assignment]
+        pieces = list(map(operator.add, heads, values))
+        if not pieces:
+            return []
+        line = sanitise_value(_mset_line(pieces))  # removing control characters commutes
+        if len(pieces) <= MSET_MAX_PAIRS and _line_bytes(line) <= MAX_COMMAND_BYTES:
+            return [line]
+        return self._packed(variables)
+
+    def _packed(self, variables: Mapping[str, str]) -> list[str]:
+        budget = MAX_COMMAND_BYTES - _MSET_OVERHEAD
+        lines: list[str] = []
+        batch: list[str] = []
+        used = 0
+        for name, value in variables.items():
+            head = self._head(name)
+            clean = sanitise_value(value)
+            cost = len(head.encode("utf-8")) + sum(_mset_cost(ch) for ch in clean)
+            if cost > budget:  # too long even alone: cut to what fits
+                cost, kept = len(head.encode("utf-8")), 0
+                for ch in clean:
+                    if cost + _mset_cost(ch) > budget:
+                        break
+                    cost, kept = cost + _mset_cost(ch), kept + 1
+                clean = clean[:kept]
+            if batch and (used + 1 + cost > budget or len(batch) == MSET_MAX_PAIRS):
+                lines.append(_mset_line(batch))
+                batch, used = [], 0
+            used += cost + (1 if batch else 0)
+            batch.append(head + app_argument_escape(clean))
+        lines.append(_mset_line(batch))
+        return lines
 
 
-def _packed_mset_commands(variables: Mapping[str, str]) -> list[str]:
-    budget = MAX_COMMAND_BYTES - _MSET_OVERHEAD
-    lines: list[str] = []
-    batch: list[str] = []
-    used = 0
-    for name, value in variables.items():
-        head = _mset_name(name)
-        clean = sanitise_value(value)
-        cost = len(head.encode("utf-8")) + sum(_mset_cost(ch) for ch in clean)
-        if cost > budget:  # too long even alone: cut to what fits
-            cost, kept = len(head.encode("utf-8")), 0
-            for ch in clean:
-                if cost + _mset_cost(ch) > budget:
-                    break
-                cost, kept = cost + _mset_cost(ch), kept + 1
-            clean = clean[:kept]
-        if batch and (used + 1 + cost > budget or len(batch) == MSET_MAX_PAIRS):
-            lines.append(_mset_line(batch))
-            batch, used = [], 0
-        used += cost + (1 if batch else 0)
-        batch.append(head + app_argument_escape(clean))
-    lines.append(_mset_line(batch))
-    return lines
+def mset_commands(variables: Mapping[str, str]) -> list[str]:
+    """:meth:`MSetWriter.lines` of a writer of its own: for a process that sets
+    variables once (the classic AGI script) or a test."""
+    return MSetWriter().lines(variables)
 
 
 # ---------------------------------------------------------------------------
@@ -683,17 +701,6 @@ class AGIResult:
 def parse_result_line(line: str) -> AGIResult:
     """Parse one status line (``200 result=1 (value)``) into an :class:`AGIResult`.
 
-    Short replies repeat ("200 result=1") and AGIResult is immutable: each distinct one
-    is parsed once. See :func:`_parse_result_line`.
-    """
-    if len(line) <= 200:
-        return _remembered_result(line)
-    return _parse_result_line(line)
-
-
-def _parse_result_line(line: str) -> AGIResult:
-    """The parsing of :func:`parse_result_line`.
-
     Built on ``panoramisk.utils.parse_agi_result`` (classification) and its
     ``re_kv`` (the ``key=value (data)`` pairs), with its gaps filled: it drops
     the status code and value for ``result=-1`` and ``(hangup)``, loses
@@ -735,7 +742,24 @@ def _parse_result_line(line: str) -> AGIResult:
     )
 
 
-_remembered_result = lru_cache(maxsize=1024)(_parse_result_line)
+ResultParser = Callable[[str], AGIResult]
+
+
+class RememberedResults:
+    """:func:`parse_result_line` that parses each short reply once.
+
+    Short replies repeat ("200 result=1") and AGIResult is immutable, so a server's
+    readers share one of these (bench/fastagi_roundtrip.py); long ones are parsed each
+    time, so a peer cannot fill it with big lines.
+    """
+
+    __slots__ = ("_parse",)
+
+    def __init__(self, size: int = 1024) -> None:
+        self._parse = lru_cache(maxsize=size)(parse_result_line)
+
+    def __call__(self, line: str) -> AGIResult:
+        return self._parse(line) if len(line) <= 200 else parse_result_line(line)
 
 
 # Lines that are neither a status line nor HANGUP (e.g. the tail of an environment block
@@ -755,11 +779,12 @@ class ReplyReader:
     socket callback.
     """
 
-    __slots__ = ("_first", "_stray", "_usage", "channel", "hung_up", "route")
+    __slots__ = ("_first", "_parse", "_stray", "_usage", "channel", "hung_up", "route")
 
-    def __init__(self, channel: str, route: str) -> None:
+    def __init__(self, channel: str, route: str, parse: ResultParser = parse_result_line) -> None:
         self.channel = channel
         self.route = route
+        self._parse = parse
         self.hung_up = False
         self._usage: list[str] | None = None
         self._first = ""
@@ -778,7 +803,7 @@ class ReplyReader:
             if not line.startswith("520 "):
                 usage.append(line[: -len(_USAGE_END)])
             self._usage = None
-            return parse_result_line(self._first).with_usage("\n".join(usage))
+            return self._parse(self._first).with_usage("\n".join(usage))
         if line == "HANGUP":
             if not self.hung_up:
                 log.info("channel %s hung up during route %r", self.channel, self.route)
@@ -790,7 +815,7 @@ class ReplyReader:
             self._first, self._usage = line, []
             return None
         try:
-            result = parse_result_line(line)
+            result = self._parse(line)
         except AGIProtocolError:
             self._stray += 1
             log.warning(

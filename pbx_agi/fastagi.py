@@ -40,9 +40,12 @@ from .agi_protocol import (
     AGIProtocolError,
     AGIResult,
     EnvironmentReader,
+    RememberedResults,
     ReplyReader,
+    ResultParser,
     format_command,
     get_variable_command,
+    parse_result_line,
     set_variable_command,
 )
 
@@ -551,10 +554,11 @@ class AGISession:
         *,
         route: str = "",
         command_timeout: float | None = 10.0,
+        parse_result: ResultParser = parse_result_line,
     ) -> None:
         self.env = env
         self.route = route
-        self._replies = ReplyReader(env.channel or "", route)
+        self._replies = ReplyReader(env.channel or "", route, parse_result)
         self.command_timeout = command_timeout
         self._conn = connection
         # One command in flight at a time: _busy while one is, and the commands
@@ -723,7 +727,7 @@ class _Script:
         self.env = env
         self._lines = [(command, _command_line(command)) for command in commands]
         self._next = 0
-        self._replies = ReplyReader(env.channel or "", entry.name)
+        self._replies = ReplyReader(env.channel or "", entry.name, server._results)
         self._started = time.perf_counter()
 
     def start(self) -> None:
@@ -872,8 +876,10 @@ class FastAGIServer:
         self._peers = PeerFilter(LOOPBACK_PEERS if allowed_peers is None else allowed_peers)
         self._refusals = RefusalLog()
         self._refusal_flush: asyncio.TimerHandle | None = None
-        # The layouts of the environment blocks our Asterisk sends, learnt from them.
+        # The layouts of the environment blocks our Asterisk sends, learnt from them, and
+        # the replies it repeats on every call, parsed once.
         self._environment = EnvironmentReader()
+        self._results = RememberedResults()
         self._routes: dict[str, _RouteEntry] = {}
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1081,7 +1087,11 @@ class FastAGIServer:
                 connection.run_script(script)
                 return
         session = AGISession(
-            env, connection, route=entry.name, command_timeout=self.command_timeout
+            env,
+            connection,
+            route=entry.name,
+            command_timeout=self.command_timeout,
+            parse_result=self._results,
         )
         assert self._loop is not None
         task = connection.task = self._loop.create_task(self._run_route(entry, session))

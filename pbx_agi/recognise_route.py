@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import asyncpg
 
-from pbx_agi.agi_protocol import AGIEnvironment
+from pbx_agi.agi_protocol import AGIEnvironment, MSetWriter
 from pbx_agi.caller_directory import CallerDirectory
 from pbx_agi.fastagi import AGISession
 from pbx_agi.recognition_commands import recognition_commands
@@ -70,7 +70,8 @@ class RecogniseRoute:
         # number (CallerNumber is immutable, so sharing it is safe), and per recognition
         # (immutable too) its command lines. Each route its own caches.
         self._normalised = lru_cache(maxsize=NUMBERS_REMEMBERED)(normalise)
-        self._commands = lru_cache(maxsize=COMMANDS_REMEMBERED)(_commands)
+        self._mset = MSetWriter()
+        self._commands = lru_cache(maxsize=COMMANDS_REMEMBERED)(self._fresh_commands)
 
     @classmethod
     def from_directory(
@@ -178,6 +179,9 @@ class RecogniseRoute:
             )
         return recognition
 
+    def _fresh_commands(self, recognition: Recognition) -> tuple[str, ...]:
+        return tuple(recognition_commands(recognition, self._mset.lines))
+
     async def _look_up(self, e164: str) -> CallerFacts:
         try:
             return await asyncio.wait_for(self._lookup(e164), self._budget_s)
@@ -190,7 +194,3 @@ class RecogniseRoute:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("recognition lookup failed (%s); call goes on unrecognised", exc)
         return _NO_FACTS
-
-
-def _commands(recognition: Recognition) -> tuple[str, ...]:
-    return tuple(recognition_commands(recognition))

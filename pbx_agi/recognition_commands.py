@@ -11,15 +11,22 @@ whichever of the two recognitions answered.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from pbx_agi.agi_protocol import mset_commands
 from switchboard.core.queue_priority import decide_route
 from switchboard.core.recognition import Recognition
 
 
-def recognition_commands(recognition: Recognition) -> list[str]:
+def recognition_commands(
+    recognition: Recognition,
+    mset: Callable[[Mapping[str, str]], list[str]] = mset_commands,
+) -> list[str]:
+    """The lines for ``recognition``; ``mset`` writes them (a route passes its own
+    :class:`pbx_agi.agi_protocol.MSetWriter`'s ``lines``)."""
     variables = recognition.channel_variables()
     # CALLERID(name) first: it is what phones and the board show.
     if recognition.display_name:
         variables = {"CALLERID(name)": recognition.display_name, **variables}
     variables.update(decide_route(recognition).channel_variables())
-    return mset_commands(variables)
+    return mset(variables)
