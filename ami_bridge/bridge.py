@@ -1,14 +1,20 @@
 """One AMI connection per Asterisk, feeding the live model, the journal and the boards.
 
-Events go through one ordered queue into the pure model, so the model never sees
-events out of order and never runs concurrently with itself. On every (re)connect
-the model is rebuilt from the PBX's own channel list, and the presence model (who can
-take a call: ami_bridge/presence.py) from its extension, device and presence lists.
+Events go through one ordered queue into the pure state (switchboard/core/calls/state.py:
+the call model and the presence model, who can take a call), so it never sees events
+out of order and never runs concurrently with itself. On every (re)connect the calls
+are rebuilt from the PBX's own channel list, the extensions from its extension, device
+and presence lists.
+
+Each bridge is the :class:`switchboard.board.pbxs.PBX` of its name: it registers itself
+in the registry it is given, through which the board's APIs command calls and set
+presence. AMI (actions, credentials) stays in here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import time
@@ -22,9 +28,12 @@ from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from ami_bridge.protocol import DecodingAMIProtocol
 from switchboard.board.hub import BoardHub, Message
+from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import PBXConfig
-from switchboard.core.calls.model import Change, PBXModel
-from switchboard.core.calls.presence import PresenceChange, PresenceModel, conversations
+from switchboard.core.calls.control import Act, Actor, Claim, Refusal
+from switchboard.core.calls.model import PBXModel
+from switchboard.core.calls.presence import Extension, PresenceModel
+from switchboard.core.calls.state import PBXState, StateChanges
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +67,6 @@ _RESYNC_EVENTS = frozenset(
         "EndpointDetail",
     }
 )
-# Events after which an extension's conversation may have changed.
-_CHANNEL_EVENTS = frozenset(
-    {"CoreShowChannel", "Newchannel", "NewCallerid", "BridgeEnter", "BridgeLeave", "Hangup"}
-    | {"UserEvent", "NewConnectedLine", "ChannelCheck"}
-)
 # How often the PBX's channel list is held against the model between resyncs: a call
 # whose end got lost leaves the boards within this long instead of at the next reconnect.
 CHANNEL_CHECK_S = 60.0
@@ -85,8 +89,21 @@ ACTION_TIMEOUT_S = 5.0
 _ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-class PBXUnavailable(Exception):
-    """The PBX is not connected, or did not answer an action in time."""
+def presence_action(extension: str, status: str, until: str, note: str) -> dict[str, str]:
+    """The AMI action that sets ``extension``'s presence: ``Setvar
+    PRESENCE_STATE(CustomPresence:<ext>)`` to the status (available, dnd, away), the
+    subtype (the return time) and the message (the note), both base64 so that commas
+    are safe, as the dialplan's *76 sets it."""
+    value = f"{status},{_b64(until)},{_b64(note)},e"
+    return {
+        "Action": "Setvar",
+        "Variable": f"PRESENCE_STATE(CustomPresence:{extension})",
+        "Value": value,
+    }
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def event_headers(message: Mapping[str, Any]) -> dict[str, str]:
@@ -156,12 +173,20 @@ class _Manager(Manager):  # type: ignore[misc]
 
 
 class AMIBridge:
+    """The AMI connection to the PBX ``pbx`` configures, and that PBX for the board.
+
+    Publishes every change to ``hub`` and records it in the journals given; registers
+    itself in ``pbxs`` (when given) as the :class:`~switchboard.board.pbxs.PBX` named
+    ``pbx.name``.
+    """
+
     def __init__(
         self,
         pbx: PBXConfig,
         hub: BoardHub,
         journal: CallJournal | None = None,
         *,
+        pbxs: PBXs | None = None,
         clock: Callable[[], float] = time.time,
         ping_interval_s: float = PING_INTERVAL_S,
         presence_journal: PresenceJournal | None = None,
@@ -169,8 +194,7 @@ class AMIBridge:
         fully_booted_wait_s: float = FULLY_BOOTED_WAIT_S,
     ) -> None:
         self.pbx = pbx
-        self.model = PBXModel(pbx.name)
-        self.presence = PresenceModel(pbx.name)
+        self.state = PBXState(pbx.name)
         self._presence_journal = presence_journal
         self.connected = False
         self._hub = hub
@@ -200,9 +224,23 @@ class AMIBridge:
         self._manager.register_event("*", self._on_event)
         self._manager.register_event("FullyBooted", self._on_fully_booted)
         hub.add_snapshot_source(self._snapshot)
-        hub.add_action_sender(pbx.name, self.send_action)
         self.desk = CallDesk(pbx.name, self.model, self.send_action, hub, clock=clock)
-        hub.add_call_desk(pbx.name, self.desk)
+        if pbxs is not None:
+            pbxs.add(self)
+
+    @property
+    def name(self) -> str:
+        return self.pbx.name
+
+    @property
+    def model(self) -> PBXModel:
+        """The live call model (the state's)."""
+        return self.state.model
+
+    @property
+    def presence(self) -> PresenceModel:
+        """The live presence model (the state's)."""
+        return self.state.presence
 
     async def start(self) -> None:
         self._manager.loop = asyncio.get_running_loop()
@@ -248,12 +286,36 @@ class AMIBridge:
             reply = await asyncio.wait_for(self._manager.send_action(request), timeout_s)
         except TimeoutError:
             raise PBXUnavailable(f"{self.pbx.name} did not answer {action.get('Action')}") from None
+        except ConnectionError as exc:
+            raise PBXUnavailable(f"{self.pbx.name}: {exc}") from exc
         return event_headers(reply[-1] if isinstance(reply, list) else reply)
+
+    def feed(self, message: Mapping[str, Any]) -> None:
+        """Take one AMI event (its headers; a repeated header as a list, as panoramisk
+        hands them over) as if the PBX had just sent it: it is queued behind every event
+        before it, for the state, the journals, the call desk and the boards."""
+        self._events.put_nowait(event_headers(message))
+
+    # -- the PBX the board acts on (switchboard.board.pbxs.PBX) --------------------------
+
+    def extension(self, number: str) -> Extension | None:
+        return self.presence.extensions.get(number)
+
+    async def command(
+        self, act: Act, call_id: str, actor: Actor, target: str = ""
+    ) -> Claim | Refusal:
+        return await self.desk.command(act, call_id, actor, target)
+
+    async def set_presence(self, extension: str, status: str, until: str, note: str) -> None:
+        reply = await self.send_action(presence_action(extension, status, until, note))
+        if reply.get("Response") != "Success":
+            log.warning("Setvar presence refused by %s: %r", self.pbx.name, reply)
+            raise PBXRefused(reply.get("Message", ""))
 
     # -- panoramisk callbacks (run in the event loop) ------------------------------------
 
     def _on_event(self, _manager: Manager, message: Mapping[str, Any]) -> None:
-        self._events.put_nowait(event_headers(message))
+        self.feed(message)
 
     def _on_login(self, _manager: Manager) -> None:
         log.info("AMI logged in to %s", self.pbx.name)
@@ -368,44 +430,28 @@ class AMIBridge:
         while True:
             event = await self._events.get()
             try:
-                changes = self.apply(event)
+                changes = self._apply(event)
             except Exception:
                 # A model bug must not stop the board; the event is logged for a replay.
                 log.exception("AMI event could not be applied: %r", event)
                 continue
-            self._hub.publish_changes(changes)
+            self._hub.publish_changes(changes.calls)
             if self._journal is not None:
-                self._journal.record(changes)
+                self._journal.record(changes.calls)
             # After the model: the board's actions are confirmed by what the model shows.
             if event is _RESYNC:
                 self.desk.reset()
             else:
                 self.desk.on_event(event)
-            presence = self._apply_presence(event)
-            self._hub.publish_presence(presence)
+            self._hub.publish_presence(changes.presence)
             if self._presence_journal is not None:
-                self._presence_journal.record(presence, self._clock())
+                self._presence_journal.record(changes.presence, self._clock())
 
-    def _apply_presence(self, event: Mapping[str, str]) -> list[PresenceChange]:
-        try:
-            if event is _RESYNC:
-                self.presence.reset()
-                return []
-            changes = self.presence.apply(event, self._clock())
-            if event.get("Event") in _CHANNEL_EVENTS:
-                talks = conversations(self.model.channels.values(), self.model.calls, self._clock())
-                changes += self.presence.set_conversations(talks)
-            return changes
-        except Exception:
-            log.exception("AMI event could not be applied to presence: %r", event)
-            return []
-
-    def apply(self, event: Mapping[str, str]) -> list[Change]:
+    def _apply(self, event: Mapping[str, str]) -> StateChanges:
         if isinstance(event, _ChannelCheck):
             if event.listed is None:
-                self.model.check_channels()
-                return []
-            dropped, changes = self.model.drop_unlisted(event.listed, self._clock())
+                return self.state.check_channels(self._clock())
+            dropped, changes = self.state.drop_unlisted(event.listed, self._clock())
             if dropped:
                 log.warning(
                     "%s no longer has %s: taken off the boards (its Hangup never came)",
@@ -414,9 +460,7 @@ class AMIBridge:
                 )
             return changes
         if event is _RESYNC:
-            # Calls still up come back with the channel list that follows; the journal
-            # must not see them as ended, so the reset's changes go nowhere.
-            self.model.reset()
+            self.state.reset()
             self._hub.publish({"type": "resync", "pbx": self.pbx.name})
-            return []
-        return self.model.apply(event, self._clock())
+            return StateChanges()
+        return self.state.apply(event, self._clock())

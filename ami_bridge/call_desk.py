@@ -1,6 +1,7 @@
-"""The board's call control for one PBX, at the edges: sends what ``call_control`` plans
-over the bridge's AMI connection, feeds it the replies, events and a clock, and tells
-every board who is acting on which call and how it ended.
+"""The board's call control for one PBX, at the edges: sends what the pure call control
+(switchboard/core/calls/control.py) plans over the bridge's AMI connection, feeds it the
+replies, events and a clock, and tells every board who is acting on which call and how
+it ended.
 
 Messages to the boards (besides the snapshot's ``claims``):
 
@@ -15,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard.board.hub import BoardHub, Message
+from switchboard.board.pbxs import ActionSender, PBXUnavailable
 from switchboard.core.calls.control import (
     PHONES_CONTEXT,
     Act,
+    ActionOutcome,
     Actor,
     CallControl,
     Claim,
-    Outcome,
     Refusal,
     check_target,
 )
@@ -38,16 +40,17 @@ TICK_S = 0.5
 # sent while the last consultation is still being wound down is silently lost (seen in
 # the sandbox within a second of a cancel). A new one waits this long after it.
 ATXFER_SETTLE_S = 2.0
-# Sends one AMI action and returns its reply's headers; raises when the PBX is gone.
-Sender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
 
 
 class CallDesk:
+    """Call control on the PBX named ``pbx``: plans on ``model`` (the bridge's live call
+    model), sends with ``send``, tells every board through ``hub``."""
+
     def __init__(
         self,
         pbx: str,
         model: PBXModel,
-        send: Sender,
+        send: ActionSender,
         hub: BoardHub,
         *,
         clock: Callable[[], float] = time.time,
@@ -83,15 +86,15 @@ class CallDesk:
                 await asyncio.sleep(ATXFER_SETTLE_S - (self._clock() - ended))
         try:
             reply = await self._send(plan.action)
-        except Exception as exc:  # PBXUnavailable, or a connection lost mid-action
+        except PBXUnavailable as exc:  # not connected, or the connection lost mid-action
             log.warning("%s on %s not sent: %s", plan.action.get("Action"), self.pbx, exc)
             self._publish(self.control.on_reply(plan.claim, False, str(exc)))
-            return Refusal("unavailable", 503)
+            return Refusal("unavailable")
         ok = reply.get("Response", "").lower() == "success"
         message = reply.get("Message", "")
         self._publish(self.control.on_reply(plan.claim, ok, message))
         if not ok:
-            return Refusal("refused", 502, {"message": message})
+            return Refusal("refused", {"message": message})
         return plan.claim
 
     async def _unknown_target(self, target: str) -> Refusal | None:
@@ -99,11 +102,11 @@ class CallDesk:
             reply = await self._send(
                 {"Action": "ShowDialPlan", "Context": PHONES_CONTEXT, "Extension": target}
             )
-        except Exception as exc:
+        except PBXUnavailable as exc:
             log.warning("could not look up %s on %s: %s", target, self.pbx, exc)
-            return Refusal("unavailable", 503)
+            return Refusal("unavailable")
         if reply.get("Response", "").lower() == "error":
-            return Refusal("unknown_target", 422, {"target": target})
+            return Refusal("unknown_target", {"target": target})
         return None
 
     def on_event(self, event: Mapping[str, str]) -> None:
@@ -131,7 +134,7 @@ class CallDesk:
             await asyncio.sleep(TICK_S)
             self._publish(self.control.on_tick(self._clock()))
 
-    def _publish(self, outcomes: list[Outcome]) -> None:
+    def _publish(self, outcomes: list[ActionOutcome]) -> None:
         for outcome in outcomes:
             if outcome.claim.act is Act.ATTENDED and outcome.ends_claim:
                 self._atxfer_ended[outcome.claim.call_id] = self._clock()
@@ -147,7 +150,8 @@ class CallDesk:
             )
 
 
-def outcome_message(outcome: Outcome) -> Message:
+def outcome_message(outcome: ActionOutcome) -> Message:
+    """The ``action`` message that tells every board how ``outcome``'s action went."""
     message: dict[str, Any] = {
         "type": "action",
         **outcome.claim.to_json(),

@@ -7,9 +7,12 @@ that cannot be read is reported with its number and skipped; the rest still coun
 A recording may span reconnections: every "Asterisk Call Manager/..." greeting after
 the first is a new login, read as a ``SwitchboardReconnect`` event (so it survives the
 JSON form too). The replay then does what the live bridge does on every login: the
-model forgets its channels and is rebuilt from the CoreShowChannels, QueueStatus and
-ParkedCalls replies that follow (they are events too, with an ActionID). Those replies carry no
-Timestamp, so they happen, for the replay, at the time of the last event before them.
+state forgets its channels and extensions and is rebuilt from the CoreShowChannels,
+QueueStatus and ParkedCalls replies that follow (they are events too, with an ActionID).
+Those replies carry no Timestamp, so they happen, for the replay, at the time of the
+last event before them.
+
+The events go through the same pure state as the bridge's (switchboard/core/calls/state.py).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from panoramisk import utils
 from panoramisk.message import Message
 
 from ami_bridge.bridge import event_headers
-from switchboard.core.calls.model import CallEnded, Change, PBXModel
-from switchboard.core.calls.presence import ExtensionRemoved, PresenceModel, conversations
+from switchboard.core.calls.model import CallEnded, Change
+from switchboard.core.calls.presence import ExtensionRemoved
+from switchboard.core.calls.state import PBXState, StateChanges
 
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 _GREETING = "Asterisk Call Manager/"
@@ -93,27 +97,36 @@ def event_time(event: Mapping[str, str], fallback: float) -> float:
         return fallback
 
 
-def replay_changes(model: PBXModel, events: Iterable[Mapping[str, str]]) -> Iterator[Change]:
-    """Every change the live bridge would publish and journal, event by event."""
+def replay_state(
+    state: PBXState, events: Iterable[Mapping[str, str]]
+) -> Iterator[tuple[float, StateChanges]]:
+    """What each event changed, with when it happened, as the live bridge would publish
+    and journal it."""
     now = 0.0
     for event in events:
         now = event_time(event, now)
         if event.get("Event") == RECONNECTED:
             # As the bridge does on every login: what the reset reports goes nowhere,
             # the channel list that follows brings the calls that are still up back.
-            model.reset()
+            state.reset()
             continue
-        yield from model.apply(event, now)
+        yield now, state.apply(event, now)
+
+
+def replay_changes(state: PBXState, events: Iterable[Mapping[str, str]]) -> Iterator[Change]:
+    """Every call change the live bridge would publish and journal, event by event."""
+    for _now, changes in replay_state(state, events):
+        yield from changes.calls
 
 
 def replay(events: Iterable[Mapping[str, str]], *, pbx: str = "replay") -> Iterator[dict[str, Any]]:
     """Call records as the live bridge would journal them, in the order calls end; calls
     still up when the recording stops come last, marked ``"open": true``."""
-    model = PBXModel(pbx)
-    for change in replay_changes(model, events):
+    state = PBXState(pbx)
+    for change in replay_changes(state, events):
         if isinstance(change, CallEnded):
             yield {"type": "call", "open": False, **change.call.to_json()}
-    for call in model.snapshot():
+    for call in state.model.snapshot():
         yield {"type": "call", "open": True, **call.to_json()}
 
 
@@ -121,24 +134,8 @@ def presence_timeline(
     events: Iterable[Mapping[str, str]], *, pbx: str = "replay"
 ) -> Iterator[dict[str, Any]]:
     """Each extension's presence as the board would show it, one record per change in
-    the order they happened (``"at"``: the event's time), as the bridge journals them.
-
-    The call model runs alongside, as in the bridge, for who each phone talks with.
-    """
-    calls = PBXModel(pbx)
-    presence = PresenceModel(pbx)
-    now = 0.0
-    for event in events:
-        now = event_time(event, now)
-        if event.get("Event") == RECONNECTED:
-            calls.reset()
-            presence.reset()
-            continue
-        calls.apply(event, now)
-        changes = presence.apply(event, now)
-        changes += presence.set_conversations(
-            conversations(calls.channels.values(), calls.calls, now)
-        )
-        for change in changes:
+    the order they happened (``"at"``: the event's time), as the bridge journals them."""
+    for now, changes in replay_state(PBXState(pbx), events):
+        for change in changes.presence:
             removed = isinstance(change, ExtensionRemoved)
             yield {"type": "presence", "at": now, "removed": removed, **change.extension.to_json()}

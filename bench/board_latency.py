@@ -7,7 +7,7 @@ extensions. BOARDS logged-in websocket clients run in another process, so they d
 share the server's CPU time (the machine has 2 cores). A burst of CALLS calls, replayed
 from the recorded sandbox calls in tests/fixtures/ami with their real timing and their
 starts spread over BURST seconds, is fed in where panoramisk hands the bridge its events
-(AMIBridge._on_event). Latency runs from that hand-over to the receipt of the resulting
+(AMIBridge.feed). Latency runs from that hand-over to the receipt of the resulting
 message at every client.
 
 The floor, in the same run: a bare aiohttp websocket server, no model, no hub, no
@@ -47,8 +47,8 @@ from bench.measure import embedded_postgres, percentile
 from switchboard.board.hub import PROTOCOL_VERSION, BoardHub, Message
 from switchboard.config import PBXConfig
 from switchboard.store.database import migrate
+from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
 RECORDINGS = ("queue_answered.ami", "queue_abandoned.ami")
@@ -214,7 +214,7 @@ async def _serve_ours(dsn: str, extensions: int, conn: Connection) -> None:
     # The extensions through the real path where the bridge has a presence model; a
     # synthetic snapshot part where it has none.
     for event in extension_events(extensions):
-        bridge._on_event(None, event)
+        bridge.feed(event)
     await _drained(bridge)
     synthetic = len(hub.snapshot().get("extensions", [])) < extensions
     if synthetic:
@@ -244,7 +244,7 @@ async def _serve_ours(dsn: str, extensions: int, conn: Connection) -> None:
             delay = queue.due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            bridge._on_event(None, event)
+            bridge.feed(event)
         queue.due = None
         await _drained(bridge)
         await journal.flush(30)

@@ -21,10 +21,11 @@ from aiohttp import web
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
-from pbx_agi.caller_directory import CallerDirectory
+from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
 from pbx_agi.fastagi import LOOPBACK_PEERS, FastAGIServer, IPNetwork
-from pbx_agi.recognize import RecognizeRoute
+from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.board.hub import BoardHub
+from switchboard.board.pbxs import PBXs
 from switchboard.config import Config, ConfigError, PBXConfig
 from switchboard.store.database import Database, open_database
 from switchboard_ui.app import create_app
@@ -40,6 +41,7 @@ class Services:
 
     database: Database
     hub: BoardHub
+    pbxs: PBXs
     journal: CallJournal
     presence_journal: PresenceJournal
     bridges: list[AMIBridge] = field(default_factory=list)
@@ -67,26 +69,35 @@ async def start_services(config: Config) -> Services:
     fastagi_peers = await fastagi_allowed_peers(config) if config.services.fastagi else ()
     database = await open_database(config.database)
     hub = BoardHub()
+    pbxs = PBXs()  # each bridge registers itself; the board acts on them through it
     journal = CallJournal(database.pool, region=config.default_region)
     journal.start()
     presence_journal = PresenceJournal(database.pool)
     presence_journal.start()
     services = Services(
-        database=database, hub=hub, journal=journal, presence_journal=presence_journal
+        database=database,
+        hub=hub,
+        pbxs=pbxs,
+        journal=journal,
+        presence_journal=presence_journal,
     )
     try:
         if config.services.ami:
             for pbx in config.pbx:
-                bridge = AMIBridge(pbx, hub, journal, presence_journal=services.presence_journal)
+                bridge = AMIBridge(
+                    pbx, hub, journal, pbxs=pbxs, presence_journal=services.presence_journal
+                )
                 await bridge.start()
                 services.bridges.append(bridge)
         if config.services.fastagi:
-            services.directory = CallerDirectory(database.pool)
+            services.directory = CallerDirectory(
+                database.pool, collector=TuneCollectorForDirectory()
+            )
             await services.directory.start()
             services.fastagi = FastAGIServer(allowed_peers=fastagi_peers)
             services.fastagi.add_route(
                 "recognize",
-                RecognizeRoute.from_directory(
+                RecogniseRoute.from_directory(
                     services.directory,
                     database.pool,
                     region=config.default_region,
@@ -100,6 +111,7 @@ async def start_services(config: Config) -> Services:
             app = create_app(
                 database.pool,
                 hub,
+                pbxs=pbxs,
                 secure_cookies=config.web.secure_cookies,
                 region=config.default_region,
                 public_origin=config.web.public_origin,

@@ -6,7 +6,7 @@ and gets a fresh snapshot) rather than slowing every other board down.
 Messages (JSON, every one with ``"v": 1``):
 
 * ``snapshot``: ``calls``, ``pbx`` ([{name, connected}]) and ``extensions`` (every
-  extension as :meth:`ami_bridge.presence.Extension.to_json` shapes it: ``pbx``,
+  extension as :meth:`switchboard.core.calls.presence.Extension.to_json` shapes it: ``pbx``,
   ``extension``, ``name``, ``device`` idle/ringing/in_use/on_hold/unavailable/unknown,
   ``presence`` (Asterisk's value), ``dnd``, ``note``, ``until``, ``talking_with``,
   ``talking_since``, ``queues`` [{queue, paused, reason}], ``shown`` (the merged state
@@ -15,10 +15,12 @@ Messages (JSON, every one with ``"v": 1``):
   ``pbx`` (forget that PBX's calls and extensions: its lists follow as deltas);
 * ``extension`` with ``extension`` (added or changed) and ``extension_removed``.
 
-The hub also knows how to reach each PBX (``add_action_sender``), so the board's APIs
-can send AMI actions without ever holding AMI credentials, and each PBX's call desk
-(``add_call_desk``, ami_bridge/call_desk.py: answer, transfer, park, hang up), which
-adds ``claims`` to the snapshot and the ``claim`` and ``action`` messages.
+Each PBX's call desk (ami_bridge/call_desk.py: answer, transfer, park, hang up) adds
+``claims`` to the snapshot and publishes the ``claim`` and ``action`` messages.
+
+The hub only fans out: what the snapshot holds comes from its snapshot sources, what
+follows from whoever publishes. How to act on a PBX is not here but in the registry of
+PBXs (:mod:`switchboard.board.pbxs`).
 """
 
 from __future__ import annotations
@@ -26,21 +28,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from switchboard.core.calls.model import CallChanged, CallEnded, Change
 from switchboard.core.calls.presence import ExtensionChanged, PresenceChange
-
-if TYPE_CHECKING:
-    from ami_bridge.call_desk import CallDesk
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 Message = dict[str, Any]
-# Sends one AMI action to a PBX and returns its reply's headers.
-ActionSender = Callable[[Mapping[str, str]], Awaitable[dict[str, str]]]
 
 
 class SubscriptionDropped(Exception):
@@ -94,26 +91,13 @@ class Subscription:
 
 
 class BoardHub:
+    """The boards of this process: each subscribes (:meth:`subscribe`) and gets every
+    message published after its snapshot, in order."""
+
     def __init__(self, queue_size: int = 512) -> None:
         self._queue_size = queue_size
         self._subscribers: set[Subscription] = set()
         self._snapshot_sources: list[Callable[[], Message]] = []
-        self._action_senders: dict[str, ActionSender] = {}
-        self._call_desks: dict[str, CallDesk] = {}
-
-    def add_action_sender(self, pbx: str, send: ActionSender) -> None:
-        self._action_senders[pbx] = send
-
-    def action_sender(self, pbx: str) -> ActionSender | None:
-        """How to send an AMI action to ``pbx``; None for a PBX nobody registered."""
-        return self._action_senders.get(pbx)
-
-    def add_call_desk(self, pbx: str, desk: CallDesk) -> None:
-        self._call_desks[pbx] = desk
-
-    def call_desk(self, pbx: str) -> CallDesk | None:
-        """The board's call control on ``pbx``; None for a PBX nobody registered."""
-        return self._call_desks.get(pbx)
 
     def add_snapshot_source(self, source: Callable[[], Message]) -> None:
         """``source`` returns a partial snapshot, e.g. {"calls": [...]}; parts are merged."""

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.bridge import AMIBridge
+from ami_bridge.bridge import AMIBridge, presence_action
 from switchboard.board.hub import BoardHub, Message, Subscription
+from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import PBXConfig
 
 PING_S = 0.5
@@ -217,3 +218,34 @@ async def test_a_pbx_that_says_fully_booted_at_once_is_listed_once() -> None:
         await asyncio.sleep(2.0)
         assert bridge.connected
         assert fake.actions.count("CoreShowChannels") == 1
+
+
+async def test_the_bridge_is_the_pbx_of_its_name_for_the_board() -> None:
+    # Registered in the registry it is given; what it is fed reaches the board, and
+    # presence is set with an AMI action the PBX answers (this fake refuses Setvar).
+    fake = FakeAMI()
+    pbxs = PBXs()
+    async with bridged(fake, pbxs=pbxs) as (bridge, hub, subscription):
+        assert pbxs.get("main") is bridge and pbxs.get("other") is None
+        with pytest.raises(PBXUnavailable):
+            await bridge.set_presence("201", "dnd", "", "")
+        assert await _next_pbx_state(subscription, within_s=5) is True
+        hint = {"Event": "ExtensionStatus", "Exten": "201", "Hint": "PJSIP/201", "Status": "0"}
+        bridge.feed(hint)
+        async with asyncio.timeout(5):
+            while (await subscription.next())["type"] != "extension":
+                pass
+        assert pbxs.with_extension("201", "main") == [bridge]
+        assert pbxs.with_extension("201", "other") == [] and pbxs.with_extension("202") == []
+        assert [e["extension"] for e in hub.snapshot()["extensions"]] == ["201"]
+        with pytest.raises(PBXRefused, match="Invalid/unknown command"):
+            await bridge.set_presence("201", "away", "13:30", "lunch")
+        assert "Setvar" in fake.actions
+
+
+def test_presence_is_set_as_the_phones_set_it_with_commas_safe_in_base64() -> None:
+    assert presence_action("201", "away", "13:30", "lunch, back soon") == {
+        "Action": "Setvar",
+        "Variable": "PRESENCE_STATE(CustomPresence:201)",
+        "Value": "away,MTM6MzA=,bHVuY2gsIGJhY2sgc29vbg==,e",
+    }

@@ -19,7 +19,7 @@ from ami_bridge.journal import CallJournal
 from ami_bridge.replay import read_recording, replay_changes
 from pbx_agi.classic_agi import fetch_facts
 from switchboard.board.caller_card import caller_card
-from switchboard.core.calls.model import PBXModel
+from switchboard.core.calls.state import PBXState
 from switchboard.core.numbers import normalise
 from switchboard.core.recognition import summarise_history
 
@@ -42,7 +42,7 @@ async def journal(db: asyncpg.Pool, events: Iterable[Mapping[str, str]]) -> None
     calls = CallJournal(db, region="NL")
     calls.start()
     pbx = f"history-{random.randrange(10**9)}"
-    calls.record(list(replay_changes(PBXModel(pbx), events)))
+    calls.record(list(replay_changes(PBXState(pbx), events)))
     await calls.close(grace_s=10)
 
 

@@ -208,7 +208,7 @@ async def test_a_call_whose_end_was_lost_leaves_the_board_at_the_next_channel_ch
             "CallerIDNum": "0699999999",
             "ChannelStateDesc": "Ring",
         }
-        bridge._on_event(bridge._manager, ghost)
+        bridge.feed(ghost)
         await until(lambda: call_from(bridge, "0699999999") is not None, "the ghost call")
         await until(lambda: call_from(bridge, "0699999999") is None, "the ghost to go", 10)
         assert call_from(bridge, real) is not None

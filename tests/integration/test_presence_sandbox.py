@@ -21,9 +21,10 @@ from ami_bridge.presence_journal import PresenceJournal
 from devtools.sandbox import Sandbox
 from devtools.sipp import run_call
 from switchboard.board.hub import BoardHub, Message, Subscription
+from switchboard.board.pbxs import PBXs
 from switchboard.config import PBXConfig
+from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 from tests.conftest import BOARD_PASSWORD, log_in
 
 pytestmark = pytest.mark.integration
@@ -140,8 +141,10 @@ async def test_a_status_set_on_the_board_survives_a_reconnect(
     live: tuple[AMIBridge, BoardHub, PresenceJournal], db: asyncpg.Pool
 ) -> None:
     bridge, hub, _ = live
+    pbxs = PBXs()
+    pbxs.add(bridge)
     await create_user(db, "sanne", BOARD_PASSWORD, role="receptionist", display_name="Sanne")
-    async with TestClient(TestServer(create_app(db, hub))) as client:
+    async with TestClient(TestServer(create_app(db, hub, pbxs=pbxs))) as client:
         csrf = await log_in(client)
         _, subscription = hub.subscribe()
         body = {"extension": COLLEAGUE, "status": "away", "note": "lunch, back soon"}

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ami_bridge.call_desk import CallDesk
 from switchboard.board.hub import BoardHub
+from switchboard.board.pbxs import PBXUnavailable
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
 from switchboard.core.calls.model import PBXModel
 from tests.unit.test_call_control import WAITING, WITH_ANNA, ev, model_after
@@ -24,7 +25,7 @@ class FakePBX:
         self.sent.append(dict(action))
         reply = self.replies.get(action["Action"])
         if reply is None:
-            raise ConnectionError("not connected")
+            raise PBXUnavailable("not connected")
         return reply
 
 
@@ -64,7 +65,7 @@ async def test_a_target_the_phones_cannot_dial_is_refused_before_anything_happen
     pbx = FakePBX({"ShowDialPlan": {"Response": "Error", "Message": "Did not find"}})
     desk, published = desk_for(model_after(WITH_ANNA), pbx)
     result = await desk.command(Act.BLIND, "pbx:1.1", ANNA, "299")
-    assert result == Refusal("unknown_target", 422, {"target": "299"})
+    assert result == Refusal("unknown_target", {"target": "299"})
     assert [a["Action"] for a in pbx.sent] == ["ShowDialPlan"] and published == []
 
 
@@ -72,10 +73,10 @@ async def test_a_refusing_or_missing_pbx_fails_the_action_plainly_and_frees_the_
     refusing = FakePBX({"Redirect": {"Response": "Error", "Message": "Channel does not exist"}})
     desk, published = desk_for(model_after(WAITING), refusing)
     result = await desk.command(Act.ANSWER, "pbx:1.1", ANNA)
-    assert result == Refusal("refused", 502, {"message": "Channel does not exist"})
+    assert result == Refusal("refused", {"message": "Channel does not exist"})
     assert [m["type"] for m in published] == ["claim", "action"]
     assert published[-1]["result"] == "failed" and desk.control.claims == {}
 
     desk, published = desk_for(model_after(WAITING), FakePBX({}))
-    assert await desk.command(Act.ANSWER, "pbx:1.1", ANNA) == Refusal("unavailable", 503)
+    assert await desk.command(Act.ANSWER, "pbx:1.1", ANNA) == Refusal("unavailable")
     assert published[-1]["code"] == "refused" and desk.control.claims == {}

@@ -1,12 +1,17 @@
 """The live call model, fed AMI events as Asterisk 22 sends them."""
 
+import pytest
+
 from switchboard.core.calls.model import (
     HUNG_UP_REMEMBERED,
     CallChanged,
     CallEnded,
     CallState,
+    Event,
     PBXModel,
 )
+from switchboard.core.calls.presence import PresenceChange
+from switchboard.core.calls.state import PBXState
 
 
 def channel(event: str, uid: str, linked: str, name: str, **extra: str) -> dict[str, str]:
@@ -526,3 +531,21 @@ def test_a_channel_list_asked_for_before_a_reconnect_drops_nothing() -> None:
     model.apply({"Event": "CoreShowChannelsComplete"}, now=2.0)
     assert model.drop_unlisted(set(), now=3.0) == ([], [])
     assert [c.caller_number for c in model.snapshot()] == ["0612345678"]
+
+
+def test_a_presence_failure_does_not_cost_the_calls_changes(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The board's call line and the journal row come from the call model: a bug in the
+    presence model on the same event must not lose them."""
+    state = PBXState("p")
+
+    def broken(event: Event) -> list[PresenceChange]:
+        raise RuntimeError("presence bug")
+
+    monkeypatch.setattr(state.presence, "apply", broken)
+    first = inbound_call_answered_by_operator()[0]
+    changes = state.apply(first, now=1.0)
+    assert [type(c) for c in changes.calls] == [CallChanged]
+    assert changes.presence == []
+    assert "presence could not apply" in caplog.text

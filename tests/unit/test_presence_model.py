@@ -6,15 +6,13 @@ import itertools
 
 import pytest
 
-from switchboard.core.calls.model import PBXModel
+from switchboard.core.calls.model import Event, PBXModel
 from switchboard.core.calls.presence import (
     ExtensionChanged,
     ExtensionRemoved,
     PresenceModel,
     conversations,
 )
-
-Event = dict[str, str]
 
 
 def hint(ext: str, status: int = 0) -> Event:
@@ -59,7 +57,7 @@ def member(ext: str, paused: str = "0", reason: str = "", kind: str = "QueueMemb
 def run(events: list[Event]) -> PresenceModel:
     model = PresenceModel("main")
     for event in events:
-        model.apply(event, 0.0)
+        model.apply(event)
     return model
 
 
@@ -129,9 +127,9 @@ def test_every_order_of_events_gives_the_same_extension(order: tuple[int, ...]) 
 
 def test_device_state_counts_until_the_first_extension_status() -> None:
     model = PresenceModel("main")
-    model.apply({**hint("201"), "Status": ""}, 0.0)  # a hint without a usable status
+    model.apply({**hint("201"), "Status": ""})  # a hint without a usable status
     assert model.extensions["201"].device == "unknown"
-    model.apply(device("201", "UNAVAILABLE"), 0.0)
+    model.apply(device("201", "UNAVAILABLE"))
     assert model.extensions["201"].shown == "unavailable"
 
 
@@ -143,23 +141,23 @@ def test_only_phones_are_extensions() -> None:
 
 def test_changes_only_when_something_the_board_shows_changed() -> None:
     model = PresenceModel("main")
-    assert model.apply(hint("201"), 0.0) == [ExtensionChanged(model.extensions["201"])]
-    assert model.apply(hint("201"), 0.0) == []
-    assert model.apply(device("201", "NOT_INUSE"), 0.0) == []  # ExtensionStatus already said so
+    assert model.apply(hint("201")) == [ExtensionChanged(model.extensions["201"])]
+    assert model.apply(hint("201")) == []
+    assert model.apply(device("201", "NOT_INUSE")) == []  # ExtensionStatus already said so
 
 
 def test_a_removed_hint_removes_the_extension() -> None:
     model = run([hint("201")])
-    changes = model.apply(hint("201", -1), 0.0)
+    changes = model.apply(hint("201", -1))
     assert [type(c) for c in changes] == [ExtensionRemoved]
     assert "201" not in model.extensions
 
 
 def test_queue_pause_and_removal() -> None:
     model = run([hint("100"), member("100")])
-    model.apply(member("100", "1", "coffee", kind="QueueMemberPause"), 0.0)
+    model.apply(member("100", "1", "coffee", kind="QueueMemberPause"))
     assert model.extensions["100"].queues[0].paused is True
-    model.apply(member("100", kind="QueueMemberRemoved"), 0.0)
+    model.apply(member("100", kind="QueueMemberRemoved"))
     assert model.extensions["100"].queues == ()
 
 
@@ -191,9 +189,9 @@ def test_resync_from_the_lists_reproduces_the_same_extensions() -> None:
     assert model.snapshot() == []
     # The lists come back in the bridge's order: presence first, hints after.
     for event in [member("202", "1"), presence("201", "away", "13:30", "lunch")]:
-        model.apply(event, 1.0)
+        model.apply(event)
     for event in [hint("202", 2), hint("201"), endpoint("201", '"Pieter" <201>')]:
-        model.apply(event, 1.0)
+        model.apply(event)
     assert model.snapshot() == before
 
 

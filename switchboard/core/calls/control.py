@@ -1,7 +1,7 @@
 """Call control from the board, as a pure core: which AMI action a board command becomes,
 who may act on a call (one receptionist at a time), and when the PBX has done it.
 
-No I/O here. The caller of this module (``switchboard_ui.call_desk``) sends the planned
+No I/O here. The caller of this module (``ami_bridge.call_desk``) sends the planned
 AMI action, feeds the reply, every AMI event (after the live model applied it) and a
 clock tick back in, and shows the outcomes on every board.
 
@@ -12,7 +12,7 @@ it. An attended transfer keeps its claim through the consultation, until the cal
 with the target (completed) or back with the receptionist (cancelled, or not answered).
 
 Texts are not made here: outcomes and refusals carry a ``code`` and ``values``; the
-board's side turns them into English or Dutch.
+board's side turns them into English or Dutch (and a refusal's code into an HTTP status).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from switchboard.core.calls.model import CallState, Channel, PBXModel
-
-Event = Mapping[str, str]
+from switchboard.core.calls.channels import extension_of
+from switchboard.core.calls.model import CallState, Channel, Event, PBXModel
 
 #: The dialplan context the board sends a caller to, to ring the receptionist's phone
 #: with it (dialplans/extensions.conf [board-deliver]).
@@ -76,10 +75,10 @@ class Actor:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A command that was not sent. ``status`` is the HTTP status that fits it."""
+    """A command that was not sent: why (``code``: "ended", "claimed_park", "not_yours",
+    ...), with the ``values`` its text names."""
 
     code: str
-    status: int
     values: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -117,8 +116,9 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What the board shows: ``result`` is "confirmed", "failed" or "progress"."""
+class ActionOutcome:
+    """How a claimed action went, as the board shows it: ``result`` is "confirmed",
+    "failed" or "progress" (an attended transfer's consultation began)."""
 
     claim: Claim
     result: str
@@ -128,13 +128,6 @@ class Outcome:
     @property
     def ends_claim(self) -> bool:
         return self.result != "progress"
-
-
-def extension_of(channel_name: str) -> str:
-    """The extension behind a channel: "PJSIP/201-0000001a" and the attended transfer's
-    "Local/201@phones-00000004;1" are both 201."""
-    _technology, _, rest = channel_name.partition("/")
-    return rest.rsplit("-", 1)[0].split("@", 1)[0] if rest else ""
 
 
 def check_target(target: str) -> bool:
@@ -159,12 +152,12 @@ class CallControl:
         linked_id = call_id.removeprefix(f"{self.pbx}:")
         caller = model.channels.get(linked_id)
         if linked_id == call_id or linked_id not in model.calls or caller is None:
-            return Refusal("ended", 404)
+            return Refusal("ended")
         held = self.claims.get(call_id)
         if act in (Act.COMPLETE, Act.CANCEL):
             return self._finish(act, held, actor, model)
         if held is not None:
-            return Refusal(f"claimed_{held.act.value}", 409, {"name": held.actor.name})
+            return Refusal(f"claimed_{held.act.value}", {"name": held.actor.name})
         peers = _bridged_with(model, caller)
         mine = [c for c in peers if extension_of(c.name) == actor.extension]
         leg = mine[0] if actor.extension and mine else None
@@ -176,12 +169,12 @@ class CallControl:
         action: dict[str, str]
         if act is Act.ANSWER:
             if not waiting:
-                return Refusal("parked" if parked else "already_answered", 422)
+                return Refusal("parked" if parked else "already_answered")
             target = actor.extension
             action = _redirect(caller, DELIVER_CONTEXT, target)
         elif act is Act.RETRIEVE:
             if not parked:
-                return Refusal("not_parked", 422)
+                return Refusal("not_parked")
             target = actor.extension
             action = _redirect(caller, DELIVER_CONTEXT, target)
         elif act is Act.BLIND:
@@ -195,10 +188,10 @@ class CallControl:
             elif waiting or parked:  # send the caller straight there
                 action = _redirect(caller, TRANSFER_CONTEXT, target)
             else:
-                return Refusal("not_yours", 403)
+                return Refusal("not_yours")
         elif act is Act.ATTENDED:
             if leg is None or extension_of(leg.name) != actor.extension:
-                return Refusal("answer_first", 422)
+                return Refusal("answer_first")
             action = {
                 "Action": "Atxfer",
                 "Channel": leg.name,
@@ -207,11 +200,11 @@ class CallControl:
             }
         elif act is Act.PARK:
             if leg is None:
-                return Refusal("not_yours" if peers else "answer_first", 403 if peers else 422)
+                return Refusal("not_yours" if peers else "answer_first")
             action = {"Action": "Park", "Channel": caller.name, "TimeoutChannel": leg.name}
         else:  # HANGUP: a waiting or parked caller, your own call, or (admins) any call
             if leg is None and not (waiting or parked or actor.admin):
-                return Refusal("not_yours", 403)
+                return Refusal("not_yours")
             action = {"Action": "Hangup", "Channel": caller.name, "Cause": "16"}
         claim = Claim(
             call_id=call_id,
@@ -230,24 +223,24 @@ class CallControl:
     @staticmethod
     def _check(act: Act, actor: Actor, target: str) -> Refusal | None:
         if act in (Act.ANSWER, Act.RETRIEVE, Act.ATTENDED) and not actor.extension:
-            return Refusal("no_extension", 422)
+            return Refusal("no_extension")
         if act in (Act.BLIND, Act.ATTENDED):
             if not check_target(target):
-                return Refusal("bad_target", 400, {"target": target[:30]})
+                return Refusal("bad_target", {"target": target[:30]})
             if target == actor.extension:
-                return Refusal("own_extension", 422, {"target": target})
+                return Refusal("own_extension", {"target": target})
         return None
 
     def _finish(
         self, act: Act, held: Claim | None, actor: Actor, model: PBXModel
     ) -> Plan | Refusal:
         if held is None or held.act is not Act.ATTENDED:
-            return Refusal("no_transfer", 422)
+            return Refusal("no_transfer")
         if held.actor.username != actor.username:
-            return Refusal(f"claimed_{held.act.value}", 409, {"name": held.actor.name})
+            return Refusal(f"claimed_{held.act.value}", {"name": held.actor.name})
         leg = model.channels.get(held.leg)
         if not held.consulting or held.finishing is not None or leg is None:
-            return Refusal("no_transfer", 422)
+            return Refusal("no_transfer")
         # Hanging up the receptionist's consultation leg completes the transfer
         # (features.conf: atxferdropcall = no); hanging up the colleague's side brings
         # the receptionist back to the caller, with no keys played into their channel
@@ -267,20 +260,20 @@ class CallControl:
 
     # -- what the PBX says ---------------------------------------------------------------
 
-    def on_reply(self, claim: Claim, ok: bool, message: str) -> list[Outcome]:
+    def on_reply(self, claim: Claim, ok: bool, message: str) -> list[ActionOutcome]:
         """The AMI reply to ``claim``'s action (``ok`` is Response: Success)."""
         if ok or self.claims.get(claim.call_id) != claim:
             return []
         if claim.finishing is not None:
             # Completing or cancelling failed: the consultation goes on.
             self.claims[claim.call_id] = replace(claim, finishing=None)
-            return [Outcome(claim, "progress", "refused", {"message": message})]
+            return [ActionOutcome(claim, "progress", "refused", {"message": message})]
         del self.claims[claim.call_id]
-        return [Outcome(claim, "failed", "refused", {"message": message})]
+        return [ActionOutcome(claim, "failed", "refused", {"message": message})]
 
-    def on_event(self, event: Event, model: PBXModel) -> list[Outcome]:
+    def on_event(self, event: Event, model: PBXModel) -> list[ActionOutcome]:
         """An AMI event, after the live model applied it."""
-        outcomes: list[Outcome] = []
+        outcomes: list[ActionOutcome] = []
         for claim in list(self.claims.values()):
             outcome = self._judge(claim, event, model)
             if outcome is None:
@@ -292,41 +285,43 @@ class CallControl:
             outcomes.append(outcome)
         return outcomes
 
-    def on_tick(self, now: float) -> list[Outcome]:
+    def on_tick(self, now: float) -> list[ActionOutcome]:
         """Claims nothing confirmed in time fail."""
         expired = [c for c in self.claims.values() if c.deadline is not None and now > c.deadline]
         for claim in expired:
             del self.claims[claim.call_id]
         return [
-            Outcome(c, "failed", "timeout", {"seconds": f"{TIMEOUTS_S[c.act.value]:.0f}"})
+            ActionOutcome(c, "failed", "timeout", {"seconds": f"{TIMEOUTS_S[c.act.value]:.0f}"})
             for c in expired
         ]
 
-    def reset(self) -> list[Outcome]:
+    def reset(self) -> list[ActionOutcome]:
         """The connection to the PBX was lost: nothing pending can be confirmed any more."""
-        outcomes = [Outcome(c, "failed", "disconnected") for c in self.claims.values()]
+        outcomes = [ActionOutcome(c, "failed", "disconnected") for c in self.claims.values()]
         self.claims.clear()
         return outcomes
 
-    def _judge(self, claim: Claim, event: Event, model: PBXModel) -> Outcome | None:
+    def _judge(self, claim: Claim, event: Event, model: PBXModel) -> ActionOutcome | None:
         """The claim's outcome if ``event`` (and the model after it) decides it."""
         caller = model.channels.get(claim.linked_id)
         call = model.calls.get(claim.linked_id)
         if call is None or caller is None:
             if claim.act is Act.HANGUP:
-                return Outcome(claim, "confirmed", "hangup_done")
-            return Outcome(claim, "failed", "ended")
+                return ActionOutcome(claim, "confirmed", "hangup_done")
+            return ActionOutcome(claim, "failed", "ended")
         peers = {extension_of(c.name) for c in _bridged_with(model, caller)}
         act = claim.act
         if act in (Act.ANSWER, Act.RETRIEVE):
             if claim.target in peers:
-                return Outcome(claim, "confirmed", f"{act.value}_done", {"extension": claim.target})
+                return ActionOutcome(
+                    claim, "confirmed", f"{act.value}_done", {"extension": claim.target}
+                )
             if (
                 event.get("UserEvent") == "SwitchboardDeliver"
                 and event.get("Linkedid") == claim.linked_id
             ):
                 status = event.get("DialStatus", "")
-                return Outcome(
+                return ActionOutcome(
                     claim, "failed", "not_taken", {"extension": claim.target, "status": status}
                 )
         elif act is Act.BLIND:
@@ -336,34 +331,36 @@ class CallControl:
             )
             leg_gone = claim.leg == "" or extension_of(_name(model, claim.leg)) not in peers
             if rang and leg_gone:
-                return Outcome(claim, "confirmed", "blind_done", {"target": claim.target})
+                return ActionOutcome(claim, "confirmed", "blind_done", {"target": claim.target})
         elif act is Act.PARK:
             if call.state is CallState.PARKED:
-                return Outcome(claim, "confirmed", "park_done", {"space": call.parked_space})
+                return ActionOutcome(claim, "confirmed", "park_done", {"space": call.parked_space})
         elif act is Act.ATTENDED:
             return self._judge_attended(claim, model, caller, peers)
         return None
 
     def _judge_attended(
         self, claim: Claim, model: PBXModel, caller: Channel, peers: set[str]
-    ) -> Outcome | None:
+    ) -> ActionOutcome | None:
         leg = model.channels.get(claim.leg)
         leg_with_caller = leg is not None and leg.bridge_id == caller.bridge_id != ""
         values = {"target": claim.target}
         if claim.target in peers and not leg_with_caller:
-            return Outcome(claim, "confirmed", "attended_done", values)
+            return ActionOutcome(claim, "confirmed", "attended_done", values)
         if not claim.consulting:
             if leg is not None and not leg_with_caller:
                 consulting = replace(claim, consulting=True, deadline=None)
-                return Outcome(consulting, "progress", "consulting", values)
+                return ActionOutcome(consulting, "progress", "consulting", values)
             return None
         if leg_with_caller:
             code = "cancel_done" if claim.finishing is Act.CANCEL else "target_no_answer"
-            return Outcome(claim, "confirmed" if code == "cancel_done" else "failed", code, values)
+            return ActionOutcome(
+                claim, "confirmed" if code == "cancel_done" else "failed", code, values
+            )
         if leg is None and claim.target not in peers and claim.finishing is not Act.COMPLETE:
             # The receptionist hung up while the target still rang: the caller now rings
             # the target (features.conf atxferdropcall = no), as a blind transfer would.
-            return Outcome(claim, "confirmed", "attended_done", values)
+            return ActionOutcome(claim, "confirmed", "attended_done", values)
         return None
 
     def snapshot(self) -> list[dict[str, str]]:

@@ -18,9 +18,12 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from switchboard.core.calls.channels import party
 from switchboard.core.numbers import WITHHELD_WORDS
 from switchboard.core.text import sanitise_display_name
 
+#: One AMI event: its headers as strings, as Asterisk sends them (a repeated header
+#: keeps its last value). The call domain's input, here and in presence and control.
 Event = Mapping[str, str]
 
 
@@ -33,7 +36,7 @@ class CallState(Enum):
     ENDED = "ended"
 
 
-class Outcome:
+class CallOutcome:
     """How a call ended (``Call.outcome``; empty while it is up)."""
 
     ANSWERED = "answered"  # somebody answered, nobody passed the call on
@@ -105,8 +108,8 @@ class Call:
     picked_up_by: str = ""  # who took it out of the parking space
     picked_up_at: float | None = None
     unanswered_reason: str = ""  # a phone it rang was "busy", gave "no answer", "unavailable"
-    outcome: str = ""  # Outcome.*, once ended
-    merged_into: str = ""  # the linked id of the call it joined (Outcome.MERGED)
+    outcome: str = ""  # CallOutcome.*, once ended
+    merged_into: str = ""  # the linked id of the call it joined (CallOutcome.MERGED)
     talking_since: float | None = None  # since when it talks with talking_with
 
     def to_json(self) -> dict[str, Any]:
@@ -203,6 +206,7 @@ class PBXModel:
         return dropped, changes
 
     def apply(self, event: Event, now: float) -> list[Change]:
+        """What ``event`` changed, at ``now`` (epoch seconds); any event, in any order."""
         kind = event.get("Event", "")
         handler = _HANDLERS.get(kind)
         if handler is not None:
@@ -405,8 +409,8 @@ class PBXModel:
             parked_at = call.parked_at if call.parked_at is not None else parked_at
         self._parked.add(call.linked_id)
         self._unparking.discard(call.linked_id)
-        parker = Channel("", "", event.get("ParkerDialString", ""))
-        parked_by = _party(parker) if parker.name else ""
+        parker = event.get("ParkerDialString", "")
+        parked_by = party(parker) if parker else ""
         if call.linked_id in self._listed and parked_by:
             # First seen in the lot, "bridged" with whoever else waits there: the one who
             # parked it is the best guess at who answered it.
@@ -477,7 +481,7 @@ class PBXModel:
         if call is None:
             return []
         merged = replace(call, merged_into=channel.linked_id)
-        return [CallEnded(replace(self._end(merged, now), outcome=Outcome.MERGED))]
+        return [CallEnded(replace(self._end(merged, now), outcome=CallOutcome.MERGED))]
 
     def _call_of(self, event: Event, *roles: str) -> Call | None:
         """The call an event about roles ("Transferee", "Parkee"...) belongs to."""
@@ -585,18 +589,18 @@ class PBXModel:
 
 def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
     if parked:
-        return Outcome.PARKED
+        return CallOutcome.PARKED
     if call.answered_at is None:
         if call.linked_id in caller_left:
-            return Outcome.ABANDONED
+            return CallOutcome.ABANDONED
         if call.unanswered_reason:
-            return Outcome.MISSED
+            return CallOutcome.MISSED
         # Ended unanswered without a word why: a queue caller left (or we were away).
-        return Outcome.ABANDONED if call.via_queue else Outcome.MISSED
+        return CallOutcome.ABANDONED if call.via_queue else CallOutcome.MISSED
     handed_on = call.transfers or (
         call.picked_up_by and call.picked_up_by != call.answered_by.split(", ")[0]
     )
-    return Outcome.TRANSFERRED if handed_on else Outcome.ANSWERED
+    return CallOutcome.TRANSFERRED if handed_on else CallOutcome.ANSWERED
 
 
 def _position(text: str) -> int:
@@ -625,28 +629,13 @@ def _created_at(unique_id: str) -> float:
 
 
 def _party(channel: Channel) -> str:
-    """Who a channel is, as the receptionist knows them: "PJSIP/100-00000001" -> "100";
-    "Local/201@phones-00000000;1" -> "201" (the extension it dials); a channel to the
-    trunk ("PJSIP/trunk-0000002a") -> the number at the other end."""
-    technology, _, rest = channel.name.partition("/")
-    if technology == "Local":
-        return rest.split("@", 1)[0]
-    resource = rest.rsplit("-", 1)[0] if rest else technology
-    if not resource.isdigit() and channel.number:
-        return channel.number
-    return resource
+    """Who ``channel`` is, as the receptionist knows them (:func:`channels.party`)."""
+    return party(channel.name, channel.number)
 
 
 def _party_in(event: Event, role: str) -> str:
-    """_party of the channel an event names by role (TransfererChannel, ...)."""
-    return _party(
-        Channel(
-            unique_id="",
-            linked_id="",
-            name=event.get(f"{role}Channel", ""),
-            number=_field(event, f"{role}CallerIDNum", ""),
-        )
-    )
+    """Who the channel an event names by role is (TransfererChannel, ...)."""
+    return party(event.get(f"{role}Channel", ""), _field(event, f"{role}CallerIDNum", ""))
 
 
 def _field(event: Event, key: str, known: str) -> str:

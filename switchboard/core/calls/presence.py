@@ -23,14 +23,13 @@ return time); otherwise "available".
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from switchboard.core.calls.model import Call, Channel, _party
-
-Event = Mapping[str, str]
+from switchboard.core.calls.channels import party, phone_of
+from switchboard.core.calls.model import Call, Channel, Event
+from switchboard.core.text import one_line
 
 # ExtensionStatus "Status" bits (Asterisk's AST_EXTENSION_*).
 _INUSE, _BUSY, _UNAVAILABLE, _RINGING, _ONHOLD = 1, 2, 4, 8, 16
@@ -147,7 +146,8 @@ class PresenceModel:
         self._members.clear()
         self._talks.clear()
 
-    def apply(self, event: Event, now: float) -> list[PresenceChange]:
+    def apply(self, event: Event) -> list[PresenceChange]:
+        """What ``event`` changed on the board (most events change nothing here)."""
         handler = _HANDLERS.get(event.get("Event", ""))
         if handler is None:
             return []
@@ -218,7 +218,7 @@ class PresenceModel:
     def _on_queue_member(self, event: Event) -> list[PresenceChange]:
         queue = event.get("Queue", "")
         interface = event.get("StateInterface") or event.get("Interface") or event.get("Location")
-        ext = _extension_of(interface or "")
+        ext = phone_of(interface or "")
         if not queue or not ext:
             return []
         memberships = self._members.setdefault(ext, {})
@@ -280,23 +280,16 @@ def conversations(
     talks: dict[str, Talk] = {}
     for members in by_bridge.values():
         for channel in members:
-            ext = _extension_of(channel.name)
+            ext = phone_of(channel.name)
             peers = [p for p in members if p.unique_id != channel.unique_id]
             if not ext or not peers:
                 continue
             call = calls.get(channel.linked_id)
             since = call.answered_at if call and call.answered_at else now
-            with_ = ", ".join(p.caller_name or p.number or _party(p) for p in peers)
+            with_ = ", ".join(p.caller_name or p.number or party(p.name) for p in peers)
             known = talks.get(ext)
             talks[ext] = Talk(f"{known.with_}, {with_}" if known else with_, since)
     return talks
-
-
-def _extension_of(interface: str) -> str:
-    """ "PJSIP/201" or "PJSIP/201-0000002a" -> "201"; "" for anything else (trunks...)."""
-    technology, _, rest = interface.partition("/")
-    ext = rest.rsplit("-", 1)[0] if "-" in rest else rest
-    return ext if technology == "PJSIP" and ext.isdigit() else ""
 
 
 def _extension_state(status: int) -> str:
@@ -323,12 +316,6 @@ def _callerid_name(callerid: str) -> str:
     """'"Phone 201" <201>' -> "Phone 201"."""
     name = callerid.rsplit("<", 1)[0].strip() if "<" in callerid else callerid
     return one_line(name.strip().strip('"'), MAX_NAME_CHARS)
-
-
-def one_line(value: str, limit: int) -> str:
-    """``value`` on one printable line (control characters become spaces), cut at ``limit``."""
-    cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in value)
-    return " ".join(cleaned.split())[:limit].strip()
 
 
 def _int(text: str) -> int | None:
