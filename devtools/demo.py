@@ -25,7 +25,7 @@ from switchboard.config import (
 )
 from switchboard.service import Services, run
 from switchboard.store.contacts import add_contact
-from switchboard_ui.auth import create_user
+from switchboard.store.users import create_user
 
 log = logging.getLogger(__name__)
 

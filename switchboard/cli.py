@@ -18,7 +18,7 @@ import asyncpg
 from switchboard.config import Config, ConfigError, load_config
 from switchboard.core.contacts import ContactError
 from switchboard.store.database import DatabaseError
-from switchboard_ui.auth import UserError
+from switchboard.store.users import UserError, create_user
 
 T = TypeVar("T")
 
@@ -166,8 +166,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _user_add(args: argparse.Namespace) -> int:
-    from switchboard_ui.auth import create_user
-
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
     else:

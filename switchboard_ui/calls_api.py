@@ -9,7 +9,8 @@
     POST /api/calls/retrieve            {call_id}: a parked caller onto your phone
     POST /api/calls/hangup              {call_id}
 
-Every request needs a board session (else 401), every POST its CSRF token (else 403).
+Every request needs a board session (else 401), every POST its CSRF token (else 403):
+:mod:`switchboard_ui.session`.
 An accepted command is answered 202 with its claim; what follows (confirmed, failed)
 reaches every board as ``action`` messages. A refusal carries ``code``, ``values`` and
 ``error``, the text in the user's language: 400 bad input, 403 not your call, 404 the
@@ -28,17 +29,14 @@ from typing import Any
 from aiohttp import web
 
 from switchboard.core.calls.control import Act, Actor, Refusal
+from switchboard.store.users import BoardSession, user_extension
 from switchboard_ui import i18n
-from switchboard_ui.app import HUB, POOL, current_session
-from switchboard_ui.auth import user_extension
+from switchboard_ui.i18n import marked as t
+from switchboard_ui.keys import PBXS, POOL
+from switchboard_ui.session import Handler, require_csrf, require_session
 
 MAX_CALL_ID = 200
 MAX_TARGET = 30
-
-
-def t(text: str) -> str:
-    """Marks English text for the Dutch catalogue (tests/unit/test_i18n.py)."""
-    return text
 
 
 # Why a command was not sent; {placeholders} come from the refusal's values.
@@ -67,6 +65,28 @@ REFUSALS = {
 }
 
 
+# The HTTP status of a refusal, by its code; any other code is 422, not possible in the
+# call's state, and every "claimed_*" is 409 (another receptionist is acting on it).
+STATUSES = {
+    "bad_request": 400,
+    "bad_mode": 400,
+    "bad_target": 400,
+    "not_yours": 403,
+    "ended": 404,
+    "refused": 502,
+    "unavailable": 503,
+}
+CLAIMED_STATUS = 409
+NOT_POSSIBLE_STATUS = 422
+
+
+def http_status(refusal: Refusal) -> int:
+    """The HTTP status that answers ``refusal`` (the module docstring lists them)."""
+    if refusal.code.startswith("claimed_"):
+        return CLAIMED_STATUS
+    return STATUSES.get(refusal.code, NOT_POSSIBLE_STATUS)
+
+
 def add_call_routes(app: web.Application) -> None:
     app.router.add_get("/api/calls/me", me_api)
     for path, act in (
@@ -81,29 +101,27 @@ def add_call_routes(app: web.Application) -> None:
     app.router.add_post("/api/calls/transfer", _command_handler(None))
 
 
-def _refusal(request: web.Request, refusal: Refusal) -> web.Response:
+def _command_refused(request: web.Request, refusal: Refusal) -> web.Response:
+    """The answer to a command that was not sent: its code and values, and the text in
+    the request's language."""
     language = i18n.language_of(request)
     values = {k: str(v) for k, v in refusal.values.items()}
     text = i18n.translate(language, REFUSALS.get(refusal.code, refusal.code), **values)
     return web.json_response(
-        {"error": text, "code": refusal.code, "values": values}, status=refusal.status
+        {"error": text, "code": refusal.code, "values": values}, status=http_status(refusal)
     )
 
 
-async def _actor(request: web.Request, *, write: bool) -> Actor | web.Response:
-    session = await current_session(request)
-    if session is None:
-        return web.json_response({"error": "log in first"}, status=401)
-    if write and request.headers.get("X-CSRF-Token") != session.csrf_token:
-        return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
+async def _actor_of(request: web.Request, session: BoardSession) -> Actor:
+    """Who acts: the session's user, with their own phone as it is now in the database
+    (an admin may have changed it since they logged in)."""
     extension = await user_extension(request.app[POOL], session.username)
     return Actor(session.username, session.display_name, session.role, extension)
 
 
-async def me_api(request: web.Request) -> web.Response:
-    actor = await _actor(request, write=False)
-    if isinstance(actor, web.Response):
-        return actor
+@require_session
+async def me_api(request: web.Request, session: BoardSession) -> web.Response:
+    actor = await _actor_of(request, session)
     return web.json_response(
         {
             "username": actor.username,
@@ -114,27 +132,28 @@ async def me_api(request: web.Request) -> web.Response:
     )
 
 
-def _command_handler(fixed: Act | None) -> Any:
-    async def handler(request: web.Request) -> web.Response:
-        actor = await _actor(request, write=True)
-        if isinstance(actor, web.Response):
-            return actor
+def _command_handler(fixed: Act | None) -> Handler:
+    """The handler of one command: ``fixed``, or for None a transfer (blind or attended)."""
+
+    @require_csrf
+    async def handler(request: web.Request, session: BoardSession) -> web.Response:
+        actor = await _actor_of(request, session)
         try:
             body: Any = await request.json()
         except ValueError:
             body = None
         command = _parse(body, fixed)
         if isinstance(command, Refusal):
-            return _refusal(request, command)
+            return _command_refused(request, command)
         act, call_id, target = command
-        desk = request.app[HUB].call_desk(call_id.partition(":")[0])
-        if desk is None:
+        pbx = request.app[PBXS].get(call_id.partition(":")[0])
+        if pbx is None:
             # No such PBX here. (The board shows calls only from the AMI bridges of its
             # own process, so [services] web and ami run together for call control.)
-            return _refusal(request, Refusal("ended", 404))
-        result = await desk.command(act, call_id, actor, target)
+            return _command_refused(request, Refusal("ended"))
+        result = await pbx.command(act, call_id, actor, target)
         if isinstance(result, Refusal):
-            return _refusal(request, result)
+            return _command_refused(request, result)
         return web.json_response({"accepted": True, "claim": result.to_json()}, status=202)
 
     return handler
@@ -142,7 +161,7 @@ def _command_handler(fixed: Act | None) -> Any:
 
 def _parse(body: Any, fixed: Act | None) -> tuple[Act, str, str] | Refusal:
     """(act, call id, target) from a request body, or why it cannot be one."""
-    bad = Refusal("bad_request", 400)
+    bad = Refusal("bad_request")
     if not isinstance(body, dict):
         return bad
     call_id, target = body.get("call_id"), body.get("target", "")
@@ -154,5 +173,5 @@ def _parse(body: Any, fixed: Act | None) -> tuple[Act, str, str] | Refusal:
         return bad
     mode = body.get("mode", "blind")
     if mode not in ("blind", "attended"):
-        return Refusal("bad_mode", 400)
+        return Refusal("bad_mode")
     return (Act.BLIND if mode == "blind" else Act.ATTENDED), call_id, target.strip()

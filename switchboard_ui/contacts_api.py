@@ -1,5 +1,6 @@
 """Contacts from the board: the /contacts page and its JSON API.
 
+    GET  /contacts                                  the page (switchboard_ui.pages)
     GET  /api/contacts?q=TEXT                       search (name, company, e-mail, number)
     POST /api/contacts                              add a contact            -> 201
     GET  /api/contacts/{id}                         one contact with its numbers
@@ -7,9 +8,10 @@
     POST /api/contacts/{id}/numbers/{number}/verify "I checked their address"
 
 Every request needs a board session (else 401); every write also the session's CSRF
-token in ``X-CSRF-Token`` (else 403). A body that is not a JSON object is a 400, a
-contact the form check refuses a 422 with ``{"errors": {field: message}}``, an unknown
-contact or number a 404. A contact is answered as :func:`contact_json` shapes it.
+token in ``X-CSRF-Token`` (else 403): :mod:`switchboard_ui.session`. A body that is not
+a JSON object is a 400, a contact the form check refuses a 422 with
+``{"errors": {field: message}}``, an unknown contact or number a 404. A contact is
+answered as :func:`contact_json` shapes it.
 Every message is in the request's language (:func:`switchboard_ui.i18n.language_of`):
 receptionists read them on the page.
 """
@@ -29,7 +31,6 @@ from switchboard.core.contact_form import (
     parse_contact_form,
 )
 from switchboard.core.contacts import StoredContact
-from switchboard.core.messages import Translate
 from switchboard.core.numbers import NumberKind, normalise
 from switchboard.store.contacts import (
     create_contact,
@@ -38,39 +39,30 @@ from switchboard.store.contacts import (
     update_contact,
     verify_number,
 )
+from switchboard.store.users import BoardSession
 from switchboard_ui import i18n
-from switchboard_ui.app import POOL, REGION, current_session, logged_in_page
+from switchboard_ui.i18n import marked as t
+from switchboard_ui.keys import POOL, REGION
+from switchboard_ui.refusals import json_object, refusal
+from switchboard_ui.session import require_csrf, require_session
 
 MAX_CONTACT_ID = 2**63 - 1  # contacts.id is a bigserial
 SEARCH_LIMIT = 20
 
+NO_SUCH_CONTACT = t("no contact {id}")
+NOT_JSON = t("the body must be JSON: a contact as an object")
+NOT_AN_OBJECT = t("the body must be a JSON object with the contact's fields")
+QUERY_TOO_LONG = t("search for at most {limit} characters")
+NOT_A_NUMBER = t("{number} is not a phone number.")
+NUMBER_NOT_ON_CONTACT = t("contact {id} does not have the number {number}")
+
 
 def add_contact_routes(app: web.Application) -> None:
-    app.router.add_get("/contacts", contacts_page)
     app.router.add_get("/api/contacts", search_api)
     app.router.add_post("/api/contacts", create_api)
     app.router.add_get("/api/contacts/{id}", get_api)
     app.router.add_put("/api/contacts/{id}", update_api)
     app.router.add_post("/api/contacts/{id}/numbers/{number}/verify", verify_api)
-
-
-def _translator(request: web.Request) -> Translate:
-    return i18n.translator(i18n.language_of(request))
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _refusal(request: web.Request, *, write: bool) -> web.Response | None:
-    """The answer to a request without a session (or, for a write, its CSRF token)."""
-    t = _translator(request)
-    session = await current_session(request)
-    if session is None:
-        return _error(401, t("log in first"))
-    if write and request.headers.get("X-CSRF-Token") != session.csrf_token:
-        return _error(403, t("missing or wrong CSRF token"))
-    return None
 
 
 def _contact_id(request: web.Request) -> int | None:
@@ -81,29 +73,22 @@ def _contact_id(request: web.Request) -> int | None:
     return value if 0 < value <= MAX_CONTACT_ID else None
 
 
-async def _contact_in_path(request: web.Request, *, write: bool) -> int | web.Response:
-    """The contact id in the path of a logged-in request, or the 401/403/404 answer."""
-    if refused := await _refusal(request, write=write):
-        return refused
+def _contact_in_path(request: web.Request) -> int | web.Response:
+    """The contact id in the request's path, or the 404 answer."""
     contact_id = _contact_id(request)
     return _not_found(request) if contact_id is None else contact_id
 
 
 def _not_found(request: web.Request) -> web.Response:
-    t = _translator(request)
-    return _error(404, t("no contact {id}", id=repr(request.match_info["id"][:40])))
+    return refusal(request, 404, NO_SUCH_CONTACT, id=repr(request.match_info["id"][:40]))
 
 
 async def _draft(request: web.Request) -> ContactDraft | web.Response:
     """The checked contact from the request body, or the 400/422 answer."""
-    t = _translator(request)
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        return _error(400, t("the body must be JSON: a contact as an object"))
-    if not isinstance(body, dict):
-        return _error(400, t("the body must be a JSON object with the contact's fields"))
-    draft = parse_contact_form(body, region=request.app[REGION], t=t)
+    body = await json_object(request, not_json=NOT_JSON, not_an_object=NOT_AN_OBJECT)
+    if isinstance(body, web.Response):
+        return body
+    draft = parse_contact_form(body, region=request.app[REGION], t=i18n.request_translator(request))
     if isinstance(draft, list):
         errors: dict[str, str] = {}
         for problem in draft:
@@ -160,17 +145,11 @@ async def _answer_with_contact(
     return web.json_response(contact_json(contact, request.app[REGION], now), status=status)
 
 
-async def contacts_page(request: web.Request) -> web.StreamResponse:
-    return await logged_in_page(request, "contacts.html")
-
-
-async def search_api(request: web.Request) -> web.Response:
-    if refused := await _refusal(request, write=False):
-        return refused
+@require_session
+async def search_api(request: web.Request, _session: BoardSession) -> web.Response:
     query = request.query.get("q", "")
     if len(query) > MAX_QUERY_CHARS:
-        t = _translator(request)
-        return _error(400, t("search for at most {limit} characters", limit=str(MAX_QUERY_CHARS)))
+        return refusal(request, 400, QUERY_TOO_LONG, limit=str(MAX_QUERY_CHARS))
     region = request.app[REGION]
     found = await search_contacts(request.app[POOL], query, SEARCH_LIMIT, region=region)
     return web.json_response(
@@ -189,9 +168,8 @@ async def search_api(request: web.Request) -> web.Response:
     )
 
 
-async def create_api(request: web.Request) -> web.Response:
-    if refused := await _refusal(request, write=True):
-        return refused
+@require_csrf
+async def create_api(request: web.Request, _session: BoardSession) -> web.Response:
     draft = await _draft(request)
     if isinstance(draft, web.Response):
         return draft
@@ -201,15 +179,17 @@ async def create_api(request: web.Request) -> web.Response:
     return response
 
 
-async def get_api(request: web.Request) -> web.Response:
-    contact_id = await _contact_in_path(request, write=False)
+@require_session
+async def get_api(request: web.Request, _session: BoardSession) -> web.Response:
+    contact_id = _contact_in_path(request)
     if isinstance(contact_id, web.Response):
         return contact_id
     return await _answer_with_contact(request, contact_id)
 
 
-async def update_api(request: web.Request) -> web.Response:
-    contact_id = await _contact_in_path(request, write=True)
+@require_csrf
+async def update_api(request: web.Request, _session: BoardSession) -> web.Response:
+    contact_id = _contact_in_path(request)
     if isinstance(contact_id, web.Response):
         return contact_id
     draft = await _draft(request)
@@ -220,24 +200,17 @@ async def update_api(request: web.Request) -> web.Response:
     return await _answer_with_contact(request, contact_id, saved=draft)
 
 
-async def verify_api(request: web.Request) -> web.Response:
-    contact_id = await _contact_in_path(request, write=True)
+@require_csrf
+async def verify_api(request: web.Request, _session: BoardSession) -> web.Response:
+    contact_id = _contact_in_path(request)
     if isinstance(contact_id, web.Response):
         return contact_id
-    t = _translator(request)
     raw = request.match_info["number"]
     number = normalise(raw, request.app[REGION])
     if number.kind is not NumberKind.PUBLIC or number.e164 is None:
-        return _error(404, t("{number} is not a phone number.", number=repr(raw[:40])))
+        return refusal(request, 404, NOT_A_NUMBER, number=repr(raw[:40]))
     if not await verify_number(request.app[POOL], contact_id, number.e164):
         if await get_contact(request.app[POOL], contact_id) is None:
             return _not_found(request)
-        return _error(
-            404,
-            t(
-                "contact {id} does not have the number {number}",
-                id=str(contact_id),
-                number=number.e164,
-            ),
-        )
+        return refusal(request, 404, NUMBER_NOT_ON_CONTACT, id=str(contact_id), number=number.e164)
     return await _answer_with_contact(request, contact_id)

@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from switchboard_ui.redirects import same_site_path
-
 LANGUAGES = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_COOKIE = "sb_lang"
@@ -41,6 +39,14 @@ DUTCH: dict[str, str] = {
     "Send the form URL-encoded, not as multipart.": (
         "Verstuur het formulier URL-gecodeerd, niet als multipart."
     ),
+    "cross-site request refused (Origin {origin})": (
+        "verzoek van een andere site geweigerd (Origin {origin})"
+    ),
+    # any API answer (lower case: the pages put them after "Not saved:" and the like)
+    "log in first": "log eerst in",
+    "missing or wrong CSRF token": "het CSRF-token ontbreekt of klopt niet",
+    "the body must be JSON": "de inhoud moet JSON zijn",
+    "the body must be a JSON object": "de inhoud moet een JSON-object zijn",
     # board: connection
     "Connecting…": "Verbinden…",
     "Live": "Live",
@@ -75,6 +81,12 @@ DUTCH: dict[str, str] = {
     "Could not load the caller card.": "De bellerkaart kon niet worden geladen.",
     "Edit contact": "Contact bewerken",
     "Edit {name}": "{name} bewerken",
+    # caller card and note: API answers
+    "give ?number= (at most {limit} characters)": "geef ?number= (hoogstens {limit} tekens)",
+    "give call_id and note (text, at most {limit} characters)": (
+        "geef call_id en note (tekst, hoogstens {limit} tekens)"
+    ),
+    "no call {call_id} in the journal": "gesprek {call_id} staat niet in het journaal",
     # contacts
     "Find a contact": "Contact zoeken",
     "Name, company, e-mail or number": "Naam, bedrijf, e-mailadres of nummer",
@@ -154,9 +166,7 @@ DUTCH: dict[str, str] = {
         "Contact {id} bestaat niet; u kunt een nieuw contact toevoegen."
     ),
     "Could not open contact {id}: {error}": "Contact {id} kon niet worden geopend: {error}",
-    # contacts: API answers (lower case: the page puts them after "Not saved:")
-    "log in first": "log eerst in",
-    "missing or wrong CSRF token": "het CSRF-token ontbreekt of klopt niet",
+    # contacts: API answers
     "no contact {id}": "contact {id} bestaat niet",
     "the body must be JSON: a contact as an object": (
         "de inhoud moet JSON zijn: een contact als object"
@@ -238,6 +248,21 @@ DUTCH: dict[str, str] = {
     "Last known state: the PBX is not connected": (
         "Laatst bekende stand: geen verbinding met de centrale"
     ),
+    # presence: API answers (switchboard_ui/presence_api.py)
+    "extension {extension} is not on the board": "toestel {extension} staat niet op het bord",
+    "extension {extension} is on several PBXs: give pbx": (
+        "toestel {extension} staat op meerdere centrales: geef pbx"
+    ),
+    "the PBX refused: {message}": "de centrale weigerde: {message}",
+    "no reason given": "geen reden opgegeven",
+    "an extension number, e.g. 201": "een toestelnummer, bijvoorbeeld 201",
+    "at most {limit} digits": "hoogstens {limit} cijfers",
+    "one of {choices}": "een van {choices}",
+    "text": "tekst",
+    "at most {limit} characters": "hoogstens {limit} tekens",
+    "one line of plain text": "één regel gewone tekst",
+    "a time like 13:30": "een tijd zoals 13:30",
+    "a PBX name": "de naam van een centrale",
     # call control
     "Call control": "Gesprekken bedienen",
     "Answer": "Opnemen",
@@ -382,16 +407,33 @@ DUTCH: dict[str, str] = {
 CATALOGUES: Mapping[str, Mapping[str, str]] = {"en": {}, "nl": DUTCH}
 
 
-def translate(language: str, text: str, **values: str) -> str:
+def marked(text: str) -> str:
+    """``text`` unchanged: English to translate later, once a request's language is known.
+
+    Imported as ``t`` (``from switchboard_ui.i18n import marked as t``), so that
+    tests/unit/test_i18n.py finds the text and checks it has Dutch.
+    """
+    return text
+
+
+def translate(language: str, text: str, /, **values: str) -> str:
+    """``text`` in ``language`` (itself when there is no translation), then filled in."""
     translated = CATALOGUES.get(language, {}).get(text, text)
     return translated.format(**values) if values else translated
 
 
 def translator(language: str) -> Callable[..., str]:
-    def t(text: str, **values: str) -> str:
+    """:func:`translate` with the language fixed: the ``t`` that templates and the core get."""
+
+    def t(text: str, /, **values: str) -> str:
         return translate(language, text, **values)
 
     return t
+
+
+def request_translator(request: web.Request) -> Callable[..., str]:
+    """The :func:`translator` for the language of ``request`` (:func:`language_of`)."""
+    return translator(language_of(request))
 
 
 def language_of(request: web.Request) -> str:
@@ -422,16 +464,3 @@ async def template_context(request: web.Request) -> dict[str, object]:
         "other_language": "nl" if language == "en" else "en",
         "i18n_json": script_catalogue(language),
     }
-
-
-async def choose_language(request: web.Request) -> web.StreamResponse:
-    """GET /language?lang=nl&next=/board: remember the choice, go back to the page."""
-    language = request.query.get("lang", "")
-    if language not in LANGUAGES:
-        raise web.HTTPBadRequest(text=f"unknown language {language!r}; use one of {LANGUAGES}")
-    # Only paths on this site: never an open redirect.
-    response = web.HTTPSeeOther(same_site_path(request.query.get("next", "")))
-    response.set_cookie(
-        LANGUAGE_COOKIE, language, max_age=400 * 24 * 3600, samesite="Strict", httponly=True
-    )
-    raise response

@@ -1,4 +1,8 @@
-"""One gate for every request's input: what no handler should ever have to think about.
+"""The gates every request passes before any handler: what no handler should ever have to
+think about.
+
+:func:`same_origin_only` refuses (403) a state-changing request, or a websocket, that
+another site's page opened: the browser names that site in ``Origin``.
 
 Before any handler runs, :func:`input_guard` refuses (400, or 415 for a multipart body)
 a request whose path, query, form or JSON body holds a NUL or a lone surrogate (neither
@@ -21,7 +25,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from switchboard_ui import i18n
+from switchboard_ui.i18n import marked as t
+from switchboard_ui.keys import PUBLIC_ORIGIN
+from switchboard_ui.refusals import refusal
 
 #: Deeper than any body the board sends (a contact with its numbers is 3).
 MAX_JSON_DEPTH = 32
@@ -41,15 +47,13 @@ class HostileInput(ValueError):
         self.status = status
 
 
-def t(text: str) -> str:
-    """Marks English text for the Dutch catalogue (tests/unit/test_i18n.py)."""
-    return text
-
-
 NOT_TEXT = t("The request holds a character that is not text (NUL or a broken character).")
 NOT_UTF8 = t("The form is not UTF-8 text.")
 TOO_DEEP = t("The request's JSON is nested too deeply.")
 NO_MULTIPART = t("Send the form URL-encoded, not as multipart.")
+CROSS_SITE = t("cross-site request refused (Origin {origin})")
+#: Methods that only read: another site may link to them.
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _check_texts(texts: Iterable[str]) -> None:
@@ -105,19 +109,24 @@ def check_request_line(path: str, query: Iterable[tuple[str, str]]) -> None:
     _check_texts(text for pair in query for text in pair)
 
 
-def _refusal(request: web.Request, refused: HostileInput) -> web.Response:
-    message = i18n.translate(i18n.language_of(request), refused.message)
-    if request.path.startswith("/api/"):
-        return web.json_response({"error": message}, status=refused.status)
-    return web.Response(status=refused.status, text=message)
+@web.middleware
+async def same_origin_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse state-changing requests and websockets opened from another site."""
+    origin = request.headers.get("Origin")
+    if (request.method not in _READ_ONLY or request.path == "/ws") and origin is not None:
+        expected = request.app[PUBLIC_ORIGIN] or f"{request.scheme}://{request.host}"
+        if origin != expected:
+            return refusal(request, 403, CROSS_SITE, origin=origin)
+    return await handler(request)
 
 
 @web.middleware
 async def input_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse, in the user's language, a request :class:`HostileInput` describes."""
     try:
         check_request_line(request.path, request.query.items())
         if request.body_exists:
             check_body(await request.read(), request.content_type)
     except HostileInput as refused:
-        return _refusal(request, refused)
+        return refusal(request, refused.status, refused.message)
     return await handler(request)

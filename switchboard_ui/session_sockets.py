@@ -2,7 +2,7 @@
 
 A board's websocket streams callers' names and numbers for as long as it is open, so it
 must close when its session does: at once on logout (in this process), and within
-:data:`switchboard_ui.auth.SESSION_CHECK_S` when the session expires or is ended
+:data:`switchboard.store.users.SESSION_CHECK_S` when the session expires or is ended
 elsewhere (a password change from the command line deletes the user's sessions, the
 other service instance logged it out). It closes with :data:`SESSION_ENDED`, which
 ``board.js`` turns into the login page. The same check purges expired session rows.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import asyncpg
 from aiohttp import web
 
-from switchboard_ui import auth
+from switchboard.store import users
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,18 @@ PURGE_EVERY_S = 60.0
 
 
 class SessionSockets:
+    """The open board sockets of each session (by its token digest), and the check that
+    closes them when their session ends."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, session: auth.BoardSession, socket: web.WebSocketResponse) -> None:
+    def add(self, session: users.BoardSession, socket: web.WebSocketResponse) -> None:
         self._sockets.setdefault(session.token_digest, set()).add(socket)
 
-    def discard(self, session: auth.BoardSession, socket: web.WebSocketResponse) -> None:
+    def discard(self, session: users.BoardSession, socket: web.WebSocketResponse) -> None:
         sockets = self._sockets.get(session.token_digest)
         if sockets is not None:
             sockets.discard(socket)
@@ -57,7 +60,7 @@ class SessionSockets:
         """Close the sockets of every session that no longer exists or has expired."""
         if not self._sockets:
             return
-        alive = await auth.live_sessions(pool, list(self._sockets))
+        alive = await users.live_sessions(pool, list(self._sockets))
         for digest in [d for d in self._sockets if d not in alive]:
             await self.end(digest, "session expired or ended elsewhere")
 
@@ -67,8 +70,8 @@ class SessionSockets:
                 await socket.close(code=code, message=message)
 
     def start(self, pool: asyncpg.Pool) -> None:
-        """Check every :data:`switchboard_ui.auth.SESSION_CHECK_S` until :meth:`stop`."""
-        self._task = asyncio.get_running_loop().create_task(self._run(pool, auth.SESSION_CHECK_S))
+        """Check every :data:`switchboard.store.users.SESSION_CHECK_S` until :meth:`stop`."""
+        self._task = asyncio.get_running_loop().create_task(self._run(pool, users.SESSION_CHECK_S))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -84,7 +87,7 @@ class SessionSockets:
                 await self.check(pool)
                 if self._clock() - purged_at >= PURGE_EVERY_S:
                     purged_at = self._clock()
-                    if count := await auth.purge_expired_sessions(pool):
+                    if count := await users.purge_expired_sessions(pool):
                         log.info("purged %d expired board session(s)", count)
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 # The database is away: try again on the next turn; boards stay open.
@@ -92,4 +95,5 @@ class SessionSockets:
 
 
 async def close_ended(socket: web.WebSocketResponse, reason: str) -> None:
+    """Close ``socket`` with :data:`SESSION_ENDED`: board.js then opens the login page."""
     await socket.close(code=SESSION_ENDED, message=reason.encode()[:100])

@@ -25,8 +25,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from devtools.sandbox import Sandbox, SandboxSettings
 from switchboard.board.hub import BoardHub
 from switchboard.store.database import migrate
+from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -180,7 +180,7 @@ secret = "{settings.ami_secret}"
 """
 
 
-def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_until_live(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -215,7 +215,7 @@ def switchboard(
     base_url = f"http://127.0.0.1:{web_port}"
     running = RunningSwitchboard(process, f"{base_url}/board", base_url, log_path)
     try:
-        _wait_until_live(base_url, process, log_path)
+        wait_until_live(base_url, process, log_path)
         yield running
     finally:
         process.send_signal(signal.SIGTERM)

@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from switchboard.board.hub import BoardHub
+from switchboard.board.pbxs import PBXs
+from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 from tests.conftest import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,22 +45,24 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 class Board:
-    """A board served in-process on a free port; ``hub`` puts calls on it by hand."""
+    """A board served in-process on a free port; ``hub`` puts calls on it by hand, a
+    bridge registered in ``pbxs`` is the PBX its call control and presence act on."""
 
-    def __init__(self, url: str, hub: BoardHub) -> None:
+    def __init__(self, url: str, hub: BoardHub, pbxs: PBXs) -> None:
         self.url = url
         self.hub = hub
+        self.pbxs = pbxs
 
 
 @asynccontextmanager
 async def serve_board(db: asyncpg.Pool) -> AsyncIterator[Board]:
     """The board app on a free port of 127.0.0.1 until the block ends."""
-    hub = BoardHub()
+    hub, pbxs = BoardHub(), PBXs()
     port = free_port()
-    server = TestServer(create_app(db, hub), host="127.0.0.1", port=port)
+    server = TestServer(create_app(db, hub, pbxs=pbxs), host="127.0.0.1", port=port)
     await server.start_server()
     try:
-        yield Board(f"http://127.0.0.1:{port}", hub)
+        yield Board(f"http://127.0.0.1:{port}", hub, pbxs)
     finally:
         await server.close()
 

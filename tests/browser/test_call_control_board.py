@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from devtools.sipp import place_call, start_phone
-from switchboard_ui.auth import create_user
+from switchboard.store.users import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 
 IN_QUEUE = re.compile(r"^in queue switchboard, position \d$")

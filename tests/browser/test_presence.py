@@ -41,7 +41,7 @@ async def live_board(sandbox: Sandbox, board: Board) -> AsyncIterator[Board]:
         username=settings.ami_username,
         secret=settings.ami_secret,
     )
-    bridge = AMIBridge(pbx, board.hub)
+    bridge = AMIBridge(pbx, board.hub, pbxs=board.pbxs)
     await bridge.start()
     for _ in range(300):
         if bridge.connected and len(bridge.presence.extensions) > 1:

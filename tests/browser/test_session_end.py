@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
-from switchboard_ui import auth
+from switchboard.store import users as auth
 from tests.browser.conftest import Board, logged_in, serve_board
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

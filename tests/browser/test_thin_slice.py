@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from devtools.sipp import place_call
 from switchboard.store.contacts import add_contact
-from switchboard_ui.auth import create_user
+from switchboard.store.users import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

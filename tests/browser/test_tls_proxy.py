@@ -20,8 +20,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright, expect
 
 from switchboard.board.hub import BoardHub
-from switchboard_ui.app import SESSION_COOKIE, create_app
-from switchboard_ui.auth import create_user
+from switchboard.store.users import create_user
+from switchboard_ui.app import create_app
+from switchboard_ui.session import SESSION_COOKIE
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, waiting_call
 from tests.conftest import free_port, wait_for
 

@@ -14,9 +14,10 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from switchboard.board.hub import BoardHub
-from switchboard_ui import auth, session_sockets
+from switchboard.store import users
+from switchboard.store.users import create_user
+from switchboard_ui import session_sockets
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 from switchboard_ui.login_throttle import FREE_FAILURES_PER_USER
 from switchboard_ui.response_headers import CONTENT_SECURITY_POLICY
 from switchboard_ui.session_sockets import SESSION_ENDED
@@ -100,7 +101,7 @@ async def quick_checks(
     db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[TestClient]:
     """The board with its sessions checked, and expired rows purged, every 0.1 s."""
-    monkeypatch.setattr(auth, "SESSION_CHECK_S", 0.1)
+    monkeypatch.setattr(users, "SESSION_CHECK_S", 0.1)
     monkeypatch.setattr(session_sockets, "PURGE_EVERY_S", 0.1)
     await create_user(db, "sanne", BOARD_PASSWORD, role="receptionist", display_name="Sanne")
     async with TestClient(TestServer(create_app(db, BoardHub()))) as client:

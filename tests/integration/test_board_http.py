@@ -3,13 +3,15 @@ answer and nothing is let through without a session."""
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
 from switchboard.store.contacts import add_contact
-from switchboard_ui.app import SESSION_COOKIE
+from switchboard_ui.session import SESSION_COOKIE
 from switchboard_ui.session_sockets import SESSION_ENDED
 from tests.conftest import BOARD_PASSWORD, log_in
 
@@ -131,3 +133,42 @@ async def test_a_cross_site_write_of_any_method_is_refused(board_client: TestCli
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         response = await board_client.request(method, "/api/contacts/1", headers=evil, json={})
         assert response.status == 403, method
+
+
+def _api_routes(client: TestClient) -> list[tuple[str, str]]:
+    """Every JSON API route of the board, with 1 for each path parameter."""
+    routes = []
+    for route in client.server.app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/api/") and route.method != "HEAD":
+            routes.append((route.method, re.sub(r"\{[^}]+\}", "1", path)))
+    return routes
+
+
+async def test_every_api_refuses_a_stranger_in_their_language(board_client: TestClient) -> None:
+    dutch = {"Accept-Language": "nl"}
+    routes = _api_routes(board_client)
+    assert len(routes) > 10
+    for method, path in routes:
+        response = await board_client.request(method, path, headers=dutch, json={})
+        assert response.status == 401, (method, path)
+        assert (await response.json())["error"] == "log eerst in", (method, path)
+
+
+async def test_every_api_write_needs_the_csrf_token_in_their_language(
+    board_client: TestClient,
+) -> None:
+    await log_in(board_client)
+    forged = {"Accept-Language": "nl", "X-CSRF-Token": "forged"}
+    writes = [(m, p) for m, p in _api_routes(board_client) if m != "GET"]
+    assert len(writes) > 5
+    for method, path in writes:
+        response = await board_client.request(method, path, headers=forged, json={})
+        assert response.status == 403, (method, path)
+        error = (await response.json())["error"]
+        assert error == "het CSRF-token ontbreekt of klopt niet", (method, path)
+
+
+async def test_log_out_without_a_session_goes_to_the_login_page(board_client: TestClient) -> None:
+    response = await board_client.post("/logout", data={"csrf_token": "x"}, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login"

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from devtools.sipp import SippProcess, place_call, start_phone
-from switchboard_ui.auth import create_user
+from switchboard.store.users import create_user
 from tests.conftest import RunningSwitchboard
 
 pytestmark = pytest.mark.integration

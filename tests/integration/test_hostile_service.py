@@ -26,8 +26,8 @@ from devtools.sipp import place_call
 from switchboard.board.hub import BoardHub
 from switchboard.config import FastAGIConfig
 from switchboard.store.contacts import add_contact
+from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from switchboard_ui.auth import create_user
 from tests.conftest import RunningSwitchboard
 from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk
 

@@ -10,16 +10,38 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from switchboard_ui.app import HUB
+from switchboard.board.pbxs import PBXRefused, PBXUnavailable
+from switchboard.core.calls.control import Act, Actor, Claim, Refusal
+from switchboard.core.calls.presence import Extension
+from switchboard_ui.keys import PBXS
 from tests.conftest import log_in
 
 pytestmark = pytest.mark.integration
 
 
+class FakePBX:
+    """A PBX with one extension whose presence cannot be set: it is gone, or refuses."""
+
+    def __init__(self, name: str, ext: str, error: Exception) -> None:
+        self.name = name
+        self._extension = Extension(pbx=name, extension=ext)
+        self._error = error
+
+    def extension(self, number: str) -> Extension | None:
+        return self._extension if number == self._extension.extension else None
+
+    async def command(
+        self, act: Act, call_id: str, actor: Actor, target: str = ""
+    ) -> Claim | Refusal:
+        return Refusal("unavailable")
+
+    async def set_presence(self, extension: str, status: str, until: str, note: str) -> None:
+        raise self._error
+
+
 def _on_board(client: TestClient, ext: str) -> None:
-    """An extension the hub knows of, on a PBX nobody can send actions to."""
-    extension = {"pbx": "gone", "extension": ext, "shown": "available"}
-    client.server.app[HUB].add_snapshot_source(lambda: {"extensions": [extension]})
+    """An extension on the board, on a PBX that is not connected."""
+    client.server.app[PBXS].add(FakePBX("gone", ext, PBXUnavailable("gone is not connected")))
 
 
 async def _post(client: TestClient, body: Any, csrf: str | None) -> tuple[int, Any]:
@@ -68,3 +90,14 @@ async def test_not_json_unknown_extension_and_a_pbx_that_is_gone(board_client: T
     _on_board(board_client, "201")
     status, data = await _post(board_client, {"extension": "201", "status": "dnd"}, csrf)
     assert status == 503 and "gone" in data["error"]
+
+
+async def test_a_pbx_that_refuses_is_a_502_with_its_reason(board_client: TestClient) -> None:
+    csrf = await log_in(board_client)
+    board_client.server.app[PBXS].add(FakePBX("main", "202", PBXRefused("No such variable")))
+    status, data = await _post(board_client, {"extension": "202", "status": "dnd"}, csrf)
+    assert status == 502 and "No such variable" in data["error"]
+    status, data = await _post(
+        board_client, {"extension": "202", "status": "dnd", "pbx": "x"}, csrf
+    )
+    assert status == 404

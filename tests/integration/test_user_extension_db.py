@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from switchboard_ui.auth import UserError, create_user, user_extension
+from switchboard.store.users import UserError, create_user, user_extension
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
-"""Board users and sessions: argon2 password hashes, opaque session tokens, CSRF tokens.
+"""Board users and their sessions: argon2 password hashes, opaque session tokens, CSRF tokens.
 
-This module owns the SQL of ``board_users`` and ``board_sessions``.
+This module owns the SQL of ``board_users`` and ``board_sessions``; the web board
+(``switchboard_ui``) and the ``switchboard user add`` command both come here.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class PasswordChecker:
         self._waiting = 0
 
     async def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (False for a broken hash).
+
+        Raises :class:`PasswordChecksBusy` when ``max_waiting`` checks already wait.
+        """
         if self._waiting >= self._max_waiting:
             raise PasswordChecksBusy(f"{self._waiting} logins already wait for a check")
         self._waiting += 1
@@ -76,6 +81,8 @@ def _verify(password_hash: str, password: str) -> bool:
 
 @dataclass(frozen=True)
 class BoardSession:
+    """A logged-in user, as :func:`session_for` found them."""
+
     username: str
     display_name: str
     role: str
@@ -101,8 +108,10 @@ async def create_user(
 ) -> None:
     """Create or replace a user's password and role; ``extension`` (their own phone)
     is set when given and otherwise left as it was. Replacing a password ends the
-    user's sessions: whoever knew the old one is logged out (their boards within
-    :data:`SESSION_CHECK_S`, see ``switchboard_ui.session_sockets``)."""
+    user's sessions: whoever knew the old one is logged out (their open boards within
+    :data:`SESSION_CHECK_S`, see ``switchboard_ui.session_sockets``).
+
+    Raises :class:`UserError` for a username, role, password or extension it refuses."""
     if not USERNAME.fullmatch(username):
         raise UserError("username: 2-64 characters of a-z, 0-9, '.', '_' or '-'")
     if role not in ROLES:
@@ -162,6 +171,7 @@ async def log_in(
 
 
 async def session_for(pool: asyncpg.Pool, token: str | None) -> BoardSession | None:
+    """The live (not expired) session ``token`` opens, else None; any string is safe."""
     if not token or len(token) > 128:
         return None
     row = await pool.fetchrow(
@@ -185,6 +195,7 @@ async def session_for(pool: asyncpg.Pool, token: str | None) -> BoardSession | N
 
 
 async def log_out(pool: asyncpg.Pool, session: BoardSession) -> None:
+    """End ``session``: its token opens nothing from now on."""
     await pool.execute("DELETE FROM board_sessions WHERE token_sha256 = $1", session.token_digest)
 
 
