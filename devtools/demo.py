@@ -24,7 +24,7 @@ from switchboard.config import (
     WebConfig,
 )
 from switchboard.service import Services, run
-from switchboard.store.contacts import add_contact
+from switchboard.store.contacts import add_contact, count_contacts
 from switchboard.store.users import create_user
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ async def _seed(services: Services, password: str) -> None:
         display_name="Reception",
         extension=DEMO_EXTENSION,
     )
-    if await pool.fetchval("SELECT count(*) FROM contacts") == 0:
+    if await count_contacts(pool) == 0:
         for name, company, numbers, vip in DEMO_CONTACTS:
             await add_contact(pool, name, numbers, company=company, vip=vip)
 

@@ -206,16 +206,14 @@ def _contact_add(args: argparse.Namespace) -> int:
 
 
 def _contacts_import(args: argparse.Namespace) -> int:
-    from switchboard.contact_files import (
+    from switchboard.contact_files.common import (
         MAX_FILE_BYTES,
         ContactImportError,
         ImportResult,
         check_file_size,
-        guess_mapping,
-        parse_csv,
-        parse_vcards,
-        read_csv_headers,
     )
+    from switchboard.contact_files.csv_file import guess_mapping, parse_csv, read_csv_headers
+    from switchboard.contact_files.vcard import parse_vcards
     from switchboard.store.contacts import ImportSummary, import_contacts
 
     path: Path = args.file
@@ -257,7 +255,7 @@ def _contacts_import(args: argparse.Namespace) -> int:
 
 
 def _contacts_format(path: Path, data: bytes) -> str:
-    from switchboard.contact_files import looks_like_vcard
+    from switchboard.contact_files.vcard import looks_like_vcard
 
     if looks_like_vcard(data) or path.suffix.lower() in {".vcf", ".vcard"}:
         return "vcard"

@@ -36,13 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from switchboard.contact_files import (
-    ImportedContact,
-    ImportResult,
-    PreviousImport,
-    RowProblem,
-    match_contacts,
-)
+from switchboard.contact_files.common import ImportedContact, ImportResult, RowProblem
+from switchboard.contact_files.matching import PreviousImport, match_contacts
 from switchboard.core.contact_form import MAX_QUERY_CHARS, ContactDraft, number_patterns
 from switchboard.core.contacts import (
     ContactError,
@@ -79,6 +74,11 @@ def contact_match(row: Mapping[str, Any]) -> ContactMatch:
     return ContactMatch(
         row["id"], row["name"], row["company"], row["vip"], row["language"], row["verified_at"]
     )
+
+
+async def count_contacts(pool: asyncpg.Pool) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM contacts")
+    return count
 
 
 async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:

@@ -17,7 +17,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from switchboard.contact_files import ColumnMapping, ImportResult, parse_csv, parse_vcards
+from switchboard.contact_files.common import ImportResult
+from switchboard.contact_files.csv_file import ColumnMapping, parse_csv
+from switchboard.contact_files.vcard import parse_vcards
 from switchboard.core.numbers import NumberKind, normalise
 from switchboard.store.contacts import ImportSummary, add_contact, find_by_number, import_contacts
 

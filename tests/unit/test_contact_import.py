@@ -9,19 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.contact_files import (
+from switchboard.contact_files.common import (
     MAX_FILE_BYTES,
     MAX_ROW_CHARS,
-    ColumnMapping,
     ContactImportError,
     ImportedContact,
     ImportResult,
+)
+from switchboard.contact_files.csv_file import (
+    ColumnMapping,
     guess_mapping,
-    looks_like_vcard,
     parse_csv,
-    parse_vcards,
     read_csv_headers,
 )
+from switchboard.contact_files.vcard import looks_like_vcard, parse_vcards
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
