@@ -5,11 +5,12 @@ Asterisk starts it for ``AGI(switchboard-agi-recognize,DID)`` with the AGI conve
 on stdin/stdout. It answers exactly like the FastAGI route ``recognize``
 (``pbx_agi/recognise_route.py``): the same ``CALLERID(name)`` and ``SB_*`` variables in the
 same order, in the same single ``EXEC MSet``. It is built from the same
-pieces -- :func:`~switchboard.numbers.normalise`, the contact query of
-:mod:`switchboard.contacts`, :func:`~pbx_agi.recognition.summarise_history`,
-:func:`~pbx_agi.recognition.recognise`, :func:`~pbx_agi.routing.decide_route` -- and
-only composes them; ``tests/integration/test_classic_agi_db.py`` checks both routes
-write the same command lines for the same caller.
+pieces -- :func:`~switchboard.core.numbers.normalise`, the queries of
+:mod:`switchboard.store.contacts` and :mod:`switchboard.store.calls`,
+:func:`~switchboard.core.recognition.recognise_with_facts` and
+:func:`~pbx_agi.recognition_commands.recognition_commands` -- and only composes
+them; ``tests/integration/test_classic_agi_db.py`` checks both routes write the same
+command lines for the same caller.
 
 What differs is where the facts come from: the FastAGI service answers from its
 in-memory caller directory, this script asks PostgreSQL (psycopg, synchronously) for
@@ -191,7 +192,7 @@ def connection_string(dsn: str, budget_ms: int) -> str:
 def fetch_facts(conninfo: str, e164: str, *, history_since: datetime) -> CallerFacts:
     """Contacts with this number and its earlier calls: one connection, two queries."""
     # RawCursor takes $1 placeholders, so FIND_BY_NUMBER_SQL is used exactly as asyncpg
-    # uses it in switchboard.contacts.find_by_number.
+    # uses it in switchboard.store.contacts.find_by_number.
     with psycopg.connect(
         conninfo, autocommit=True, row_factory=dict_row, cursor_factory=psycopg.RawCursor
     ) as conn:

@@ -178,7 +178,7 @@ DUTCH: dict[str, str] = {
     "contact {id} does not have the number {number}": (
         "contact {id} heeft het nummer {number} niet"
     ),
-    # contacts: the form check (switchboard/contact_edit.py); {label} is one of the
+    # contacts: the form check (switchboard/core/contact_form.py); {label} is one of the
     # field names above or "The label"
     "The label": "Het label",
     "{label} must be text.": "{label}: alleen tekst is mogelijk.",
@@ -361,7 +361,7 @@ DUTCH: dict[str, str] = {
         "Geef call_id (en bij doorverbinden target en mode) in een JSON-object."
     ),
     "A transfer is blind or attended.": "Doorverbinden is blind of attended.",
-    # caller card (switchboard/caller_card.py)
+    # caller card (switchboard/core/caller_card.py)
     "Internal call.": "Intern gesprek.",
     "Number shared by {count} contacts (a switchboard): ask who is calling.": (
         "Nummer gedeeld door {count} contacten (een centrale): vraag wie er belt."

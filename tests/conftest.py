@@ -161,11 +161,20 @@ class RunningSwitchboard:
         return self.log_path.read_text(errors="replace")
 
 
-def _config_text(dsn: str, web_port: int, settings: SandboxSettings) -> str:
+def service_config(
+    dsn: str,
+    web_port: int,
+    settings: SandboxSettings,
+    *,
+    fastagi_port: int | None = None,
+    pbx: str = "sandbox",
+) -> str:
+    """A `switchboard run` configuration for the sandbox Asterisk, named ``pbx``; its
+    FastAGI on the port the sandbox's dialplan calls unless ``fastagi_port`` says."""
     return f"""
 [fastagi]
 host = "{settings.fastagi_host}"
-port = {settings.fastagi_port}
+port = {settings.fastagi_port if fastagi_port is None else fastagi_port}
 
 [web]
 port = {web_port}
@@ -173,7 +182,7 @@ port = {web_port}
 [database]
 dsn = "{dsn}"
 
-[pbx.sandbox]
+[pbx.{pbx}]
 port = {settings.ami_port}
 username = "{settings.ami_username}"
 secret = "{settings.ami_secret}"
@@ -203,7 +212,7 @@ def switchboard(
     workdir = tmp_path_factory.mktemp("switchboard")
     web_port = free_port()
     config = workdir / "switchboard.toml"
-    config.write_text(_config_text(postgres_dsn, web_port, sandbox.settings))
+    config.write_text(service_config(postgres_dsn, web_port, sandbox.settings))
     log_path = workdir / "switchboard.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

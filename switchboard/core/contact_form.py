@@ -7,7 +7,7 @@ Two halves:
   field (``name``, ``numbers.1``, ``numbers.1.label``, ...) in words a receptionist
   understands, in English or through the translator it is given (the board passes
   the request's language; the English text is the key, see switchboard_ui/i18n.py).
-  Numbers are normalised with :func:`switchboard.numbers.normalise`; one that is not
+  Numbers are normalised with :func:`switchboard.core.numbers.normalise`; one that is not
   a usable public number is refused with a message that shows it.
 - Storing it is :mod:`switchboard.store.contacts`'s job.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devtools.sandbox import Sandbox
-from tests.conftest import REPO, free_port, wait_until_live
+from tests.conftest import REPO, free_port, service_config, wait_until_live
 
 pytestmark = pytest.mark.integration
 
@@ -64,22 +64,12 @@ def test_the_installed_wheel_runs_against_an_outside_asterisk(
     ).stdout.split("\n")  # fmt: skip
     assert where[0].startswith(str(site)) and where[1] == "None"
 
-    settings = sandbox.settings
     web_port = free_port()
     config = tmp_path / "switchboard.toml"
     config.write_text(
-        f"""
-[fastagi]
-port = {free_port()}
-[web]
-port = {web_port}
-[database]
-dsn = "{postgres_dsn}"
-[pbx.outside]
-port = {settings.ami_port}
-username = "{settings.ami_username}"
-secret = "{settings.ami_secret}"
-"""
+        service_config(
+            postgres_dsn, web_port, sandbox.settings, fastagi_port=free_port(), pbx="outside"
+        )
     )
     log_path = tmp_path / "switchboard.log"
     with log_path.open("wb") as log_file:
