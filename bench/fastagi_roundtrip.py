@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measure import percentile
-from pbx_agi.fastagi import AGISession, FastAGIServer
+from pbx_agi.fastagi.server import AGISession, FastAGIServer
 
 ROUTE = "recognize"
 CALLER_NAME = 'José "Zoë" Müller'

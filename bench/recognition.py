@@ -39,7 +39,7 @@ import asyncpg
 
 from bench.measure import embedded_postgres, percentile
 from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store.database import migrate
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.recognition import add_asterisk_option, compare, floors, one_call, play_asterisk
 from pbx_agi.agi_protocol import AGIEnvironment
-from pbx_agi.fastagi import AGISession, FastAGIServer
+from pbx_agi.fastagi.server import AGISession, FastAGIServer
 
 # What the recognize route sends for a known caller.
 MSET = (

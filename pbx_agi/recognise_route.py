@@ -17,7 +17,7 @@ import asyncpg
 
 from pbx_agi.agi_protocol import AGIEnvironment, MSetWriter
 from pbx_agi.caller_directory import CallerDirectory
-from pbx_agi.fastagi import AGISession
+from pbx_agi.fastagi.server import AGISession
 from pbx_agi.recognition_commands import recognition_commands
 from switchboard.core.numbers import (
     MAX_RAW_LENGTH,

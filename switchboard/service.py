@@ -22,7 +22,8 @@ from ami_bridge.bridge import AMIBridge
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
-from pbx_agi.fastagi import LOOPBACK_PEERS, FastAGIServer, IPNetwork
+from pbx_agi.fastagi.peers import LOOPBACK_PEERS, IPNetwork
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs

@@ -24,7 +24,7 @@ import pytest
 
 from pbx_agi import classic_agi
 from pbx_agi.caller_directory import CallerDirectory
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store import contacts
 from switchboard.store.contacts import add_contact

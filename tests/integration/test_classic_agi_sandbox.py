@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 from devtools import sipp
 from devtools.sandbox import FASTAGI_HOST, Sandbox
 from pbx_agi.caller_directory import CallerDirectory
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.store.contacts import add_contact
 from tests.conftest import wait_for

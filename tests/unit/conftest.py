@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi.server import FastAGIServer
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pbx_agi.agi_protocol import MAX_HEADER_BYTES, AGIProtocolError, sanitise_value
-from pbx_agi.fastagi import (
+from pbx_agi.fastagi.server import (
     AGICommandTimeout,
     AGIConnectionClosed,
     AGISession,

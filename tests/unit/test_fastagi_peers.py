@@ -14,13 +14,8 @@ from ipaddress import ip_network
 
 import pytest
 
-from pbx_agi.fastagi import (
-    LOOPBACK_PEERS,
-    AGISession,
-    FastAGIServer,
-    PeerFilter,
-    RefusalLog,
-)
+from pbx_agi.fastagi.peers import LOOPBACK_PEERS, PeerFilter, RefusalLog
+from pbx_agi.fastagi.server import AGISession, FastAGIServer
 from switchboard.config import Config, ConfigError, FastAGIConfig, PBXConfig
 from switchboard.service import fastagi_allowed_peers
 

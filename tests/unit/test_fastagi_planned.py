@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from pbx_agi.agi_protocol import AGIEnvironment, format_command
-from pbx_agi.fastagi import AGISession, FastAGIServer
+from pbx_agi.fastagi.server import AGISession, FastAGIServer
 
 try:
     from .test_fastagi import WAIT, FakeAsterisk, agi_headers, cut_off_after_the_grace, wait_until

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from pbx_agi.agi_protocol import parse_environment
-from pbx_agi.fastagi import FastAGIServer
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.core.contacts import ContactMatch
 from switchboard.core.recognition import CallerFacts
