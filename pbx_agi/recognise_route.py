@@ -29,6 +29,7 @@ from switchboard.core.numbers import (
 from switchboard.core.recognition import (
     CallerFacts,
     Recognition,
+    display_text,
     recognise_with_facts,
 )
 from switchboard.store.contacts import find_by_number
@@ -44,6 +45,9 @@ DEFAULT_REPEAT_WINDOW = timedelta(hours=24)
 # most of a recognition's CPU, and building the MSet line much of the rest).
 NUMBERS_REMEMBERED = 65536
 COMMANDS_REMEMBERED = 4096
+DISPLAY_TEXTS_REMEMBERED = 4096
+# Only texts of a sane length are remembered: a hostile caller name can be kilobytes.
+DISPLAY_TEXT_REMEMBERED_CHARS = 200
 
 
 _NO_FACTS = CallerFacts()
@@ -71,6 +75,7 @@ class RecogniseRoute:
         # (immutable too) its command lines. Each route its own caches.
         self._normalised = lru_cache(maxsize=NUMBERS_REMEMBERED)(normalise)
         self._mset = MSetWriter()
+        self._display_texts = lru_cache(maxsize=DISPLAY_TEXTS_REMEMBERED)(display_text)
         self._commands = lru_cache(maxsize=COMMANDS_REMEMBERED)(self._fresh_commands)
 
     @classmethod
@@ -168,6 +173,7 @@ class RecogniseRoute:
             this_call=this_call,
             now=datetime.now(UTC),
             repeat_window=self._repeat_window,
+            display=self._display,
         )
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -180,7 +186,13 @@ class RecogniseRoute:
         return recognition
 
     def _fresh_commands(self, recognition: Recognition) -> tuple[str, ...]:
-        return tuple(recognition_commands(recognition, self._mset.lines))
+        return tuple(recognition_commands(recognition, self._mset.lines, self._display))
+
+    def _display(self, text: str | None) -> str:
+        """:func:`display_text`, remembered for texts of a sane length."""
+        if text is not None and len(text) > DISPLAY_TEXT_REMEMBERED_CHARS:
+            return display_text(text)
+        return self._display_texts(text)
 
     async def _look_up(self, e164: str) -> CallerFacts:
         try:

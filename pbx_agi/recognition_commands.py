@@ -15,16 +15,18 @@ from collections.abc import Callable, Mapping
 
 from pbx_agi.agi_protocol import mset_commands
 from switchboard.core.queue_priority import decide_route
-from switchboard.core.recognition import Recognition
+from switchboard.core.recognition import Display, Recognition, display_text
 
 
 def recognition_commands(
     recognition: Recognition,
     mset: Callable[[Mapping[str, str]], list[str]] = mset_commands,
+    display: Display = display_text,
 ) -> list[str]:
-    """The lines for ``recognition``; ``mset`` writes them (a route passes its own
-    :class:`pbx_agi.agi_protocol.MSetWriter`'s ``lines``)."""
-    variables = recognition.channel_variables()
+    """The lines for ``recognition``; ``mset`` writes them and ``display`` cleans free text
+    (a route passes its own :class:`pbx_agi.agi_protocol.MSetWriter`'s ``lines`` and its
+    remembering display text)."""
+    variables = recognition.channel_variables(display)
     # CALLERID(name) first: it is what phones and the board show.
     if recognition.display_name:
         variables = {"CALLERID(name)": recognition.display_name, **variables}

@@ -7,11 +7,10 @@ confidence tells the receptionist whether to verify before trusting it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from functools import lru_cache
 from typing import Any
 
 from switchboard.core.contacts import ContactMatch
@@ -27,23 +26,20 @@ VERIFICATION_VALID_FOR = timedelta(days=365)
 _CLEAN_DISPLAY = re.compile(r"[!#-:=?-\[\]-~]+(?: [!#-:=?-\[\]-~]+)*")
 
 
-_MAX_REMEMBERED = 200
-
-
-@lru_cache(maxsize=4096)
-def _sanitised(text: str) -> str:
-    return sanitise_display_name(text)
-
-
 def display_text(text: str | None) -> str:
     """``sanitise_display_name(text)``, at a fraction of its cost for the usual name that
-    is already clean (recognition runs it four times per call while the line rings)."""
+    is already clean (recognition runs it four times per call while the line rings; the
+    FastAGI route also remembers the answers for names that are not)."""
     if not text:
         return ""
     if len(text) <= MAX_DISPLAY_NAME and _CLEAN_DISPLAY.fullmatch(text):
         return text
-    # Remember only texts of a sane length: a hostile caller name can be kilobytes.
-    return _sanitised(text) if len(text) <= _MAX_REMEMBERED else sanitise_display_name(text)
+    return sanitise_display_name(text)
+
+
+#: How a recognition turns free text into display text (:func:`display_text`, or a
+#: route's remembering version of it).
+Display = Callable[[str | None], str]
 
 
 class Confidence(Enum):
@@ -123,7 +119,7 @@ class Recognition:
     display_name: str
     history: CallerHistory = CallerHistory()
 
-    def channel_variables(self) -> dict[str, str]:
+    def channel_variables(self, display: Display = display_text) -> dict[str, str]:
         """The documented SB_* variables the dialplan may branch on."""
         contact = self.contact
         return {
@@ -132,13 +128,13 @@ class Recognition:
             "SB_CALLER_E164": self.number.e164 or "",
             "SB_NUMBER_KIND": self.number.kind.value,
             "SB_CONTACT_ID": str(contact.contact_id) if contact else "",
-            "SB_CONTACT_NAME": display_text(contact.name) if contact else "",
-            "SB_COMPANY": display_text(contact.company) if contact else "",
+            "SB_CONTACT_NAME": display(contact.name) if contact else "",
+            "SB_COMPANY": display(contact.company) if contact else "",
             "SB_VIP": "1" if contact and contact.vip else "0",
             "SB_LANGUAGE": contact.language if contact else "",
             "SB_REPEAT_CALLER": "yes" if self.history.repeat_caller else "no",
             "SB_RECENT_CALLS": str(self.history.recent_calls),
-            "SB_LAST_HANDLED_BY": display_text(self.history.last_handled_by),
+            "SB_LAST_HANDLED_BY": display(self.history.last_handled_by),
             "SB_MISSED_CALL": "yes" if self.history.missed else "no",
         }
 
@@ -150,24 +146,25 @@ def recognise(
     caller_name: str | None,
     now: datetime,
     history: CallerHistory = CallerHistory(),
+    display: Display = display_text,
 ) -> Recognition:
     if not number.matchable:
-        return Recognition(number, Confidence.UNKNOWN, None, display_text(caller_name))
+        return Recognition(number, Confidence.UNKNOWN, None, display(caller_name))
     if not matches:
-        return Recognition(number, Confidence.UNKNOWN, None, display_text(caller_name), history)
+        return Recognition(number, Confidence.UNKNOWN, None, display(caller_name), history)
     if len(matches) == 1:  # the usual match: no dict, and the caller's name is not needed
         contact = matches[0]
     else:
         distinct = {m.contact_id: m for m in matches}
         if len(distinct) > 1:
             companies = {m.company for m in distinct.values() if m.company}
-            name = companies.pop() if len(companies) == 1 else display_text(caller_name)
-            return Recognition(number, Confidence.SHARED, None, display_text(name), history)
+            name = companies.pop() if len(companies) == 1 else display(caller_name)
+            return Recognition(number, Confidence.SHARED, None, display(name), history)
         (contact,) = distinct.values()
     recent = contact.verified_at is not None and now - contact.verified_at <= VERIFICATION_VALID_FOR
     confidence = Confidence.VERIFIED if recent else Confidence.UNVERIFIED
     label = f"{contact.name} - {contact.company}" if contact.company else contact.name
-    return Recognition(number, confidence, contact, display_text(label), history)
+    return Recognition(number, confidence, contact, display(label), history)
 
 
 @dataclass(frozen=True)
@@ -186,10 +183,13 @@ def recognise_with_facts(
     this_call: str,
     now: datetime,
     repeat_window: timedelta,
+    display: Display = display_text,
 ) -> Recognition:
     """The recognition of a call from ``number``, given what is known of it: the one
     decision of the FastAGI route and the classic AGI script."""
     history = summarise_history(
         facts.history, this_call=this_call, now=now, repeat_window=repeat_window
     )
-    return recognise(number, facts.matches, caller_name=caller_name, now=now, history=history)
+    return recognise(
+        number, facts.matches, caller_name=caller_name, now=now, history=history, display=display
+    )
