@@ -145,7 +145,7 @@ async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
             call.unanswered_reason,
             call.outcome,
         )
-        if who.direction == "outbound" and who.outside_e164 and call.answered_at:
+        if who.direction == "outbound" and who.outside_e164 and call.answered_at is not None:
             await connection.execute(
                 _CALLED_BACK,
                 who.outside_e164,

@@ -559,7 +559,14 @@ class PBXModel:
             state=state,
             queue=base.queue if state is CallState.QUEUED else "",
             queue_position=base.queue_position if state is CallState.QUEUED else 0,
-            answered_at=base.answered_at or (now if state is CallState.TALKING else None),
+            # 0.0 is a moment like any other (a replay without Timestamps): never "or".
+            answered_at=(
+                base.answered_at
+                if base.answered_at is not None
+                else now
+                if state is CallState.TALKING
+                else None
+            ),
             talking_with=talking_with,
             talking_since=(
                 base.talking_since

@@ -285,7 +285,7 @@ def conversations(
             if not ext or not peers:
                 continue
             call = calls.get(channel.linked_id)
-            since = call.answered_at if call and call.answered_at else now
+            since = call.answered_at if call and call.answered_at is not None else now
             with_ = ", ".join(p.caller_name or p.number or party(p.name) for p in peers)
             known = talks.get(ext)
             talks[ext] = Talk(f"{known.with_}, {with_}" if known else with_, since)
