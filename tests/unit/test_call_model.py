@@ -330,6 +330,38 @@ def test_a_caller_who_hangs_up_while_it_rings_abandoned_the_call() -> None:
     assert ended.call.outcome == "abandoned"
 
 
+def test_a_caller_whose_dial_is_cancelled_abandoned_the_call_without_a_hangup_request() -> None:
+    # Issue 12, item 7: recordings that lack HangupRequest (filtered, or an older
+    # Asterisk) still say so in the caller's DialEnd: DialStatus CANCEL.
+    model = PBXModel("pbx1")
+    for event in internal_call():
+        model.apply(event, now=1.0)
+    cancel = channel("DialEnd", "3.1", "3.1", "PJSIP/200-1", num="200", DialStatus="CANCEL")
+    model.apply(cancel, now=5.0)
+    model.apply(channel("Hangup", "3.2", "3.1", "PJSIP/201-2", num="201"), now=5.0)
+    (ended,) = model.apply(channel("Hangup", "3.1", "3.1", "PJSIP/200-1", num="200"), now=5.0)
+    assert (ended.call.outcome, ended.call.unanswered_reason) == ("abandoned", "")
+
+
+def test_a_cancelled_ring_of_the_phone_that_lost_to_another_is_no_abandon() -> None:
+    # A ring group: 201 and 202 ring, 202 answers, Asterisk cancels 201's ring with a
+    # DialEnd CANCEL on the caller's channel. The call was answered all the same.
+    model = PBXModel("pbx1")
+    for event in internal_call():
+        model.apply(event, now=1.0)
+    model.apply(
+        channel("DialEnd", "3.1", "3.1", "PJSIP/200-1", num="200", DialStatus="CANCEL"), 2.0
+    )
+    for event in (
+        channel("BridgeEnter", "3.1", "3.1", "PJSIP/200-1", num="200", BridgeUniqueid="b"),
+        channel("BridgeEnter", "3.2", "3.1", "PJSIP/201-2", num="201", BridgeUniqueid="b"),
+    ):
+        model.apply(event, now=2.0)
+    model.apply(channel("Hangup", "3.2", "3.1", "PJSIP/201-2", num="201"), now=9.0)
+    (ended,) = model.apply(channel("Hangup", "3.1", "3.1", "PJSIP/200-1", num="200"), now=9.0)
+    assert ended.call.answered_at == 2.0 and ended.call.outcome != "abandoned"
+
+
 def test_a_resync_keeps_what_was_known_and_ends_calls_no_longer_listed() -> None:
     model = PBXModel("pbx1")
     answered_call(model)  # answered at 106 by 100

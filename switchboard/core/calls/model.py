@@ -333,9 +333,24 @@ class PBXModel:
         return changes
 
     def _on_dial_end(self, event: Event, now: float) -> list[Change]:
-        reason = _UNANSWERED.get(event.get("DialStatus", ""))
+        status = event.get("DialStatus", "")
+        reason = _UNANSWERED.get(status)
         channel = self.channels.get(event["Uniqueid"])
         call = self.calls.get(channel.linked_id) if channel else None
+        if (
+            status == "CANCEL"
+            and channel is not None
+            and channel.unique_id == channel.linked_id
+            and call is not None
+            and not call.via_queue
+        ):
+            # The caller's own Dial was cancelled: they hung up while it rang (the same
+            # as their HangupRequest, which a recording may lack). A ring that lost to
+            # another phone is cancelled too, but that call is answered, and an answered
+            # call is never abandoned. Not for a queue's rings, which app_queue also
+            # cancels when the caller leaves the queue for the next step of the dialplan;
+            # a queue caller who gives up says so in QueueCallerAbandon.
+            self._caller_left.add(channel.linked_id)
         if reason is None or call is None or call.answered_at is not None:
             return []
         self.calls[call.linked_id] = replace(call, unanswered_reason=reason)
