@@ -581,3 +581,30 @@ def test_a_presence_failure_does_not_cost_the_calls_changes(
     assert [type(c) for c in changes.calls] == [CallChanged]
     assert changes.presence == []
     assert "presence could not apply" in caplog.text
+
+
+def test_calls_whose_last_leg_moves_to_another_call_leave_nothing_behind() -> None:
+    # Issue 12, item 9: A calls B, A hangs up while B's leg lives on and is bridged into
+    # another call (Asterisk gives it that call's older linked id), then hangs up there.
+    # Over many such transfers with fresh ids, the model must hold nothing of them.
+    model = PBXModel("pbx1")
+    for n in range(2000):
+        a, b, c = f"{n}.1", f"{n}.2", f"{n}.3"
+        events = [
+            channel("Newchannel", a, a, f"PJSIP/trunk-{n}a"),
+            channel("Newchannel", b, a, f"PJSIP/201-{n}b", num="201"),
+            channel("BridgeEnter", a, a, f"PJSIP/trunk-{n}a", BridgeUniqueid=f"x{n}"),
+            channel("BridgeEnter", b, a, f"PJSIP/201-{n}b", num="201", BridgeUniqueid=f"x{n}"),
+            channel("HangupRequest", a, a, f"PJSIP/trunk-{n}a"),
+            channel("Hangup", a, a, f"PJSIP/trunk-{n}a"),
+            channel("Newchannel", c, c, f"PJSIP/202-{n}c", num="202"),
+            channel("BridgeEnter", c, c, f"PJSIP/202-{n}c", num="202", BridgeUniqueid=f"y{n}"),
+            channel("BridgeEnter", b, c, f"PJSIP/201-{n}b", num="201", BridgeUniqueid=f"y{n}"),
+            channel("Hangup", b, c, f"PJSIP/201-{n}b", num="201"),
+            channel("Hangup", c, c, f"PJSIP/202-{n}c", num="202"),
+        ]
+        for event in events:
+            model.apply(event, now=float(n))
+    sizes = model.sizes()
+    assert sizes.pop("hung_up") <= HUNG_UP_REMEMBERED
+    assert set(sizes.values()) == {0}, sizes

@@ -163,6 +163,22 @@ class PBXModel:
     def snapshot(self) -> list[Call]:
         return sorted(self.calls.values(), key=lambda call: call.started_at)
 
+    def sizes(self) -> dict[str, int]:
+        """How much the model holds, structure by structure: what a soak test watches.
+        All but ``hung_up`` (capped at :data:`HUNG_UP_REMEMBERED`) return to zero once
+        every call has ended."""
+        return {
+            "channels": len(self.channels),
+            "calls": len(self.calls),
+            "hung_up": len(self._hung_up),
+            "ended": len(self._ended),
+            "before_resync": len(self._before_resync),
+            "caller_left": len(self._caller_left),
+            "parked": len(self._parked),
+            "unparking": len(self._unparking),
+            "listed": len(self._listed),
+        }
+
     def reset(self) -> list[Change]:
         """Forget the channels (before a resynchronisation); every known call is reported
         ended. The calls are remembered until the channel list's end
@@ -491,6 +507,10 @@ class PBXModel:
         old = known.linked_id
         if any(c.linked_id == old for c in self.channels.values()):
             return self._refresh(old, now)
+        # Its last channel moved away instead of hanging up: nothing of ``old`` is left
+        # to end it later, so it is forgotten whole now (else _ended grew by one for
+        # every such transfer until the next reconnect).
+        self._ended.discard(old)
         call = self.calls.pop(old, None)
         self._forget(old)
         if call is None:
