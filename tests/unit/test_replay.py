@@ -173,3 +173,18 @@ def test_a_recording_without_timestamps_tells_the_same_story(path: Path) -> None
         if "answered_after_s" in want:
             assert got["answered_at"] is not None, path.stem
         _check(path.stem, _without_times(want), got)
+
+
+def test_an_attended_transfer_without_transferee_headers_names_only_the_target() -> None:
+    # Issue 12, item 5: older Asterisk versions (and some filters) send AttendedTransfer
+    # without the Transferee*/TransferTarget* headers. The caller is not a target.
+    events = [
+        {k: v for k, v in e.items() if not k.startswith(("Transferee", "TransferTarget"))}
+        if e.get("Event") == "AttendedTransfer"
+        else e
+        for e in read_recording((FIXTURES / "attended_transfer.ami").read_bytes()).events
+    ]
+    (call,) = list(replay(events))
+    assert [(t["kind"], t["by"], t["to"]) for t in call["transfers"]] == [
+        ("attended", "100", "201")
+    ]

@@ -416,7 +416,9 @@ class PBXModel:
             # Asterisk leaves the target out when it has already joined the caller's
             # bridge (DestType Bridge): then it is whoever is in there besides them.
             bridge = event.get("DestBridgeUniqueid") or event.get("OrigBridgeUniqueid", "")
-            others = {event.get(f"{r}Uniqueid") for r in _TRANSFER_PARTIES}
+            # Not the parties the event names, nor the call's own caller: an older
+            # Asterisk leaves out the Transferee headers too.
+            others = {event.get(f"{r}Uniqueid") for r in _TRANSFER_PARTIES} | {call.linked_id}
             target = ", ".join(
                 _party(c)
                 for c in self.channels.values()
