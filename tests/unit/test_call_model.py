@@ -608,3 +608,33 @@ def test_calls_whose_last_leg_moves_to_another_call_leave_nothing_behind() -> No
     sizes = model.sizes()
     assert sizes.pop("hung_up") <= HUNG_UP_REMEMBERED
     assert set(sizes.values()) == {0}, sizes
+
+
+def test_a_conversation_the_caller_handed_on_stays_on_the_board_until_it_ends() -> None:
+    # Issue 12, item 3: 200 calls 201, puts 201 through to 202 and hangs up; 201 and
+    # 202 talk on under 200's linked id. The call ends with the last of them.
+    model = PBXModel("pbx1")
+    a, b, c = (
+        ("5.1", "5.1", "PJSIP/200-1"),
+        ("5.2", "5.1", "PJSIP/201-2"),
+        ("5.3", "5.1", "PJSIP/202-3"),
+    )
+    for event in (
+        channel("Newchannel", *a, num="200"),
+        channel("Newchannel", *b, num="201", state="Down"),
+        channel("BridgeEnter", *a, num="200", state="Up", BridgeUniqueid="b1"),
+        channel("BridgeEnter", *b, num="201", state="Up", BridgeUniqueid="b1"),
+        channel("Newchannel", *c, num="202", state="Down"),
+        channel("BridgeLeave", *a, num="200", state="Up", BridgeUniqueid="b1"),
+        channel("BridgeEnter", *c, num="202", state="Up", BridgeUniqueid="b1"),
+    ):
+        model.apply(event, now=1.0)
+    model.apply(channel("Hangup", *a, num="200"), now=2.0)
+    call = model.calls["5.1"]  # still on the board
+    assert call.state is CallState.TALKING and call.caller_number == "200"
+    model.apply(channel("Hangup", *b, num="201"), now=30.0)
+    (ended,) = model.apply(channel("Hangup", *c, num="202"), now=30.0)
+    assert ended.call.ended_at == 30.0
+    sizes = model.sizes()
+    del sizes["hung_up"]
+    assert set(sizes.values()) == {0}, sizes

@@ -264,10 +264,14 @@ class PBXModel:
         linked_id = channel.linked_id if channel else event.get("Linkedid", "")
         if not linked_id:
             return []
-        remaining = any(c.linked_id == linked_id for c in self.channels.values())
+        members = [c for c in self.channels.values() if c.linked_id == linked_id]
+        remaining = bool(members)
         if not remaining:
             self._ended.discard(linked_id)
-        elif unique_id != linked_id:
+        elif unique_id != linked_id or _in_conversation(members):
+            # A leg of the call went, or the caller's own side did while two of the
+            # others talk on (the caller transferred them to each other): the call
+            # goes on until the last of them hangs up.
             return self._refresh(linked_id, now)
         # The caller hung up: for the receptionist the call is over, even while the
         # other legs (a phone still ringing, a queue member) are being torn down.
@@ -629,6 +633,12 @@ class PBXModel:
             for c in self.channels.values()
             if c.bridge_id == origin.bridge_id and c.unique_id != origin.unique_id
         ]
+
+
+def _in_conversation(members: list[Channel]) -> bool:
+    """Whether two of ``members`` share a bridge: they talk with each other."""
+    bridges = [c.bridge_id for c in members if c.bridge_id]
+    return len(bridges) != len(set(bridges))
 
 
 def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
