@@ -38,6 +38,10 @@ CALLER_SCENARIO = SCENARIO_DIR / "caller.xml"
 PHONE_SCENARIO = SCENARIO_DIR / "phone.xml"
 #: A phone that answers every call "486 Busy Here" (``start_phone(..., busy=True)``).
 BUSY_PHONE_SCENARIO = SCENARIO_DIR / "phone_busy.xml"
+#: What answered phones send as audio: one second of a-law silence, looped.
+AUDIO_FILE = SCENARIO_DIR / "silence.alaw"
+#: A caller who hangs up (CANCEL) while the call still rings.
+CALLER_CANCEL_SCENARIO = SCENARIO_DIR / "caller_cancel.xml"
 #: The number the sandbox trunk receives calls on (any digits work).
 DEFAULT_DIALED = "0201234567"
 #: SIPp's media port for phone ``ext`` is ``PHONE_MEDIA_PORT_BASE + 4 * ext``
@@ -263,6 +267,9 @@ def _spawn(
 ) -> SippProcess:
     directory = log_dir or Path(tempfile.mkdtemp(prefix=f"switchboard-sipp-{role}-"))
     directory.mkdir(parents=True, exist_ok=True)
+    # The scenarios' rtp_stream names its audio file relative to sipp's working
+    # directory, read when the scenario loads.
+    shutil.copyfile(AUDIO_FILE, directory / AUDIO_FILE.name)
     control_port = free_udp_port(LOOPBACK)
     cmd = [
         sipp_binary(),
