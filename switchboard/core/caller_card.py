@@ -96,6 +96,32 @@ def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [t for t in items or [] if isinstance(t, dict)]
 
 
+def _transfer(transfer: Mapping[str, Any], answered_by: str, t: Translate) -> str:
+    """One transfer as the history tells it: "transferred by 100 to 201", "forwarded
+    by 202 to 0612345678", "transfer to 202 failed (busy), then with 100"."""
+    by = transfer.get("by") or ""
+    target = transfer.get("to") or t("another phone")
+    if transfer.get("kind") == "forward":
+        text = t("forwarded by {who} to {target}", who=by, target=target)
+    elif transfer.get("failed"):
+        text = t("transfer to {target} failed", target=target)
+    elif by and by != answered_by:
+        return t("transferred by {who} to {target}", who=by, target=target)
+    else:
+        return t("transferred to {target}", target=target)
+    failed = transfer.get("failed") or ""
+    if failed:
+        why = {
+            "busy": t("busy"),
+            "no answer": t("no answer"),
+            "unavailable": t("phone unavailable"),
+        }
+        text += f" ({why.get(failed, failed)})"
+        if transfer.get("then"):
+            text += ", " + t("then with {who}", who=transfer["then"])
+    return text
+
+
 def describe(row: Mapping[str, Any], t: Translate = english) -> str:
     """One line for a call in the caller's history: "answered by 100, transferred to 201",
     "abandoned after 0:42 in the queue, called back by 201 12 min later", "missed"."""
@@ -106,14 +132,18 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
     if ended is None:
         return t("in progress")
     if row.get("answered_at") is not None:
-        parts = [t("answered by {who}", who=answered_by) if answered_by else t("answered")]
-        for transfer in _transfers(row):
-            by = transfer.get("by") or ""
-            target = transfer.get("to") or t("another phone")
-            if by and by != answered_by:
-                parts.append(t("transferred by {who} to {target}", who=by, target=target))
-            else:
-                parts.append(t("transferred to {target}", target=target))
+        transfers = _transfers(row)
+        picked_up_by = row.get("picked_up_by") or ""
+        if transfers and transfers[0].get("kind") == "forward" and not transfers[0].get("failed"):
+            # "forwarded by 202 to 0612345678": whoever it went to answered.
+            parts = [_transfer(transfers.pop(0), answered_by, t)]
+        elif picked_up_by and picked_up_by == answered_by and not row.get("parked_space"):
+            parts = [t("picked up by {who}", who=picked_up_by)]  # it rang another phone
+        else:
+            parts = [t("answered by {who}", who=answered_by) if answered_by else t("answered")]
+        parts += [_transfer(transfer, answered_by, t) for transfer in transfers]
+        if outcome == "transfer failed":
+            parts.append(t("nobody took the call after that"))
         if row.get("parked_space"):
             by = row.get("parked_by") or ""
             space = row["parked_space"]

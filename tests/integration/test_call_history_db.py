@@ -22,6 +22,7 @@ from switchboard.board.caller_card import caller_card
 from switchboard.core.calls.state import PBXState
 from switchboard.core.numbers import normalise
 from switchboard.core.recognition import summarise_history
+from tests.unit.test_call_identity import dropped_after_busy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
@@ -120,3 +121,24 @@ async def test_a_reconnect_closes_the_calls_that_ended_meanwhile(db: asyncpg.Poo
         " ('busy', 'no answer') AND caller_e164 IS NULL AND outcome = 'missed'"
     )
     assert internal >= 2
+
+
+async def test_a_failed_transfer_says_where_the_call_went_next(db: asyncpg.Pool) -> None:
+    # Issue 12: a blind transfer to a busy phone, recorded; the same with the caller
+    # dropped after the busy phone (outcome "transfer failed", stored as such);
+    # a blonde transfer, recorded.
+    number = fresh_number()
+    busy = recorded("blind_transfer_busy", {"0612345678": number})
+    await journal(db, busy)
+    await journal(db, dropped_after_busy(busy))
+    await journal(db, recorded("blonde_transfer", {"0612345678": number}))
+    # (Two of them start at the same moment: compared as sets.)
+    assert sorted(await history(db, number)) == [
+        "answered by 100, transfer to 202 failed (busy), nobody took the call after that",
+        "answered by 100, transfer to 202 failed (busy), then with 100",
+        "answered by 100, transferred to 201",
+    ]
+    outcomes = await db.fetch(
+        "SELECT outcome FROM calls WHERE caller_e164 = $1", normalise(number).e164
+    )
+    assert sorted(r["outcome"] for r in outcomes) == ["answered", "transfer failed", "transferred"]

@@ -189,7 +189,7 @@ def test_a_blind_transfer_names_who_transferred_to_whom() -> None:
     }
     (change,) = model.apply(event, now=110.0)
     assert change.call.to_json()["transfers"] == [
-        {"kind": "blind", "by": "100", "to": "201", "at": 110.0}
+        {"kind": "blind", "by": "100", "to": "201", "at": 110.0, "failed": "", "then": ""}
     ]
     # 201 answers: talking with 201 since then, answered (by 100) long before.
     model.apply(channel("BridgeLeave", "1.1", "1.1", "PJSIP/trunk-00000001"), now=110.0)

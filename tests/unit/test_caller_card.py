@@ -106,6 +106,37 @@ ANSWERED = {"answered_at": NOW + timedelta(seconds=5), "answered_by": "100"}
             "abandoned after 0:42 in the queue, called back by 201 12 min later",
         ),
         ({"direction": "outbound", **ANSWERED, "answered_by": "201"}, "outgoing call from 201"),
+        # Issue 12: forwards, pickups and failed transfers, as the model records them.
+        (
+            {
+                **ANSWERED,
+                "answered_by": "0612345678",
+                "transfers": [{"kind": "forward", "by": "202", "to": "0612345678"}],
+            },
+            "forwarded by 202 to 0612345678",
+        ),
+        ({**ANSWERED, "answered_by": "203", "picked_up_by": "203"}, "picked up by 203"),
+        (
+            {
+                **ANSWERED,
+                "transfers": [
+                    {"kind": "blind", "by": "100", "to": "202", "failed": "busy", "then": "100"}
+                ],
+            },
+            "answered by 100, transfer to 202 failed (busy), then with 100",
+        ),
+        (
+            {
+                **ANSWERED,
+                "outcome": "transfer failed",
+                "transfers": [{"kind": "blind", "by": "100", "to": "202", "failed": "no answer"}],
+            },
+            "answered by 100, transfer to 202 failed (no answer), nobody took the call after that",
+        ),
+        (
+            {**ANSWERED, "transfers": [{"kind": "blonde", "by": "100", "to": "201"}]},
+            "answered by 100, transferred to 201",
+        ),
         ({"ended_at": None}, "in progress"),
         # Journalled before outcomes were kept (migration 0006): as the card said then.
         ({"answered_at": NOW, "answered_by": "201", "transfers": []}, "answered by 201"),
@@ -125,6 +156,13 @@ def test_a_dutch_receptionist_reads_the_card_in_dutch() -> None:
     )
     transferred = call_row(**ANSWERED, transfers=[{"kind": "blind", "by": "100", "to": "201"}])
     assert describe(transferred, t) == "aangenomen door 100, doorverbonden naar 201"
+    failed = call_row(
+        **ANSWERED,
+        transfers=[{"kind": "blind", "by": "100", "to": "202", "failed": "busy", "then": "100"}],
+    )
+    assert describe(failed, t) == (
+        "aangenomen door 100, doorverbinden naar 202 mislukt (in gesprek), daarna met 100"
+    )
     called_back = call_row(
         outcome="abandoned",
         via_queue="switchboard",

@@ -41,6 +41,8 @@ class CallOutcome:
 
     ANSWERED = "answered"  # somebody answered, nobody passed the call on
     TRANSFERRED = "transferred"  # answered, then transferred or parked and picked up by another
+    # Answered, then transferred to somebody who did not take it, and nobody did after.
+    TRANSFER_FAILED = "transfer failed"
     ABANDONED = "abandoned"  # the caller hung up, never answered (in a queue or ringing)
     MISSED = "missed"  # never answered and the PBX gave up: busy, no answer, unavailable
     PARKED = "parked"  # ended while parked (the caller gave up in the parking space)
@@ -73,10 +75,20 @@ class Channel:
 
 @dataclass(frozen=True)
 class Transfer:
-    kind: str  # "blind" or "attended"
-    by: str  # who transferred ("100")
-    to: str  # to whom ("201")
+    """A hand-over of the call: ``kind`` is "blind", "attended", "blonde" (an attended
+    transfer completed while the target still rang) or "forward" (a phone's call
+    forwarding sent it to an outside number)."""
+
+    kind: str
+    by: str  # who transferred ("100"), or the phone that forwarded ("202")
+    to: str  # to whom ("201", "0612345678")
     at: float
+    failed: str = ""  # the target did not take it: "busy", "no answer", "unavailable"
+    then: str = ""  # after a failed transfer, whom the call talked with next
+
+    def settled(self) -> bool:
+        """Whether the story of this transfer is complete."""
+        return bool(self.to) and (not self.failed or bool(self.then))
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,13 @@ class PBXModel:
     _unparking: set[str] = field(default_factory=set)
     # Calls first seen in the PBX's channel list: their start is its Duration ago.
     _listed: set[str] = field(default_factory=set)
+    # Calls whose caller handed them on (a transfer by the caller's own channel): the
+    # caller's hang-up does not end them; the last hang-up of the others does.
+    _handed_on: set[str] = field(default_factory=set)
+    # Calls in the middle of a Local channel optimisation (LocalOptimizationBegin to
+    # End): the real phone replaces the Local channel in the caller's bridge, and the
+    # moment between its leaving and the phone's entering is not a change of state.
+    _optimising: set[str] = field(default_factory=set)
 
     def snapshot(self) -> list[Call]:
         return sorted(self.calls.values(), key=lambda call: call.started_at)
@@ -177,6 +196,8 @@ class PBXModel:
             "parked": len(self._parked),
             "unparking": len(self._unparking),
             "listed": len(self._listed),
+            "handed_on": len(self._handed_on),
+            "optimising": len(self._optimising),
         }
 
     def reset(self) -> list[Change]:
@@ -268,10 +289,10 @@ class PBXModel:
         remaining = bool(members)
         if not remaining:
             self._ended.discard(linked_id)
-        elif unique_id != linked_id or _in_conversation(members):
-            # A leg of the call went, or the caller's own side did while two of the
-            # others talk on (the caller transferred them to each other): the call
-            # goes on until the last of them hangs up.
+        elif unique_id != linked_id or linked_id in self._handed_on or _in_conversation(members):
+            # A leg of the call went, or the caller's own side did after handing the
+            # call on, or while two of the others talk on (the caller transferred
+            # them to each other): the call goes on until the last of them hangs up.
             return self._refresh(linked_id, now)
         # The caller hung up: for the receptionist the call is over, even while the
         # other legs (a phone still ringing, a queue member) are being torn down.
@@ -371,10 +392,64 @@ class PBXModel:
             # cancels when the caller leaves the queue for the next step of the dialplan;
             # a queue caller who gives up says so in QueueCallerAbandon.
             self._caller_left.add(channel.linked_id)
-        if reason is None or call is None or call.answered_at is not None:
+        if reason is None or call is None:
             return []
+        if call.answered_at is not None:
+            return self._transfer_failed(call, event, reason, now)
         self.calls[call.linked_id] = replace(call, unanswered_reason=reason)
         return self._refresh(call.linked_id, now, force=True)
+
+    def _transfer_failed(self, call: Call, event: Event, reason: str, now: float) -> list[Change]:
+        """A dial of an answered call failed: if it was the target of the call's last
+        transfer (or forward), that transfer failed for ``reason``."""
+        last = call.transfers[-1] if call.transfers else None
+        if last is None or last.failed:
+            return []
+        target = _party_in(event, "Dest")
+        if last.to not in {target, _dialled_number(event.get("DialString", ""))}:
+            return []
+        transfers = (*call.transfers[:-1], replace(last, failed=reason))
+        self.calls[call.linked_id] = replace(call, transfers=transfers)
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_dial_begin(self, event: Event, now: float) -> list[Change]:
+        """A phone's call forwarding: a channel at one of our extensions ("202") dials
+        an outside number. (A dial from an outside number's own extension is an
+        outgoing call, and a dial to another extension a ring group, a queue member
+        or a follow-me, whose answer ``answered_by`` tells.)"""
+        channel = self.channels.get(event["Uniqueid"])
+        call = self.calls.get(channel.linked_id) if channel else None
+        extension = event.get("Exten", "")
+        number = _dialled_number(event.get("DialString", ""))
+        if call is None or not _internal(extension) or not _outside(number):
+            return []
+        forward = Transfer(kind="forward", by=extension, to=number, at=now)
+        self.calls[call.linked_id] = replace(call, transfers=(*call.transfers, forward))
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_pickup(self, event: Event, now: float) -> list[Change]:
+        """A phone took a call that rang another (directed or group pickup): the
+        ringing channel (Target*) belongs to the call; the picker (Channel) answers."""
+        target = self.channels.get(event.get("TargetUniqueid", ""))
+        linked_id = target.linked_id if target else event.get("TargetLinkedid", "")
+        call = self.calls.get(linked_id)
+        if call is None:
+            return []
+        picker = party(event.get("Channel", ""), _field(event, "CallerIDNum", ""))
+        self.calls[linked_id] = replace(call, picked_up_by=picker, picked_up_at=now)
+        return self._refresh(linked_id, now, force=True)
+
+    def _on_local_optimisation(self, event: Event, now: float) -> list[Change]:
+        channel = self.channels.get(event.get("LocalOneUniqueid", ""))
+        linked_id = channel.linked_id if channel else event.get("LocalOneLinkedid", "")
+        if not linked_id:
+            return []
+        if event.get("Event") == "LocalOptimizationBegin":
+            if linked_id in self.calls:
+                self._optimising.add(linked_id)
+            return []
+        self._optimising.discard(linked_id)
+        return self._refresh(linked_id, now)
 
     def _on_recognition(self, event: Event, now: float) -> list[Change]:
         # Sent by the recognize route (UserEvent SwitchboardRecognition).
@@ -400,6 +475,8 @@ class PBXModel:
         call = self._call_of(event, "Transferee", "Transferer")
         if call is None:
             return []
+        if event.get("TransfererUniqueid") == call.linked_id:
+            self._handed_on.add(call.linked_id)
         transfer = Transfer(
             kind="blind",
             by=_party_in(event, "Transferer"),
@@ -415,7 +492,11 @@ class PBXModel:
         call = self._call_of(event, "Transferee", "OrigTransferer", "TransferTarget")
         if call is None:
             return []
+        if call.linked_id in {event.get(f"{r}Uniqueid") for r in _TRANSFER_PARTIES}:
+            self._handed_on.add(call.linked_id)
         target = _party_in(event, "TransferTarget") if event.get("TransferTargetChannel") else ""
+        # Completed while the target still rang (the transferer hung up first).
+        ringing = event.get("TransferTargetChannelStateDesc") == "Ringing"
         if not target:
             # Asterisk leaves the target out when it has already joined the caller's
             # bridge (DestType Bridge): then it is whoever is in there besides them.
@@ -423,13 +504,20 @@ class PBXModel:
             # Not the parties the event names, nor the call's own caller: an older
             # Asterisk leaves out the Transferee headers too.
             others = {event.get(f"{r}Uniqueid") for r in _TRANSFER_PARTIES} | {call.linked_id}
-            target = ", ".join(
-                _party(c)
+            targets = [
+                c
                 for c in self.channels.values()
                 if bridge and c.bridge_id == bridge and c.unique_id not in others
-            )
+            ]
+            target = ", ".join(_party(c) for c in targets)
+            ringing = bool(targets) and all(c.state == "Ringing" for c in targets)
+        # DestType App (the transferee went on into the dialplan): who takes it is
+        # known when it talks again (see _refresh).
         transfer = Transfer(
-            kind="attended", by=_party_in(event, "OrigTransferer"), to=target, at=now
+            kind="blonde" if ringing else "attended",
+            by=_party_in(event, "OrigTransferer"),
+            to=target,
+            at=now,
         )
         self.calls[call.linked_id] = replace(call, transfers=(*call.transfers, transfer))
         return self._refresh(call.linked_id, now, force=True)
@@ -525,7 +613,13 @@ class PBXModel:
         return [CallEnded(replace(self._end(merged, now), outcome=CallOutcome.MERGED))]
 
     def _call_of(self, event: Event, *roles: str) -> Call | None:
-        """The call an event about roles ("Transferee", "Parkee"...) belongs to."""
+        """The call an event about roles ("Transferee", "Parkee"...) belongs to: first
+        a call whose caller is one of them (a caller's unique id is its call's linked
+        id, whatever Asterisk re-linked the channel to since), then a call one of
+        their channels is in."""
+        for role in roles:
+            if event.get(f"{role}Uniqueid", "") in self.calls:
+                return self.calls[event[f"{role}Uniqueid"]]
         for role in roles:
             channel = self.channels.get(event.get(f"{role}Uniqueid", ""))
             linked_id = channel.linked_id if channel else event.get(f"{role}Linkedid", "")
@@ -546,6 +640,8 @@ class PBXModel:
         return ended
 
     def _forget(self, linked_id: str) -> None:
+        self._handed_on.discard(linked_id)
+        self._optimising.discard(linked_id)
         self._caller_left.discard(linked_id)
         self._parked.discard(linked_id)
         self._unparking.discard(linked_id)
@@ -557,15 +653,20 @@ class PBXModel:
             return []
         previous = self.calls.get(linked_id) or self._before_resync.pop(linked_id, None)
         origin = next((c for c in members if c.unique_id == linked_id), None)
-        if origin is None:
+        if origin is not None:
+            bridged_peers = self._bridged_peers(origin)
+        else:
             # The caller's channel is gone (or was never seen, when attaching mid-call):
-            # keep who called rather than relabel the call with whoever is left.
-            origin = members[0]
+            # keep who called rather than relabel the call with whoever is left, and
+            # show the conversation that goes on (whom the caller handed the call to).
+            origin = next((c for c in members if self._bridged_peers(c)), members[0])
+            bridged_peers = [origin, *self._bridged_peers(origin)] if origin.bridge_id else []
+            if len(bridged_peers) < 2:
+                bridged_peers = []
             if previous is not None:
                 origin = replace(
                     origin, number=previous.caller_number, caller_name=previous.caller_name
                 )
-        bridged_peers = self._bridged_peers(origin)
         answered = previous is not None and previous.answered_at is not None
         if linked_id in self._parked:
             state = CallState.PARKED  # (ParkedCall comes just before it leaves its bridge)
@@ -579,6 +680,14 @@ class PBXModel:
         else:
             state = CallState.RINGING
         talking_with = ", ".join(_party(p) for p in bridged_peers)
+        if (
+            linked_id in self._optimising
+            and previous is not None
+            and previous.state is CallState.TALKING
+            and state is not CallState.TALKING
+        ):
+            # A Local channel is being optimised away: still talking with the same.
+            state, talking_with = CallState.TALKING, previous.talking_with
         picked_up: dict[str, Any] = {}
         if talking_with and linked_id in self._unparking:
             self._unparking.discard(linked_id)
@@ -618,6 +727,7 @@ class PBXModel:
             ),
             answered_by=base.answered_by or talking_with,
             dialled=base.dialled or (origin.dialled if origin.unique_id == linked_id else ""),
+            transfers=_settle(base.transfers, talking_with),
             **picked_up,
         )
         self.calls[linked_id] = call
@@ -641,6 +751,22 @@ def _in_conversation(members: list[Channel]) -> bool:
     return len(bridges) != len(set(bridges))
 
 
+def _settle(transfers: tuple[Transfer, ...], talking_with: str) -> tuple[Transfer, ...]:
+    """The call's transfers once it talks with ``talking_with``: a transfer whose
+    target was not known yet (DestType App) went to them; after a failed one, the
+    call went on with them."""
+    last = transfers[-1] if transfers else None
+    if last is None or last.settled() or not talking_with:
+        return transfers
+    if not last.to:
+        last = replace(last, to=talking_with)
+    elif talking_with != last.to:
+        last = replace(last, then=talking_with)
+    else:
+        return transfers
+    return (*transfers[:-1], last)
+
+
 def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
     if parked:
         return CallOutcome.PARKED
@@ -651,10 +777,31 @@ def _outcome(call: Call, parked: bool, caller_left: set[str]) -> str:
             return CallOutcome.MISSED
         # Ended unanswered without a word why: a queue caller left (or we were away).
         return CallOutcome.ABANDONED if call.via_queue else CallOutcome.MISSED
-    handed_on = call.transfers or (
+    last = call.transfers[-1] if call.transfers else None
+    if last is not None and last.failed and not last.then:
+        return CallOutcome.TRANSFER_FAILED  # nobody took it after the failed transfer
+    handed_on = any(t.kind != "forward" and not t.failed for t in call.transfers) or (
         call.picked_up_by and call.picked_up_by != call.answered_by.split(", ")[0]
     )
     return CallOutcome.TRANSFERRED if handed_on else CallOutcome.ANSWERED
+
+
+def _dialled_number(dial_string: str) -> str:
+    """The number in a Dial's DialString: "0612345678@trunk", "Local/0612345678@phones"
+    and "PJSIP/0612345678@trunk" -> "0612345678"; "202" -> "202"."""
+    return dial_string.rpartition("/")[2].partition("@")[0]
+
+
+def _internal(extension: str) -> bool:
+    """Whether ``extension`` is one of ours: a short number that does not start with
+    the trunk prefix 0 (extensions.conf: internal numbers never start with 0)."""
+    return extension.isdigit() and len(extension) <= 6 and not extension.startswith("0")
+
+
+def _outside(number: str) -> bool:
+    """Whether ``number`` is an outside number: "0612345678", "+31612345678"."""
+    digits = number.removeprefix("+")
+    return digits.isdigit() and (number.startswith(("0", "+")) or len(digits) > 6)
 
 
 def _position(text: str) -> int:
@@ -720,7 +867,9 @@ _HANDLERS = {
     "QueueEntry": PBXModel._on_queue,
     "QueueCallerLeave": PBXModel._on_queue,
     "QueueCallerAbandon": PBXModel._on_queue,
+    "DialBegin": PBXModel._on_dial_begin,
     "DialEnd": PBXModel._on_dial_end,
+    "Pickup": PBXModel._on_pickup,
     "UserEvent": PBXModel._on_recognition,
 }
 
@@ -733,4 +882,6 @@ _CALL_HANDLERS = {
     "ParkedCallTimeOut": PBXModel._on_unparked,
     "ParkedCallGiveUp": PBXModel._on_unparked,
     "CoreShowChannelsComplete": PBXModel._on_channels_listed,
+    "LocalOptimizationBegin": PBXModel._on_local_optimisation,
+    "LocalOptimizationEnd": PBXModel._on_local_optimisation,
 }
