@@ -101,3 +101,23 @@ def test_a_caller_who_handed_the_call_on_sees_the_conversation_go_on() -> None:
     (call,) = ended
     assert call.caller_number == "200" and call.outcome == "transferred"
     assert all(size == 0 for name, size in model.sizes().items() if name != "hung_up")
+
+
+def test_a_leg_whose_hang_up_we_never_saw_is_let_go_with_its_call() -> None:
+    # Attached just after a ringing leg's Hangup: Asterisk's late NewConnectedLine
+    # about it is all we see of it. When the caller hangs up, nothing may stay behind
+    # (the bridge runs for months).
+    model = PBXModel("x")
+    late = {
+        "Event": "NewConnectedLine",
+        "Uniqueid": "1795389576.630",
+        "Linkedid": "1795389576.629",
+        "Channel": "PJSIP/100-00000276",
+        "CallerIDNum": "100",
+    }
+    model.apply(late, 1.0)
+    model.apply(
+        {"Event": "Hangup", "Uniqueid": "1795389576.629", "Linkedid": "1795389576.629"}, 2.0
+    )
+    assert {k: n for k, n in model.sizes().items() if n} == {"hung_up": 2}
+    assert model.apply({**late, "Event": "Hangup"}, 3.0) == []

@@ -156,8 +156,6 @@ class PBXModel:
     _hung_up: dict[str, None] = field(default_factory=dict)
     # The channels known when the PBX's channel list was last asked for (check_channels).
     _known_at_check: frozenset[str] | None = None
-    # Calls whose caller hung up while other legs are still being torn down.
-    _ended: set[str] = field(default_factory=set)
     # Calls known before the last reset: a call rebuilt from the channel list keeps its
     # story (who answered, transfers); one that is not listed ended while we were away.
     _before_resync: dict[str, Call] = field(default_factory=dict)
@@ -190,7 +188,6 @@ class PBXModel:
             "channels": len(self.channels),
             "calls": len(self.calls),
             "hung_up": len(self._hung_up),
-            "ended": len(self._ended),
             "before_resync": len(self._before_resync),
             "caller_left": len(self._caller_left),
             "parked": len(self._parked),
@@ -210,7 +207,6 @@ class PBXModel:
         self._before_resync.update(self.calls)
         self.channels.clear()
         self.calls.clear()
-        self._ended.clear()
         self._listed.clear()
         # _parked and _unparking stay: a parked call listed again is still parked (and
         # not talking with whoever else waits in the parking lot's holding bridge).
@@ -279,30 +275,37 @@ class PBXModel:
     def _on_hangup(self, event: Event, now: float) -> list[Change]:
         unique_id = event["Uniqueid"]
         channel = self.channels.pop(unique_id, None)
-        self._hung_up[unique_id] = None
-        if len(self._hung_up) > HUNG_UP_REMEMBERED:
-            del self._hung_up[next(iter(self._hung_up))]
+        self._gone(unique_id)
         linked_id = channel.linked_id if channel else event.get("Linkedid", "")
         if not linked_id:
             return []
         members = [c for c in self.channels.values() if c.linked_id == linked_id]
-        remaining = bool(members)
-        if not remaining:
-            self._ended.discard(linked_id)
-        elif unique_id != linked_id or linked_id in self._handed_on or _in_conversation(members):
+        if members and (
+            unique_id != linked_id or linked_id in self._handed_on or _in_conversation(members)
+        ):
             # A leg of the call went, or the caller's own side did after handing the
             # call on, or while two of the others talk on (the caller transferred
             # them to each other): the call goes on until the last of them hangs up.
             return self._refresh(linked_id, now)
         # The caller hung up: for the receptionist the call is over, even while the
         # other legs (a phone still ringing, a queue member) are being torn down.
+        # Those legs are forgotten now, as if hung up: whatever Asterisk still says
+        # about them changes nothing, and a Hangup of theirs that never comes (we
+        # attached after it) leaves nothing behind.
+        for member in members:
+            del self.channels[member.unique_id]
+            self._gone(member.unique_id)
         call = self.calls.pop(linked_id, None)
-        if remaining:
-            self._ended.add(linked_id)
         if call is None:
             self._forget(linked_id)
             return []
         return [CallEnded(self._end(call, now))]
+
+    def _gone(self, unique_id: str) -> None:
+        """Remember that a channel is gone (the latest HUNG_UP_REMEMBERED of them)."""
+        self._hung_up[unique_id] = None
+        if len(self._hung_up) > HUNG_UP_REMEMBERED:
+            del self._hung_up[next(iter(self._hung_up))]
 
     def _on_hangup_request(self, event: Event, now: float) -> list[Change]:
         # Asterisk reports a hang-up that came from the channel's far end (a SIP BYE or
@@ -602,9 +605,7 @@ class PBXModel:
         if any(c.linked_id == old for c in self.channels.values()):
             return self._refresh(old, now)
         # Its last channel moved away instead of hanging up: nothing of ``old`` is left
-        # to end it later, so it is forgotten whole now (else _ended grew by one for
-        # every such transfer until the next reconnect).
-        self._ended.discard(old)
+        # to end it later, so it is forgotten whole now.
         call = self.calls.pop(old, None)
         self._forget(old)
         if call is None:
@@ -649,8 +650,8 @@ class PBXModel:
 
     def _refresh(self, linked_id: str, now: float, *, force: bool = False) -> list[Change]:
         members = [c for c in self.channels.values() if c.linked_id == linked_id]
-        if not members or linked_id in self._ended:
-            return []
+        if not members or (linked_id in self._hung_up and linked_id not in self.calls):
+            return []  # (the caller hung up and the call ended: no ghost of it)
         previous = self.calls.get(linked_id) or self._before_resync.pop(linked_id, None)
         origin = next((c for c in members if c.unique_id == linked_id), None)
         if origin is not None:
