@@ -1,0 +1,72 @@
+"""Issue 13, part 3: the fallback chain has no dead end. Real SIPp calls through the
+sandbox Asterisk and the shipped dialplan (extensions.conf [switchboard-fallback])."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from panoramisk import Manager
+
+from ami_bridge.bridge import event_headers
+from devtools.sandbox import Sandbox
+from devtools.sipp import place_call, start_phone
+from tests.sandbox_ami import Asterisk
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def short_waits(sandbox: Sandbox) -> Iterator[None]:
+    """The queue, the operator and the back office give up within seconds, not minutes;
+    the dialplan's own globals come back after (clearglobalvars on reload)."""
+    for name, seconds in (
+        ("SWITCHBOARD_QUEUE_TIMEOUT", 4),
+        ("SWITCHBOARD_OPERATOR_TIMEOUT", 5),
+        ("SWITCHBOARD_BACKOFFICE_TIMEOUT", 3),
+    ):
+        sandbox.cli(f"dialplan set global {name} {seconds}")
+    yield
+    sandbox.cli("dialplan reload")
+
+
+def collect(asterisk: Asterisk) -> list[dict[str, str]]:
+    events: list[dict[str, str]] = []
+
+    def keep(_manager: Manager, event: Any) -> None:
+        events.append(event_headers(event))
+
+    asterisk.manager.register_event("*", keep)
+    return events
+
+
+async def test_a_busy_operator_after_the_queue_timeout_does_not_cut_the_caller_off(
+    asterisk: Asterisk, short_waits: None
+) -> None:
+    # Before issue 13 the dialplan rang the operator after the queue and then hung up:
+    # with the operator busy that Dial failed at once and a caller who had waited was
+    # cut off. Now: operator (busy), back office (nobody answers), voicemail, where the
+    # caller stays until they hang up themselves.
+    events = collect(asterisk)
+    number = "0612000013"
+    operator = start_phone("100", answer_after_s=0.0, busy=True)
+    try:
+        caller = place_call(number, "Wachtende", duration_s=18, timeout_s=60)
+        returncode = await asyncio.to_thread(caller.wait, 70)
+    finally:
+        operator.stop()
+    ours = [e for e in events if e.get("CallerIDNum") == number]
+    steps = [e["Step"] for e in ours if e.get("UserEvent") == "SwitchboardFallback"]
+    assert steps == ["operator", "backoffice", "voicemail"]
+    reasons = {e["Reason"] for e in ours if e.get("UserEvent") == "SwitchboardFallback"}
+    assert reasons == {"TIMEOUT"}
+    # The operator's phone was really tried, and was busy.
+    dials = [e.get("DialStatus") for e in ours if e.get("Event") == "DialEnd"]
+    assert "BUSY" in dials
+    # The caller hung up themselves (a HangupRequest is the far end's BYE), and sipp
+    # saw the whole call through (exit 0: answered, its own BYE answered).
+    caller_ids = {e["Uniqueid"] for e in ours if e.get("Uniqueid") == e.get("Linkedid")}
+    assert any(e.get("Event") == "HangupRequest" and e["Uniqueid"] in caller_ids for e in ours)
+    assert returncode == 0, caller.message_log()[-2000:]
