@@ -90,10 +90,34 @@ def _unanswered(reason: str, t: Translate) -> str:
     return t("missed")
 
 
-def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    value = row.get("transfers")
+def _json_list(row: Mapping[str, Any], column: str) -> list[dict[str, Any]]:
+    """A jsonb column holding a list of objects (asyncpg gives jsonb as text)."""
+    value = row.get(column)
     items = json.loads(value) if isinstance(value, str) else value
     return [t for t in items or [] if isinstance(t, dict)]
+
+
+def _transfers(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _json_list(row, "transfers")
+
+
+def _way_through(row: Mapping[str, Any], t: Translate) -> tuple[list[str], str]:
+    """For a call the queue gave up to the fallback chain: "waited 2:10" and why ("no
+    receptionist available"), and the step it ended in ("backoffice"); nothing for a
+    call that never needed the chain (or was journalled before it existed)."""
+    steps = [s for s in _json_list(row, "fallback") if isinstance(s.get("at"), int | float)]
+    if not steps:
+        return [], ""
+    since = row.get("queued_at") or row["started_at"]
+    until = row.get("answered_at")
+    waited = (until.timestamp() if until is not None else steps[-1]["at"]) - since.timestamp()
+    why = {
+        "waited": t("no answer in time"),
+        "nobody": t("no receptionist available"),
+        "full": t("the queue was full"),
+    }.get(row.get("fallback_reason") or "", "")
+    parts = [t("waited {time}", time=_clock(waited)), *([why] if why else [])]
+    return parts, str(steps[-1].get("step", ""))
 
 
 def _transfer(transfer: Mapping[str, Any], answered_by: str, t: Translate) -> str:
@@ -131,10 +155,19 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
     ended, outcome = row.get("ended_at"), row.get("outcome")
     if ended is None:
         return t("in progress")
+    way, last_step = _way_through(row, t)
     if row.get("answered_at") is not None:
         transfers = _transfers(row)
         picked_up_by = row.get("picked_up_by") or ""
-        if transfers and transfers[0].get("kind") == "forward" and not transfers[0].get("failed"):
+        if way:
+            # "waited 2:10, no receptionist available, answered by 203 in the back office"
+            parts = [
+                *way,
+                t("answered by {who}", who=answered_by) if answered_by else t("answered"),
+            ]
+            if last_step == "backoffice":
+                parts[-1] += " " + t("in the back office")
+        elif transfers and transfers[0].get("kind") == "forward" and not transfers[0].get("failed"):
             # "forwarded by 202 to 0612345678": whoever it went to answered.
             parts = [_transfer(transfers.pop(0), answered_by, t)]
         elif picked_up_by and picked_up_by == answered_by and not row.get("parked_space"):
@@ -157,11 +190,16 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
                 parts.append(t("the caller hung up while parked"))
         return ", ".join(parts)
     waited = _clock((ended - row["started_at"]).total_seconds())
-    if outcome == "abandoned":
+    if way and last_step == "voicemail":
+        text = ", ".join([*way, t("left a voicemail")])
+    elif way and last_step == "goodbye":
+        text = ", ".join([*way, t("nobody could answer: heard the goodbye")])
+    elif outcome == "abandoned":
         if row.get("via_queue"):
             text = t("abandoned after {time} in the queue", time=waited)
         else:
             text = t("abandoned after {time} while it rang", time=waited)
+        text = ", ".join([text, *way[1:]])  # hung up during a fallback step: and why
     else:
         text = _unanswered(row.get("unanswered_reason") or "", t)
     called_back = row.get("called_back_at")

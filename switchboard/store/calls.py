@@ -39,11 +39,13 @@ _UPSERT = """
 INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
                    started_at, answered_at, answered_by, ended_at, contact_id,
                    direction, dialled, via_queue, transfers, parked_space, parked_by,
-                   picked_up_by, unanswered_reason, outcome, updated_at)
+                   picked_up_by, unanswered_reason, outcome, queued_at, fallback_reason,
+                   fallback, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9,
         (SELECT id FROM contacts WHERE id = NULLIF($10, '')::bigint),
         $11, NULLIF($12, ''), NULLIF($13, ''), $14::jsonb, NULLIF($15, ''), NULLIF($16, ''),
-        NULLIF($17, ''), NULLIF($18, ''), NULLIF($19, ''), now())
+        NULLIF($17, ''), NULLIF($18, ''), NULLIF($19, ''), $20, NULLIF($21, ''), $22::jsonb,
+        now())
 ON CONFLICT (pbx, linked_id) DO UPDATE SET
     caller_number = EXCLUDED.caller_number,
     caller_e164 = EXCLUDED.caller_e164,
@@ -61,6 +63,9 @@ ON CONFLICT (pbx, linked_id) DO UPDATE SET
     picked_up_by = EXCLUDED.picked_up_by,
     unanswered_reason = EXCLUDED.unanswered_reason,
     outcome = COALESCE(EXCLUDED.outcome, calls.outcome),
+    queued_at = COALESCE(calls.queued_at, EXCLUDED.queued_at),
+    fallback_reason = COALESCE(EXCLUDED.fallback_reason, calls.fallback_reason),
+    fallback = EXCLUDED.fallback,
     updated_at = now()
 """
 
@@ -144,6 +149,9 @@ async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
             call.picked_up_by,
             call.unanswered_reason,
             call.outcome,
+            _time(call.queued_at),
+            call.fallback_reason,
+            json.dumps([asdict(s) for s in call.fallback]),
         )
         if who.direction == "outbound" and who.outside_e164 and call.answered_at is not None:
             await connection.execute(
@@ -162,7 +170,8 @@ async def history(pool: asyncpg.Pool, e164: str, limit: int) -> list[asyncpg.Rec
         """
         SELECT pbx, linked_id, started_at, answered_at, answered_by, ended_at, note,
                direction, via_queue, transfers, parked_space, parked_by, picked_up_by,
-               unanswered_reason, outcome, called_back_at, called_back_by
+               unanswered_reason, outcome, called_back_at, called_back_by, queued_at,
+               fallback_reason, fallback
         FROM calls WHERE caller_e164 = $1 ORDER BY started_at DESC LIMIT $2
         """,
         e164,

@@ -118,7 +118,28 @@ function render() {
   tick();
 }
 
+// Where the fallback chain has the caller now, and why the queue gave them up
+// (extensions.conf [switchboard-fallback]; Call.fallback in the call model).
+function fallbackText(call) {
+  const steps = call.fallback || [];
+  if (!steps.length || ANSWERED_STATES.has(call.state)) return "";
+  const step = {
+    operator: t("ringing the operator"),
+    backoffice: t("waiting in the back office"),
+    voicemail: t("leaving a voicemail"),
+    goodbye: t("hearing the goodbye"),
+  }[steps[steps.length - 1].step];
+  const why = {
+    waited: t("no answer in time"),
+    nobody: t("no receptionist available"),
+    full: t("the queue was full"),
+  }[call.fallback_reason];
+  return step ? (why ? `${step}: ${why}` : step) : "";
+}
+
 function describe(call) {
+  const fallback = fallbackText(call);
+  if (fallback) return fallback;
   switch (call.state) {
     case "talking": return t("with {party}", { party: call.talking_with });
     case "held": return t("on hold");

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,8 +15,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from ami_bridge.replay import replay_state
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
+from switchboard.core.calls.state import PBXState
 from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
 from tests.conftest import free_port
@@ -109,3 +111,10 @@ def waiting_call(number: str, name: str) -> dict[str, Any]:
         "confidence": "unverified",
         "started_at": time.time(),
     }
+
+
+def play(board: Board, state: PBXState, events: Sequence[Mapping[str, str]]) -> None:
+    """Recorded AMI events through the live call model onto the board, as the bridge
+    publishes them (ami_bridge.replay.replay_state: the recording's own clock)."""
+    for _now, changes in replay_state(state, events):
+        board.hub.publish_changes(changes.calls)

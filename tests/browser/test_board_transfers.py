@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
-from ami_bridge.replay import read_recording, replay_state
+from ami_bridge.replay import read_recording
 from switchboard.core.calls.state import PBXState
-from tests.browser.conftest import Board, logged_in
+from tests.browser.conftest import Board, logged_in, play
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -40,20 +40,16 @@ async def test_a_caller_side_transfer_shows_who_talks_until_the_last_hang_up(
     state = PBXState("sandbox")
     talking = page.locator("#talking .call")
 
-    def play(part: list[dict[str, str]]) -> None:
-        for _now, changes in replay_state(state, part):
-            board.hub.publish_changes(changes.calls)
-
     # 200 talks with 201.
-    play(events[:transfer])
+    play(board, state, events[:transfer])
     await expect(talking).to_have_count(1)
     await expect(talking.locator(".detail")).to_have_text("with 201")
     # 200 transferred 201 to 202 and is gone: the call goes on, and says with whom.
-    play(events[transfer : colleague_in + 1])
+    play(board, state, events[transfer : colleague_in + 1])
     await expect(talking).to_have_count(1)
     await expect(talking.locator(".detail")).to_have_text("with 201, 202")
     await expect(talking).to_contain_text("200")
     # 201 hangs up: only now is the call over.
-    play(events[colleague_in + 1 :])
+    play(board, state, events[colleague_in + 1 :])
     await expect(talking).to_have_count(0)
     await expect(page.locator("#waiting .call")).to_have_count(0)

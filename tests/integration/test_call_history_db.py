@@ -142,3 +142,21 @@ async def test_a_failed_transfer_says_where_the_call_went_next(db: asyncpg.Pool)
         "SELECT outcome FROM calls WHERE caller_e164 = $1", normalise(number).e164
     )
     assert sorted(r["outcome"] for r in outcomes) == ["answered", "transfer failed", "transferred"]
+
+
+async def test_the_fallback_chain_is_told_in_the_history(db: asyncpg.Pool) -> None:
+    # Issue 13: the recorded fallback chain (queue timeout, busy operator, back office)
+    # journalled and read back by the caller card, with the wait from the first moment
+    # in the queue.
+    number = fresh_number()
+    await journal(db, recorded("fallback_to_back_office", {"0612345678": number}))
+    await journal(db, recorded("fallback_to_voicemail", {"0612345678": number}))
+    lines = await history(db, number)
+    assert len(lines) == 2
+    back_office, voicemail = sorted(lines, key=lambda line: "voicemail" in line)
+    assert back_office.startswith("waited 0:0") and back_office.endswith(
+        ", no answer in time, answered by 203 in the back office"
+    )
+    assert voicemail.startswith("waited 0:1") and voicemail.endswith(
+        ", no answer in time, left a voicemail"
+    )

@@ -137,6 +137,37 @@ ANSWERED = {"answered_at": NOW + timedelta(seconds=5), "answered_by": "100"}
             {**ANSWERED, "transfers": [{"kind": "blonde", "by": "100", "to": "201"}]},
             "answered by 100, transferred to 201",
         ),
+        # Issue 13: the fallback chain, as the model records it.
+        (
+            {
+                "answered_at": NOW + timedelta(seconds=130),
+                "answered_by": "203",
+                "queued_at": NOW,
+                "fallback_reason": "nobody",
+                "fallback": [{"step": "operator", "at": 1.0}, {"step": "backoffice", "at": 2.0}],
+            },
+            "waited 2:10, no receptionist available, answered by 203 in the back office",
+        ),
+        (
+            {
+                "outcome": "abandoned",
+                "queued_at": NOW,
+                "fallback_reason": "waited",
+                "fallback": [
+                    {"step": "voicemail", "at": (NOW + timedelta(seconds=125)).timestamp()}
+                ],
+            },
+            "waited 2:05, no answer in time, left a voicemail",
+        ),
+        (
+            {
+                "outcome": "abandoned",
+                "via_queue": "switchboard",
+                "fallback_reason": "waited",
+                "fallback": [{"step": "operator", "at": 1.0}],
+            },
+            "abandoned after 0:42 in the queue, no answer in time",
+        ),
         ({"ended_at": None}, "in progress"),
         # Journalled before outcomes were kept (migration 0006): as the card said then.
         ({"answered_at": NOW, "answered_by": "201", "transfers": []}, "answered by 201"),

@@ -53,6 +53,10 @@ def _check(name: str, want: dict[str, object], got: dict[str, object]) -> None:
             moment = got["ended_at" if key == "duration_s" else "answered_at"]
             assert isinstance(moment, float), f"{name}: no {key}"
             assert low <= moment - started <= high, f"{name}: {key} {moment - started:.1f}"
+        elif key == "fallback":
+            steps = got["fallback"]
+            assert isinstance(steps, list)
+            assert [s["step"] for s in steps] == value, name
         elif key == "transfers":
             transfers = got["transfers"]
             assert isinstance(transfers, list)

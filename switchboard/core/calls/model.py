@@ -52,6 +52,21 @@ class CallOutcome:
 # Enough for every channel that can still have events on their way after its Hangup.
 HUNG_UP_REMEMBERED = 4096
 
+#: The fallback chain's steps (extensions.conf [switchboard-fallback]).
+FALLBACK_STEPS = frozenset({"operator", "backoffice", "voicemail", "goodbye"})
+# Why the queue gave the caller up (its QUEUESTATUS), as the board says it; any other
+# status the chain treats as waited too long.
+_FALLBACK_REASONS = {
+    "TIMEOUT": "waited",
+    "FULL": "full",
+    "JOINEMPTY": "nobody",
+    "LEAVEEMPTY": "nobody",
+    "JOINUNAVAIL": "nobody",
+    "LEAVEUNAVAIL": "nobody",
+}
+# A dialplan that loops through the chain (a site's own edit) must not grow a call.
+_FALLBACK_STEPS_KEPT = 16
+
 # DialEnd's DialStatus for a phone that did not take the call, as the history says it.
 _UNANSWERED = {
     "BUSY": "busy",
@@ -92,6 +107,14 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class FallbackStep:
+    """A step of the fallback chain the caller was sent to, and when."""
+
+    step: str  # one of FALLBACK_STEPS
+    at: float
+
+
+@dataclass(frozen=True)
 class Call:
     """A call as the receptionist sees it: one caller, one state, one answering party."""
 
@@ -123,11 +146,20 @@ class Call:
     outcome: str = ""  # CallOutcome.*, once ended
     merged_into: str = ""  # the linked id of the call it joined (CallOutcome.MERGED)
     talking_since: float | None = None  # since when it talks with talking_with
+    # First moment in a queue: the queue's wait and the whole wait count from here,
+    # across the fallback chain's steps (service levels).
+    queued_at: float | None = None
+    # The fallback chain (extensions.conf [switchboard-fallback]): why the queue gave
+    # the caller up ("waited", "nobody", "full") and the steps taken, the last being
+    # where the caller is now ("operator", "backoffice", "voicemail", "goodbye").
+    fallback_reason: str = ""
+    fallback: tuple[FallbackStep, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["state"] = self.state.value
         data["transfers"] = [asdict(t) for t in self.transfers]
+        data["fallback"] = [asdict(s) for s in self.fallback]
         return data
 
 
@@ -346,7 +378,13 @@ class PBXModel:
             position = _position(event.get("Position", ""))
             changes += self._move_up_behind(call, event, position, now)
         self.calls[channel.linked_id] = replace(
-            call, queue=queue, via_queue=queue or call.via_queue, queue_position=position
+            call,
+            queue=queue,
+            via_queue=queue or call.via_queue,
+            queue_position=position,
+            queued_at=call.queued_at
+            if call.queued_at is not None or not joined
+            else now - _int(event.get("Wait", "")),  # QueueEntry: waited this long
         )
         return changes + self._refresh(channel.linked_id, now, force=True)
 
@@ -454,20 +492,36 @@ class PBXModel:
         self._optimising.discard(linked_id)
         return self._refresh(linked_id, now)
 
-    def _on_recognition(self, event: Event, now: float) -> list[Change]:
-        # Sent by the recognize route (UserEvent SwitchboardRecognition).
-        if event.get("UserEvent") != "SwitchboardRecognition":
-            return []
+    def _on_user_event(self, event: Event, now: float) -> list[Change]:
+        """Our dialplan's UserEvents: SwitchboardRecognition (the recognize route's
+        verdict) and SwitchboardFallback (a step of the fallback chain)."""
+        kind = event.get("UserEvent")
         channel = self.channels.get(event["Uniqueid"])
         call = self.calls.get(channel.linked_id) if channel else None
         if call is None:
             return []
-        contact_id = event.get("ContactId", "")
-        self.calls[call.linked_id] = replace(
-            call,
-            confidence=event.get("Confidence", ""),
-            contact_id=contact_id if contact_id.isdigit() else "",
-        )
+        if kind == "SwitchboardRecognition":
+            contact_id = event.get("ContactId", "")
+            call = replace(
+                call,
+                confidence=event.get("Confidence", ""),
+                contact_id=contact_id if contact_id.isdigit() else "",
+            )
+        elif kind == "SwitchboardFallback":
+            step = event.get("Step", "")
+            if step not in FALLBACK_STEPS:
+                return []  # a step this version does not know: nothing to tell
+            since = _epoch(event.get("QueueSince", ""))
+            call = replace(
+                call,
+                fallback_reason=call.fallback_reason
+                or _FALLBACK_REASONS.get(event.get("Reason", ""), "waited"),
+                fallback=(*call.fallback, FallbackStep(step, now))[-_FALLBACK_STEPS_KEPT:],
+                queued_at=call.queued_at if call.queued_at is not None else since,
+            )
+        else:
+            return []
+        self.calls[call.linked_id] = call
         return self._refresh(call.linked_id, now, force=True)
 
     # -- transfers and parking (these events name their channels by role) --------------
@@ -819,6 +873,11 @@ def _duration_s(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def _epoch(text: str) -> float | None:
+    """An epoch second from the dialplan (${EPOCH}); None when absent or unreadable."""
+    return float(text) if text.isdigit() and len(text) <= 12 else None
+
+
 def _int(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
@@ -871,7 +930,7 @@ _HANDLERS = {
     "DialBegin": PBXModel._on_dial_begin,
     "DialEnd": PBXModel._on_dial_end,
     "Pickup": PBXModel._on_pickup,
-    "UserEvent": PBXModel._on_recognition,
+    "UserEvent": PBXModel._on_user_event,
 }
 
 # Events about a call that name its channels by role (or none at all).
