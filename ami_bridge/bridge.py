@@ -21,12 +21,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg
 from panoramisk import Manager
 
 from ami_bridge.call_desk import CallDesk
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from ami_bridge.protocol import DecodingAMIProtocol
+from ami_bridge.queue_membership import QueueMembers, as_list_for
 from switchboard.board.hub import BoardHub, Message
 from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import PBXConfig
@@ -192,6 +194,7 @@ class AMIBridge:
         presence_journal: PresenceJournal | None = None,
         channel_check_s: float = CHANNEL_CHECK_S,
         fully_booted_wait_s: float = FULLY_BOOTED_WAIT_S,
+        pool: asyncpg.Pool | None = None,
     ) -> None:
         self.pbx = pbx
         self.state = PBXState(pbx.name)
@@ -225,12 +228,19 @@ class AMIBridge:
         self._manager.register_event("FullyBooted", self._on_fully_booted)
         hub.add_snapshot_source(self._snapshot)
         self.desk = CallDesk(pbx.name, self.model, self.send_action, hub, clock=clock)
+        # Queue members the board adds, kept in PostgreSQL and added back on every
+        # login (Asterisk forgets them when it restarts).
+        self._queues = QueueMembers(pbx.name, self.send_action, pool) if pool else None
         if pbxs is not None:
             pbxs.add(self)
 
     @property
     def name(self) -> str:
         return self.pbx.name
+
+    @property
+    def queues(self) -> QueueMembers | None:
+        return self._queues
 
     @property
     def model(self) -> PBXModel:
@@ -283,7 +293,9 @@ class AMIBridge:
             # CancelAtxfer) as the start of an Originate's event list and, for an action
             # without that header, raises inside the protocol: the connection dropped.
             request = {"Async": "false", **action}
-            reply = await asyncio.wait_for(self._manager.send_action(request), timeout_s)
+            reply = await asyncio.wait_for(
+                self._manager.send_action(request, as_list=as_list_for(request)), timeout_s
+            )
         except TimeoutError:
             raise PBXUnavailable(f"{self.pbx.name} did not answer {action.get('Action')}") from None
         except ConnectionError as exc:
@@ -364,6 +376,19 @@ class AMIBridge:
 
     async def _resync(self) -> None:
         self._events.put_nowait(_RESYNC)
+        if self._queues is not None:
+            # Before QueueStatus, so that the board's picture has them. After the PBX
+            # fully booted (the resync waits for it): a starting Asterisk answers "No
+            # such queue" for every member.
+            try:
+                report = await self._queues.restore()
+            except (OSError, asyncpg.PostgresError) as exc:
+                # The database is away: the PBX keeps what it has; the next login
+                # restores. The board must not stay "not connected" for it.
+                log.error("%s: queue members not restored: %s", self.pbx.name, exc)
+            else:
+                for refused in report.failed:
+                    log.error("%s: queue member not restored: %s", self.pbx.name, refused)
         endpoints: list[str] = []
         for action in _RESYNC_ACTIONS:
             request = {"Action": action}

@@ -86,7 +86,12 @@ async def start_services(config: Config) -> Services:
         if config.services.ami:
             for pbx in config.pbx:
                 bridge = AMIBridge(
-                    pbx, hub, journal, pbxs=pbxs, presence_journal=services.presence_journal
+                    pbx,
+                    hub,
+                    journal,
+                    pbxs=pbxs,
+                    presence_journal=services.presence_journal,
+                    pool=database.pool,
                 )
                 await bridge.start()
                 services.bridges.append(bridge)

@@ -37,6 +37,7 @@ from switchboard_ui.keys import (
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.pages import add_page_routes
 from switchboard_ui.presence_api import add_presence_routes
+from switchboard_ui.queues_api import add_queue_routes
 from switchboard_ui.request_guard import input_guard, same_origin_only
 from switchboard_ui.response_headers import add_security_headers
 from switchboard_ui.session_sockets import SessionSockets
@@ -84,5 +85,6 @@ def create_app(
     add_contact_routes(app)
     add_call_routes(app)
     add_presence_routes(app)
+    add_queue_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

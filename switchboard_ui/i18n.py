@@ -402,6 +402,20 @@ DUTCH: dict[str, str] = {
     "nobody took the call after that": "daarna nam niemand het gesprek aan",
     "waited {time}": "{time} gewacht",
     "ringing the operator": "belt de telefonist",
+    "Who answers a queue": "Wie een wachtrij beantwoordt",
+    "Queue": "Wachtrij",
+    "Reason": "Reden",
+    "Join": "Aanmelden",
+    "Pause": "Pauzeren",
+    "Resume": "Hervatten",
+    "Leave": "Afmelden",
+    "Saved; the PBX gets it when it is back.": (
+        "Opgeslagen; de centrale krijgt het zodra ze terug is."
+    ),
+    "no PBX {pbx} keeps queue members": "geen centrale {pbx} houdt wachtrijleden bij",
+    "several PBXs keep queue members: give pbx": (
+        "meerdere centrales houden wachtrijleden bij: geef pbx"
+    ),
     "waiting in the back office": "wacht bij de backoffice",
     "leaving a voicemail": "spreekt een bericht in",
     "hearing the goodbye": "hoort het afscheid",

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
 from switchboard.core.calls.presence import Extension
+from switchboard.core.queue_membership import MembershipChange, QueueMember
 
 #: Sends one AMI action to a PBX and returns its reply's headers (``Response: Error``
 #: included); raises :class:`PBXUnavailable` when the PBX is gone.
@@ -27,8 +28,41 @@ class PBXRefused(Exception):
     """The PBX answered an action with an error; the exception's text is its message."""
 
 
+class QueueMembership(Protocol):
+    """Who answers a PBX's queues, as the board changes it: kept by the switchboard and
+    restored on every reconnect (ami_bridge.queue_membership.QueueMembers). ``by`` is
+    the board user making the change. Raises QueueMemberError (a ValueError naming the
+    field) for bad input, PBXRefused, or PBXUnavailable for a leave while it is gone."""
+
+    async def members(self) -> list[QueueMember]: ...
+
+    async def join(
+        self,
+        queue: str,
+        interface: str,
+        *,
+        by: str,
+        member_name: str = "",
+        state_interface: str = "",
+        penalty: int = 0,
+    ) -> MembershipChange: ...
+
+    async def leave(self, queue: str, interface: str, *, by: str) -> MembershipChange: ...
+
+    async def pause(
+        self, queue: str, interface: str, reason: str = "", *, by: str
+    ) -> MembershipChange: ...
+
+    async def unpause(self, queue: str, interface: str, *, by: str) -> MembershipChange: ...
+
+
 class PBX(Protocol):
     """One PBX as the board acts on it."""
+
+    @property
+    def queues(self) -> QueueMembership | None:
+        """Its queue membership, None where the switchboard keeps none (no database)."""
+        ...
 
     @property
     def name(self) -> str:

@@ -147,6 +147,36 @@
     status.textContent = t("Not saved: {error}", { error: errors });
   }
 
+  // Who answers a queue: join, pause with a reason, resume, leave (kept by the
+  // switchboard and restored after an Asterisk restart; the list above shows what the
+  // PBX then reports).
+  const queueForm = document.getElementById("queue-form");
+  queueForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const action = event.submitter?.value || "join";
+    const extension = queueForm.elements.extension.value.trim() || select.value;
+    const known = [...extensions.values()].find((e) => e.extension === extension);
+    const queueStatus = document.getElementById("queue-status");
+    const reply = await board.post("/api/queues/members", {
+      action,
+      queue: queueForm.elements.queue.value.trim(),
+      interface: `PJSIP/${extension}`,
+      member_name: known?.name || "",
+      reason: action === "pause" ? queueForm.elements.reason.value.trim() : "",
+      pbx: known?.pbx || "",
+    });
+    if (reply.ok) {
+      queueStatus.textContent = reply.data.confirmed
+        ? t("Saved.")
+        : t("Saved; the PBX gets it when it is back.");
+      return;
+    }
+    const errors = reply.data.errors
+      ? Object.entries(reply.data.errors).map(([field, text]) => `${field}: ${text}`).join("; ")
+      : reply.data.error;
+    queueStatus.textContent = t("Not saved: {error}", { error: errors });
+  });
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const extension = select.value;

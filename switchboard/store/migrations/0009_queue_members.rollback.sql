@@ -1,0 +1,2 @@
+DROP TABLE queue_member_log;
+DROP TABLE queue_members;
