@@ -18,7 +18,7 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import asyncpg
@@ -34,7 +34,13 @@ from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import PBXConfig
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
 from switchboard.core.calls.model import PBXModel
-from switchboard.core.calls.presence import Extension, PresenceModel
+from switchboard.core.calls.presence import (
+    Extension,
+    ExtensionChanged,
+    PauseChange,
+    PresenceModel,
+    presence_pauses,
+)
 from switchboard.core.calls.state import PBXState, StateChanges
 
 log = logging.getLogger(__name__)
@@ -211,6 +217,7 @@ class AMIBridge:
         self._booted = False  # FullyBooted seen on this connection
         self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._pausing: set[asyncio.Task[None]] = set()  # presence's queue pauses in flight
         self._manager = _Manager(
             host=pbx.host,
             port=pbx.port,
@@ -267,9 +274,9 @@ class AMIBridge:
         self._manager.closing = True
         self._manager.close()
         loops = [t for t in (self._consumer, self._checker) if t is not None]
-        for task in [*self._tasks, *loops]:
+        for task in [*self._tasks, *self._pausing, *loops]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *loops, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._pausing, *loops, return_exceptions=True)
         await self.desk.close()
 
     def _snapshot(self) -> Message:
@@ -356,6 +363,12 @@ class AMIBridge:
             self._fully_booted_wait_s,
         )
         self._start_resync()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the consumer (which must not wait for the PBX)."""
+        task = asyncio.create_task(work)
+        self._pausing.add(task)
+        task.add_done_callback(self._pausing.discard)
 
     def _start_resync(self) -> None:
         for task in self._tasks:
@@ -471,6 +484,30 @@ class AMIBridge:
             self._hub.publish_presence(changes.presence)
             if self._presence_journal is not None:
                 self._presence_journal.record(changes.presence, self._clock())
+            for change in changes.presence:
+                if isinstance(change, ExtensionChanged) and self.connected:
+                    for pause in presence_pauses(change.extension):
+                        self._spawn(self._pause(pause))
+
+    async def _pause(self, pause: PauseChange) -> None:
+        """Carry out what presence asks of a queue member (presence_pauses); the PBX's
+        QueueMemberPause then shows it on the board. A failure is logged: the next
+        presence change asks again."""
+        action = {
+            "Action": "QueuePause",
+            "Queue": pause.queue,
+            "Interface": pause.interface,
+            "Paused": "true" if pause.paused else "false",
+        }
+        if pause.reason:
+            action["Reason"] = pause.reason
+        try:
+            reply = await self.send_action(action)
+        except PBXUnavailable as exc:
+            log.warning("%s: %s not paused for presence: %s", self.pbx.name, pause, exc)
+            return
+        if reply.get("Response") != "Success":
+            log.warning("%s: %s refused: %s", self.pbx.name, action, reply.get("Message"))
 
     def _apply(self, event: Mapping[str, str]) -> StateChanges:
         if isinstance(event, _ChannelCheck):

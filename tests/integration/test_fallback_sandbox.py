@@ -70,3 +70,53 @@ async def test_a_busy_operator_after_the_queue_timeout_does_not_cut_the_caller_o
     caller_ids = {e["Uniqueid"] for e in ours if e.get("Uniqueid") == e.get("Linkedid")}
     assert any(e.get("Event") == "HangupRequest" and e["Uniqueid"] in caller_ids for e in ours)
     assert returncode == 0, caller.message_log()[-2000:]
+
+
+async def presence(asterisk: Asterisk, ext: str, status: str) -> None:
+    """As a phone's *76 or the board sets it: the PBX's CustomPresence:<ext>."""
+    reply = await asterisk.manager.send_action(
+        {
+            "Action": "Setvar",
+            "Variable": f"PRESENCE_STATE(CustomPresence:{ext})",
+            "Value": f"{status},,",
+        }
+    )
+    assert reply.get("Response") == "Success", reply
+
+
+async def until_member(sandbox: Sandbox, wanted: str, timeout_s: float = 10) -> str:
+    """``queue show switchboard`` once the operator's line shows ``wanted``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        shown = sandbox.cli("queue show switchboard")
+        line = next((x for x in shown.splitlines() if "PJSIP/100" in x), "")
+        if wanted in line or asyncio.get_running_loop().time() > deadline:
+            return line
+        await asyncio.sleep(0.2)
+
+
+async def test_the_receptionist_on_dnd_sends_the_caller_to_the_operator_step(
+    asterisk: Asterisk, sandbox: Sandbox
+) -> None:
+    # The queue's only member sets do not disturb: the switchboard pauses them in the
+    # queue (presence_pauses), so the queue does not keep a caller for nobody
+    # (joinempty paused): the fallback chain starts at once, "nobody" can answer.
+    events = collect(asterisk)
+    number = "0612000014"
+    await presence(asterisk, "100", "dnd")
+    try:
+        assert "paused:do not disturb" in await until_member(sandbox, "paused")
+        operator = start_phone("100", answer_after_s=1.0)
+        try:
+            caller = place_call(number, "Beller", duration_s=3, timeout_s=30)
+            await asyncio.to_thread(caller.wait, 40)
+        finally:
+            operator.stop()
+    finally:
+        await presence(asterisk, "100", "available")
+    assert "paused" not in await until_member(sandbox, "Not in use")
+    ours = [e for e in events if e.get("CallerIDNum") == number]
+    steps = [(e["Step"], e["Reason"]) for e in ours if e.get("UserEvent") == "SwitchboardFallback"]
+    # (Asterisk 22 calls a queue whose every member is paused JOINEMPTY.)
+    assert steps == [("operator", "JOINEMPTY")]
+    assert any(e.get("Event") == "DialEnd" and e.get("DialStatus") == "ANSWER" for e in ours)

@@ -8,10 +8,14 @@ import pytest
 
 from switchboard.core.calls.model import Event, PBXModel
 from switchboard.core.calls.presence import (
+    Extension,
     ExtensionChanged,
     ExtensionRemoved,
+    PauseChange,
     PresenceModel,
+    QueueMembership,
     conversations,
+    presence_pauses,
 )
 
 
@@ -48,6 +52,7 @@ def member(ext: str, paused: str = "0", reason: str = "", kind: str = "QueueMemb
         "Event": kind,
         "Queue": "switchboard",
         "Name": "Operator",
+        "Interface": f"PJSIP/{ext}",
         "StateInterface": f"PJSIP/{ext}",
         "Paused": paused,
         "PausedReason": reason,
@@ -122,7 +127,9 @@ def test_every_order_of_events_gives_the_same_extension(order: tuple[int, ...]) 
     data = model.extensions["201"].to_json()
     assert data["name"] == "Pieter de Vries"
     assert (data["shown"], data["dnd"], data["device"]) == ("in_use", True, "in_use")
-    assert data["queues"] == [{"queue": "switchboard", "paused": True, "reason": "lunch"}]
+    assert data["queues"] == [
+        {"queue": "switchboard", "paused": True, "reason": "lunch", "interface": "PJSIP/201"}
+    ]
 
 
 def test_device_state_counts_until_the_first_extension_status() -> None:
@@ -215,3 +222,29 @@ def test_conversations_name_the_other_party_and_when_it_was_answered() -> None:
     assert (data["shown"], data["talking_with"], data["talking_since"]) == ("in_use", "Anna", 12.0)
     model.set_conversations({})
     assert model.extensions["201"].talking_with == ""
+
+
+def test_do_not_disturb_and_away_pause_the_queues_and_available_lifts_only_those_pauses() -> None:
+    # Issue 13: a receptionist on DND must not keep callers waiting in the queue; the
+    # fallback chain takes them (queues.conf joinempty/leavewhenempty paused).
+    def on(presence: str, *memberships: QueueMembership) -> Extension:
+        return Extension(pbx="main", extension="100", presence=presence, queues=memberships)
+
+    member = QueueMembership("switchboard", interface="PJSIP/100")
+    paused_by_dnd = QueueMembership("switchboard", True, "do not disturb", "PJSIP/100")
+    own_pause = QueueMembership("switchboard", True, "lunch", "PJSIP/100")
+    assert presence_pauses(on("dnd", member)) == [
+        PauseChange("switchboard", "PJSIP/100", True, "do not disturb")
+    ]
+    assert presence_pauses(on("away", member)) == [
+        PauseChange("switchboard", "PJSIP/100", True, "away")
+    ]
+    assert presence_pauses(on("dnd", paused_by_dnd)) == []  # confirmed: nothing more
+    assert presence_pauses(on("available", paused_by_dnd)) == [
+        PauseChange("switchboard", "PJSIP/100", False)
+    ]
+    assert presence_pauses(on("available", own_pause)) == []  # a person's own pause stays
+    assert presence_pauses(on("available", member)) == []
+    # On the phone is not away: the queue rings a busy member never (ringinuse=no).
+    busy = Extension(pbx="main", extension="100", device="in_use", queues=(member,))
+    assert presence_pauses(busy) == []

@@ -57,6 +57,7 @@ class QueueMembership:
     queue: str
     paused: bool = False
     reason: str = ""
+    interface: str = ""  # the member as the queue knows it ("PJSIP/201", "Local/201@phones")
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ class PresenceModel:
                 known,
                 paused=paused == "1" if paused in {"0", "1"} else known.paused,
                 reason=one_line(event.get("PausedReason", known.reason), MAX_NOTE_CHARS),
+                interface=event.get("Interface") or event.get("Location") or known.interface,
             )
         return self._refresh({ext})
 
@@ -337,3 +339,40 @@ _HANDLERS = {
     "QueueMemberAdded": PresenceModel._on_queue_member,
     "QueueMemberRemoved": PresenceModel._on_queue_member,
 }
+
+
+#: The pause reasons presence sets (:func:`presence_pauses`); a pause with another
+#: reason is a person's own, and presence never lifts it.
+PRESENCE_PAUSE_REASONS = {"dnd": "do not disturb", "away": "away"}
+
+
+@dataclass(frozen=True)
+class PauseChange:
+    """A queue member to pause or unpause: QueuePause ``interface`` in ``queue``."""
+
+    queue: str
+    interface: str
+    paused: bool
+    reason: str = ""
+
+
+def presence_pauses(extension: Extension) -> list[PauseChange]:
+    """What the extension's presence asks of its queue memberships: somebody on do not
+    disturb or away is paused in every queue (so the queue does not keep a caller for
+    them, and the fallback chain takes over where nobody else can answer); back to
+    available, the pauses presence made are lifted. Idempotent: a membership already
+    as it should be needs nothing, so the PBX's confirming QueueMemberPause asks for
+    nothing more. A phone merely busy or offline is the queue's own business."""
+    away = extension.presence in AWAY_VALUES or extension.presence == "unavailable"
+    wanted = "dnd" if extension.dnd else "away" if away else ""
+    ours = set(PRESENCE_PAUSE_REASONS.values())
+    changes: list[PauseChange] = []
+    for member in extension.queues:
+        if not member.interface:
+            continue
+        if wanted and not member.paused:
+            reason = PRESENCE_PAUSE_REASONS[wanted]
+            changes.append(PauseChange(member.queue, member.interface, True, reason))
+        elif not wanted and member.paused and member.reason in ours:
+            changes.append(PauseChange(member.queue, member.interface, False))
+    return changes
