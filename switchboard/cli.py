@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,8 @@ import asyncpg
 
 from switchboard.config import Config, ConfigError, load_config
 from switchboard.core.contacts import ContactError
+from switchboard.core.opening import hours_table
+from switchboard.core.schedule import describe
 from switchboard.store.database import DatabaseError
 from switchboard.store.users import UserError, create_user
 
@@ -123,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path)
     replay.add_argument("--pbx", default="replay", help="PBX name in the call ids")
     replay.set_defaults(handler=_replay)
+
+    hours = commands.add_parser(
+        "hours", help="opening hours: 'show' lists the openings and closings to come"
+    )
+    hours.add_argument("action", choices=["show"])
+    hours.add_argument("name", nargs="?", help="one [hours.NAME] (default: all)")
+    hours.add_argument("--days", type=int, default=14, help="how many days (1-366)")
+    hours.set_defaults(handler=_hours_show)
 
     return parser
 
@@ -279,6 +290,31 @@ def _replay(args: argparse.Namespace) -> int:
     for problem in recording.problems:
         print(f"switchboard: {args.file}: {problem}", file=sys.stderr)
     return 1 if recording.problems else 0
+
+
+def _hours_show(args: argparse.Namespace) -> int:
+    """The next days of each schedule, from the config (the board's manual overrides
+    are not in the config, and not listed)."""
+    book = _config(args).hours
+    chosen = [h for h in book if args.name in (None, h.name)]
+    if not chosen:
+        known = ", ".join(h.name for h in book) or "none configured"
+        print(f"no [hours.{args.name}] (known: {known})", file=sys.stderr)
+        return 2
+    if not 1 <= args.days <= 366:
+        print("--days: between 1 and 366", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    for hours in chosen:
+        applies = ", ".join(
+            [*(f"queue {q}" for q in hours.queues), *(f"DID {d}" for d in hours.dids)]
+        )
+        print(f"[hours.{hours.name}] ({applies}; {hours.schedule.timezone.key})")
+        state = hours.schedule.state_at(now)
+        print(f"  now: {describe(state, now)}")
+        for line in hours_table(hours, now, args.days):
+            print(f"  {line}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
+from switchboard.core.opening import Hours, check_claims
+from switchboard.core.schedule import ScheduleError, parse_schedule
+
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_DATA_DIR = Path("~/.local/share/switchboard/pgdata").expanduser()
 
@@ -92,6 +95,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     pbx: tuple[PBXConfig, ...] = ()
     default_region: str = "NL"
+    hours: tuple[Hours, ...] = ()  # [hours.NAME]: opening hours and what they apply to
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -271,7 +275,7 @@ def _is_host(host: str) -> bool:
 def _build(raw: dict[str, Any]) -> Config:
     problems: list[str] = []
     read = _Reader(problems)
-    known_sections = {"services", "fastagi", "web", "database", "pbx", "phone"}
+    known_sections = {"services", "fastagi", "web", "database", "pbx", "phone", "hours"}
     for key in sorted(set(raw) - known_sections):
         problems.append(f"{key}: unknown section (known: {', '.join(sorted(known_sections))})")
 
@@ -343,6 +347,8 @@ def _build(raw: dict[str, Any]) -> Config:
             f"phone.default_region: {region!r} is not a known region code (e.g. NL, BE)"
         )
 
+    hours = _hours(read.table(raw, "hours"), problems)
+
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -352,4 +358,34 @@ def _build(raw: dict[str, Any]) -> Config:
         database=database,
         pbx=tuple(pbxes),
         default_region=region,
+        hours=hours,
     )
+
+
+def _hours(raw: Mapping[str, Any], problems: list[str]) -> tuple[Hours, ...]:
+    """Each ``[hours.NAME]``: its schedule (switchboard.core.schedule.parse_schedule) and
+    the ``queues`` and ``dids`` it applies to."""
+    book: list[Hours] = []
+    for name, table in sorted(raw.items()):
+        section = f"hours.{name}"
+        if not isinstance(table, dict):
+            problems.append(f"{section}: expected a table, got {table!r}")
+            continue
+        rest = dict(table)
+        applies: dict[str, tuple[str, ...]] = {}
+        for key in ("queues", "dids"):
+            value = rest.pop(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                problems.append(f"{section}.{key}: expected a list of names, got {value!r}")
+                value = []
+            applies[key] = tuple(value)
+        if not applies["queues"] and not applies["dids"]:
+            problems.append(f"{section}: says neither queues nor dids it applies to")
+        try:
+            schedule = parse_schedule(name, rest)
+        except ScheduleError as exc:
+            problems.extend(exc.problems)
+            continue
+        book.append(Hours(schedule, applies["queues"], applies["dids"]))
+    problems.extend(check_claims(book))
+    return tuple(book)

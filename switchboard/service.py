@@ -24,6 +24,7 @@ from ami_bridge.presence_journal import PresenceJournal
 from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
 from pbx_agi.fastagi.peers import LOOPBACK_PEERS, IPNetwork
 from pbx_agi.fastagi.server import FastAGIServer
+from pbx_agi.hours_route import HoursRoute
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
@@ -109,6 +110,12 @@ async def start_services(config: Config) -> Services:
                     region=config.default_region,
                     budget_s=config.fastagi.budget_ms / 1000,
                     repeat_window=timedelta(hours=config.fastagi.repeat_window_hours),
+                ),
+            )
+            services.fastagi.add_route(
+                "hours",
+                HoursRoute.from_pool(
+                    config.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
                 ),
             )
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)

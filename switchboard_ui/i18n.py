@@ -402,6 +402,8 @@ DUTCH: dict[str, str] = {
     "nobody took the call after that": "daarna nam niemand het gesprek aan",
     "waited {time}": "{time} gewacht",
     "ringing the operator": "belt de telefonist",
+    "ringing the on-call line": "belt de storingsdienst",
+    "we are closed": "we zijn gesloten",
     "Who answers a queue": "Wie een wachtrij beantwoordt",
     "Queue": "Wachtrij",
     "Reason": "Reden",

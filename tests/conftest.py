@@ -186,6 +186,17 @@ dsn = "{dsn}"
 port = {settings.ami_port}
 username = "{settings.ami_username}"
 secret = "{settings.ami_secret}"
+
+# Reception is always open, unless a test closes it with an override.
+[hours.reception]
+queues = ["switchboard"]
+monday = "00:00-24:00"
+tuesday = "00:00-24:00"
+wednesday = "00:00-24:00"
+thursday = "00:00-24:00"
+friday = "00:00-24:00"
+saturday = "00:00-24:00"
+sunday = "00:00-24:00"
 """
 
 

@@ -115,6 +115,7 @@ def _way_through(row: Mapping[str, Any], t: Translate) -> tuple[list[str], str]:
         "waited": t("no answer in time"),
         "nobody": t("no receptionist available"),
         "full": t("the queue was full"),
+        "closed": t("we are closed"),
     }.get(row.get("fallback_reason") or "", "")
     parts = [t("waited {time}", time=_clock(waited)), *([why] if why else [])]
     return parts, str(steps[-1].get("step", ""))

@@ -127,12 +127,14 @@ function fallbackText(call) {
     operator: t("ringing the operator"),
     backoffice: t("waiting in the back office"),
     voicemail: t("leaving a voicemail"),
+    urgent: t("ringing the on-call line"),
     goodbye: t("hearing the goodbye"),
   }[steps[steps.length - 1].step];
   const why = {
     waited: t("no answer in time"),
     nobody: t("no receptionist available"),
     full: t("the queue was full"),
+    closed: t("we are closed"),
   }[call.fallback_reason];
   return step ? (why ? `${step}: ${why}` : step) : "";
 }

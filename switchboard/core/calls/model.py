@@ -53,7 +53,7 @@ class CallOutcome:
 HUNG_UP_REMEMBERED = 4096
 
 #: The fallback chain's steps (extensions.conf [switchboard-fallback]).
-FALLBACK_STEPS = frozenset({"operator", "backoffice", "voicemail", "goodbye"})
+FALLBACK_STEPS = frozenset({"operator", "backoffice", "voicemail", "urgent", "goodbye"})
 # Why the queue gave the caller up (its QUEUESTATUS), as the board says it; any other
 # status the chain treats as waited too long.
 _FALLBACK_REASONS = {
@@ -63,6 +63,7 @@ _FALLBACK_REASONS = {
     "LEAVEEMPTY": "nobody",
     "JOINUNAVAIL": "nobody",
     "LEAVEUNAVAIL": "nobody",
+    "CLOSED": "closed",  # the opening hours (extensions.conf [switchboard-closed])
 }
 # A dialplan that loops through the chain (a site's own edit) must not grow a call.
 _FALLBACK_STEPS_KEPT = 16
