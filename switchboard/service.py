@@ -128,6 +128,7 @@ async def start_services(config: Config) -> Services:
                 secure_cookies=config.web.secure_cookies,
                 region=config.default_region,
                 public_origin=config.web.public_origin,
+                hours=config.hours,
             )
             services.web_runner = web.AppRunner(app)
             await services.web_runner.setup()

@@ -7,6 +7,7 @@ is stored under the keys of :mod:`switchboard_ui.keys`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
+from switchboard.core.opening import Hours
 from switchboard.store.users import PasswordChecker
 from switchboard_ui import i18n
 from switchboard_ui.board_socket import add_board_socket_routes
@@ -23,7 +25,9 @@ from switchboard_ui.caller_card_api import add_caller_card_routes
 from switchboard_ui.calls_api import add_call_routes
 from switchboard_ui.contacts_api import add_contact_routes
 from switchboard_ui.health import add_health_routes
+from switchboard_ui.hours_api import add_hours_routes
 from switchboard_ui.keys import (
+    HOURS,
     HUB,
     LOGIN_THROTTLE,
     PASSWORDS,
@@ -56,6 +60,7 @@ def create_app(
     region: str = "NL",
     public_origin: str = "",
     login_throttle: LoginThrottle | None = None,
+    hours: Sequence[Hours] = (),
 ) -> web.Application:
     """The board. ``public_origin`` is the origin browsers see (``https://board.example``)
     when a proxy sits in front; empty: the request's own scheme and host."""
@@ -71,6 +76,7 @@ def create_app(
     app[PUBLIC_ORIGIN] = public_origin
     app[LOGIN_THROTTLE] = login_throttle or LoginThrottle()
     app[PASSWORDS] = PasswordChecker()
+    app[HOURS] = tuple(hours)
     app.on_response_prepare.append(add_security_headers)
     aiohttp_jinja2.setup(
         app,
@@ -86,5 +92,6 @@ def create_app(
     add_call_routes(app)
     add_presence_routes(app)
     add_queue_routes(app)
+    add_hours_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

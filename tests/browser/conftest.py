@@ -19,6 +19,7 @@ from ami_bridge.replay import replay_state
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
 from switchboard.core.calls.state import PBXState
+from switchboard.core.opening import Hours
 from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
 from tests.conftest import free_port
@@ -57,11 +58,12 @@ class Board:
 
 
 @asynccontextmanager
-async def serve_board(db: asyncpg.Pool) -> AsyncIterator[Board]:
+async def serve_board(db: asyncpg.Pool, hours: Sequence[Hours] = ()) -> AsyncIterator[Board]:
     """The board app on a free port of 127.0.0.1 until the block ends."""
     hub, pbxs = BoardHub(), PBXs()
     port = free_port()
-    server = TestServer(create_app(db, hub, pbxs=pbxs), host="127.0.0.1", port=port)
+    app = create_app(db, hub, pbxs=pbxs, hours=hours)
+    server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield Board(f"http://127.0.0.1:{port}", hub, pbxs)
