@@ -188,10 +188,12 @@ async def test_a_paused_queue_member_shows_paused_with_the_reason(
     try:
         reply = await bridge.send_action({**pause, "Paused": "true", "Reason": "coffee"})
         assert reply["Response"] == "Success", reply
-        paused = [{"queue": "switchboard", "paused": True, "reason": "coffee"}]
+        paused = [
+            {"queue": "switchboard", "paused": True, "reason": "coffee", "interface": "PJSIP/100"}
+        ]
         await next_extension(subscription, "100", {"queues": paused})
     finally:
         await bridge.send_action({**pause, "Paused": "false"})
-    working = [{"queue": "switchboard", "paused": False, "reason": ""}]
+    working = [{"queue": "switchboard", "paused": False, "reason": "", "interface": "PJSIP/100"}]
     await next_extension(subscription, "100", {"queues": working})
     subscription.close()

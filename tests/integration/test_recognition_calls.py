@@ -214,7 +214,12 @@ async def test_a_vip_waits_in_front_of_earlier_callers(
         assert "prio: 0" in waiting[1]
         # The board's model places them the same way, though Asterisk only told it where
         # the VIP joined.
-        places = {c.caller_number: c.queue_position for c in asterisk.model.snapshot()}
+        # (Its events may still be on their way when `queue show` has them.)
+        for _ in range(30):
+            places = {c.caller_number: c.queue_position for c in asterisk.model.snapshot()}
+            if places == {"0645480006": 1, "0645480007": 2}:
+                break
+            await asyncio.sleep(0.1)
         assert places == {"0645480006": 1, "0645480007": 2}
     finally:
         await asyncio.gather(asyncio.to_thread(ordinary.wait, 30), asyncio.to_thread(vip.wait, 30))

@@ -143,9 +143,12 @@ class FastAgiRecorder:
         finally:
             writer.close()
 
-    def request_from(self, number: str) -> dict[str, str] | None:
+    def request_from(self, number: str, script: str = "recognize") -> dict[str, str] | None:
+        """The first ``script`` request (the dialplan asks "hours" first) for ``number``."""
         for headers in self.requests:
-            if headers.get("agi_callerid") == number:
+            if headers.get("agi_callerid") == number and (
+                headers.get("agi_network_script") == script
+            ):
                 return headers
         return None
 
@@ -237,7 +240,8 @@ def test_endpoints_queue_and_dialplan(sandbox: Sandbox) -> None:
     inbound = sandbox.cli("dialplan show switchboard-inbound")
     assert "AGI(${SWITCHBOARD_FASTAGI}/recognize" in inbound
     assert "Queue(${SWITCHBOARD_QUEUE}" in inbound
-    assert "Dial(PJSIP/${SWITCHBOARD_OPERATOR}" in inbound
+    assert "Goto(switchboard-fallback,${QUEUESTATUS},1)" in inbound
+    assert "Dial(PJSIP/${SWITCHBOARD_OPERATOR}" in sandbox.cli("dialplan show switchboard-fallback")
     globals_ = sandbox.cli("dialplan show globals")
     assert f"SWITCHBOARD_FASTAGI=agi://{FASTAGI_HOST}:{FASTAGI_PORT}" in globals_
 
