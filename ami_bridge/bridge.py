@@ -42,6 +42,7 @@ from switchboard.core.calls.presence import (
     presence_pauses,
 )
 from switchboard.core.calls.state import PBXState, StateChanges
+from switchboard.core.calls.waits import WaitBoard, answering_members
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,9 @@ class AMIBridge:
         self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pausing: set[asyncio.Task[None]] = set()  # presence's queue pauses in flight
+        # The expected wait of every waiting caller, learnt from the calls that end.
+        self._waits = WaitBoard()
+        self._waits_shown: list[dict[str, Any]] = []
         self._manager = _Manager(
             host=pbx.host,
             port=pbx.port,
@@ -284,6 +288,7 @@ class AMIBridge:
             "calls": [call.to_json() for call in self.model.snapshot()],
             "pbx": [{"name": self.pbx.name, "connected": self.connected}],
             "extensions": [e.to_json() for e in self.presence.snapshot()],
+            "waits": self._current_waits(),
         }
 
     async def send_action(
@@ -476,6 +481,9 @@ class AMIBridge:
             self._hub.publish_changes(changes.calls)
             if self._journal is not None:
                 self._journal.record(changes.calls)
+            self._waits.record(changes.calls)
+            if changes.calls or changes.presence:
+                self._publish_waits()
             # After the model: the board's actions are confirmed by what the model shows.
             if event is _RESYNC:
                 self.desk.reset()
@@ -508,6 +516,17 @@ class AMIBridge:
             return
         if reply.get("Response") != "Success":
             log.warning("%s: %s refused: %s", self.pbx.name, action, reply.get("Message"))
+
+    def _current_waits(self) -> list[dict[str, Any]]:
+        members = answering_members(self.presence.extensions.values())
+        return self._waits.estimates(self.model.snapshot(), members, self._clock())
+
+    def _publish_waits(self) -> None:
+        """The board's "about 3 min" beside each waiting caller, when it changed."""
+        shown = self._current_waits()
+        if shown != self._waits_shown:
+            self._waits_shown = shown
+            self._hub.publish({"type": "waits", "pbx": self.pbx.name, "waits": shown})
 
     def _apply(self, event: Mapping[str, str]) -> StateChanges:
         if isinstance(event, _ChannelCheck):

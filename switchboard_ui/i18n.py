@@ -402,6 +402,8 @@ DUTCH: dict[str, str] = {
     "nobody took the call after that": "daarna nam niemand het gesprek aan",
     "waited {time}": "{time} gewacht",
     "ringing the operator": "belt de telefonist",
+    "about {minutes} min": "ongeveer {minutes} min",
+    "more than {minutes} min": "meer dan {minutes} min",
     "Opening hours": "Openingstijden",
     "Schedule": "Rooster",
     "staff meeting": "teamoverleg",

@@ -66,11 +66,17 @@ function handle(message) {
     case "snapshot":
       calls.clear();
       for (const call of message.calls) calls.set(call.call_id, call);
+      waits.clear();
+      for (const w of message.waits || []) waits.set(w.call_id, w);
       for (const p of message.pbx) setPbx(p.name, p.connected);
       setLink(message.pbx.length > 0 && message.pbx.every((p) => p.connected));
       break;
     case "call": calls.set(message.call.call_id, message.call); break;
-    case "call_ended": calls.delete(message.call.call_id); break;
+    case "call_ended": calls.delete(message.call.call_id); waits.delete(message.call.call_id); break;
+    case "waits":
+      for (const [id, call] of calls) if (call.pbx === message.pbx) waits.delete(id);
+      for (const w of message.waits) waits.set(w.call_id, w);
+      break;
     case "resync":
       for (const [id, call] of calls) if (call.pbx === message.pbx) calls.delete(id);
       break;
@@ -94,6 +100,16 @@ function setLink(up) {
 // Answered calls (talking, on hold during a transfer, parked) are "in conversation";
 // everything else still waits for somebody and runs the 15-second clock.
 const ANSWERED_STATES = new Set(["talking", "held", "parked"]);
+// call_id -> the expected wait the PBX's bridge estimates ({minutes, more_than}).
+const waits = new Map();
+
+function waitText(call) {
+  const w = waits.get(call.call_id);
+  if (!w) return "";
+  return w.more_than
+    ? t("more than {minutes} min", { minutes: w.minutes })
+    : t("about {minutes} min", { minutes: w.minutes });
+}
 const pbxConnected = new Map(); // pbx -> connected; calls of a lost PBX are shown as stale
 const pbxLostAt = new Map(); // pbx -> when the board lost it (seconds): stale clocks stop there
 
@@ -146,10 +162,13 @@ function describe(call) {
     case "talking": return t("with {party}", { party: call.talking_with });
     case "held": return t("on hold");
     case "parked": return t("parked in {space}", { space: call.parked_space || "?" });
-    case "queued":
-      return call.queue_position
+    case "queued": {
+      const where = call.queue_position
         ? t("in queue {queue}, position {position}", { queue: call.queue, position: call.queue_position })
         : t("in queue {queue}", { queue: call.queue });
+      const wait = waitText(call);
+      return wait ? `${where} · ${wait}` : where;
+    }
     default: return t("ringing");
   }
 }

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.presence_journal import PresenceJournal
 from devtools.sandbox import Sandbox
-from devtools.sipp import run_call
+from devtools.sipp import place_call, run_call, start_phone
 from switchboard.board.hub import BoardHub, Message, Subscription
 from switchboard.board.pbxs import PBXs
 from switchboard.config import PBXConfig
@@ -197,3 +197,34 @@ async def test_a_paused_queue_member_shows_paused_with_the_reason(
     working = [{"queue": "switchboard", "paused": False, "reason": "", "interface": "PJSIP/100"}]
     await next_extension(subscription, "100", {"queues": working})
     subscription.close()
+
+
+async def test_the_bridge_tells_the_board_how_long_waiting_callers_wait(
+    live: tuple[AMIBridge, BoardHub, PresenceJournal],
+) -> None:
+    # Issue 13, part 1, live: the operator answers one caller (the queue learns a handle
+    # time and a wait), then two callers wait while the operator's phone rings unanswered:
+    # the bridge publishes an estimate for each, the one further back no shorter.
+    _bridge, hub, _ = live
+    _, subscription = hub.subscribe()
+    with_operator = start_phone("100", answer_after_s=1.0)
+    try:
+        await asyncio.to_thread(place_call("0612000031", None, duration_s=2).wait, 30)
+    finally:
+        with_operator.stop()
+    ringing_out = start_phone("100", answer_after_s=600.0)
+    numbers = ("0612000032", "0612000033")
+    callers = [place_call(n, None, duration_s=1, timeout_s=20) for n in numbers]
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            message = await asyncio.wait_for(subscription.next(), deadline - time.monotonic())
+            if message["type"] == "waits" and len(message["waits"]) == 2:
+                break
+        first, second = (w["minutes"] for w in message["waits"])
+        assert 1 <= first <= second
+    finally:
+        for caller in callers:
+            caller.stop()
+        ringing_out.stop()
+        subscription.close()
