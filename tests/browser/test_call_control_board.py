@@ -17,7 +17,8 @@ from devtools.sipp import place_call, start_phone
 from switchboard.store.users import create_user
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 
-IN_QUEUE = re.compile(r"^in queue switchboard, position \d$")
+# (With the queue's expected wait, once it has a history: " · about 1 min".)
+IN_QUEUE = re.compile(r"^in queue switchboard, position \d( · (about|more than) \d+ min)?$")
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
