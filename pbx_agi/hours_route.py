@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -35,20 +35,21 @@ MAX_ARGUMENT = 64
 class HoursRoute:
     def __init__(
         self,
-        book: Sequence[Hours],
+        book: Iterable[Hours],
         overrides: OverrideLookup,
         *,
         budget_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._book = tuple(book)
+        # Iterated at every call: a HoursBook's schedules follow their calendars.
+        self._book = book
         self._overrides = overrides
         self._budget_s = budget_s
         self._clock = clock
         self._mset = MSetWriter()
 
     @classmethod
-    def from_pool(cls, book: Sequence[Hours], pool: asyncpg.Pool, *, budget_s: float) -> HoursRoute:
+    def from_pool(cls, book: Iterable[Hours], pool: asyncpg.Pool, *, budget_s: float) -> HoursRoute:
         async def overrides(schedule: str, now: datetime) -> Override | None:
             return await current_override(pool, schedule, now)
 
@@ -62,7 +63,7 @@ class HoursRoute:
 
     async def variables(self, queue: str, did: str) -> dict[str, str]:
         """What the dialplan is told about a call to ``did`` for ``queue``, now."""
-        hours = hours_for(self._book, queue, did)
+        hours = hours_for(tuple(self._book), queue, did)
         if hours is None:
             return dialplan_variables(None, None)
         now = self._clock()

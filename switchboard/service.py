@@ -14,7 +14,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -28,7 +28,9 @@ from pbx_agi.hours_route import HoursRoute
 from pbx_agi.recognise_route import RecogniseRoute
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
+from switchboard.calendar_feed import CalendarFeed
 from switchboard.config import Config, ConfigError, PBXConfig
+from switchboard.core.opening import HoursBook
 from switchboard.store.database import Database, open_database
 from switchboard_ui.app import create_app
 
@@ -51,8 +53,14 @@ class Services:
     directory: CallerDirectory | None = None
     web_runner: web.AppRunner | None = None
     board_url: str = ""
+    # The opening hours as they are now, and the calendars that feed them.
+    hours: HoursBook = field(default_factory=lambda: HoursBook(()))
+    calendars: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
+        for task in self.calendars:
+            task.cancel()
+        await asyncio.gather(*self.calendars, return_exceptions=True)
         if self.fastagi is not None:
             await self.fastagi.close(SHUTDOWN_GRACE_S)
         if self.directory is not None:
@@ -76,13 +84,24 @@ async def start_services(config: Config) -> Services:
     journal.start()
     presence_journal = PresenceJournal(database.pool)
     presence_journal.start()
+    feeds = {
+        hours.name: CalendarFeed(
+            hours.schedule, cache_file=config.database.data_dir / f"hours-{hours.name}.ics"
+        )
+        for hours in config.hours
+        if hours.schedule.calendar is not None
+    }
     services = Services(
         database=database,
         hub=hub,
         pbxs=pbxs,
         journal=journal,
         presence_journal=presence_journal,
+        hours=HoursBook(config.hours, feeds),
     )
+    for name, feed in feeds.items():
+        follow = feed.keep_fresh(lambda: datetime.now(UTC))
+        services.calendars.append(asyncio.create_task(follow, name=f"calendar-{name}"))
     try:
         if config.services.ami:
             for pbx in config.pbx:
@@ -115,7 +134,7 @@ async def start_services(config: Config) -> Services:
             services.fastagi.add_route(
                 "hours",
                 HoursRoute.from_pool(
-                    config.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
+                    services.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
                 ),
             )
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)
@@ -128,7 +147,7 @@ async def start_services(config: Config) -> Services:
                 secure_cookies=config.web.secure_cookies,
                 region=config.default_region,
                 public_origin=config.web.public_origin,
-                hours=config.hours,
+                hours=services.hours,
             )
             services.web_runner = web.AppRunner(app)
             await services.web_runner.setup()

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
-from switchboard.core.opening import Hours
+from switchboard.core.opening import Hours, HoursBook
 from switchboard.store.users import PasswordChecker
 from switchboard_ui import i18n
 from switchboard_ui.board_socket import add_board_socket_routes
@@ -60,7 +60,7 @@ def create_app(
     region: str = "NL",
     public_origin: str = "",
     login_throttle: LoginThrottle | None = None,
-    hours: Sequence[Hours] = (),
+    hours: Sequence[Hours] | HoursBook = (),
 ) -> web.Application:
     """The board. ``public_origin`` is the origin browsers see (``https://board.example``)
     when a proxy sits in front; empty: the request's own scheme and host."""
@@ -76,7 +76,7 @@ def create_app(
     app[PUBLIC_ORIGIN] = public_origin
     app[LOGIN_THROTTLE] = login_throttle or LoginThrottle()
     app[PASSWORDS] = PasswordChecker()
-    app[HOURS] = tuple(hours)
+    app[HOURS] = hours if isinstance(hours, HoursBook) else HoursBook(hours)
     app.on_response_prepare.append(add_security_headers)
     aiohttp_jinja2.setup(
         app,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
-from switchboard.core.opening import Hours
+from switchboard.core.opening import HoursBook
 from switchboard.store.users import PasswordChecker
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.session_sockets import SessionSockets
@@ -31,4 +31,4 @@ PUBLIC_ORIGIN: web.AppKey[str] = web.AppKey("public_origin", str)
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
 PASSWORDS: web.AppKey[PasswordChecker] = web.AppKey("passwords", PasswordChecker)
 #: The opening hours the board shows and overrides ([hours.NAME] in the config).
-HOURS: web.AppKey[tuple[Hours, ...]] = web.AppKey("hours", tuple)
+HOURS: web.AppKey[HoursBook] = web.AppKey("hours", HoursBook)

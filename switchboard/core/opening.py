@@ -7,9 +7,10 @@ own: the support line closes earlier than reception). No schedule: always open. 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from switchboard.core.schedule import OpenState, Schedule
 
@@ -100,3 +101,30 @@ def hours_table(hours: Hours, start: datetime, days: int = 14) -> list[str]:
 
 def _when(at: datetime) -> str:
     return f"{at:%a %Y-%m-%d %H:%M} {at.tzname() or ''}".ljust(26)
+
+
+class ScheduleSource(Protocol):
+    """A schedule that changes while the service runs (switchboard.calendar_feed's
+    CalendarFeed: the weekly hours with the calendar's latest closures)."""
+
+    @property
+    def schedule(self) -> Schedule: ...
+
+
+class HoursBook:
+    """Every ``[hours.NAME]`` as it is now: the configured ones, each with its live
+    schedule where a calendar feeds it. Iterated afresh for every call and request."""
+
+    def __init__(
+        self, hours: Sequence[Hours], live: Mapping[str, ScheduleSource] | None = None
+    ) -> None:
+        self._hours = tuple(hours)
+        self._live = dict(live or {})
+
+    def __iter__(self) -> Iterator[Hours]:
+        for hours in self._hours:
+            source = self._live.get(hours.name)
+            yield hours if source is None else replace(hours, schedule=source.schedule)
+
+    def __len__(self) -> int:
+        return len(self._hours)
