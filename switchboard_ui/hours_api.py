@@ -101,36 +101,47 @@ def parse_override(body: dict[str, Any], hours: Hours, now: datetime) -> Overrid
     return Override(open=is_open, reason=reason.strip(), until=ends, by="", at=now)
 
 
-@require_csrf
-async def override_api(request: web.Request, session: BoardSession) -> web.Response:
+async def _asked_for(request: web.Request) -> tuple[Hours, dict[str, Any]] | web.Response:
+    """The schedule a POST names and its body, or the 400/404 that says why not."""
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
     hours = _find(request, body.get("name"))
     if hours is None:
         return refusal(request, 404, NO_SUCH_HOURS, name=str(body.get("name"))[:64])
-    now = datetime.now(UTC)
-    parsed = parse_override(body, hours, now)
-    if isinstance(parsed, dict):
-        return web.json_response({"errors": parsed}, status=422)
-    override = Override(parsed.open, parsed.reason, parsed.until, by=session.username, at=parsed.at)
-    await add_override(request.app[POOL], hours.name, override)
+    return hours, body
+
+
+def _now_reply(
+    request: web.Request, hours: Hours, now: datetime, override: Override | None
+) -> web.Response:
     state = hours.schedule.state_at(now, override)
     text = describe(state, now, i18n.language_of(request))
     return web.json_response({"name": hours.name, "open": state.open, "text": text})
 
 
 @require_csrf
+async def override_api(request: web.Request, session: BoardSession) -> web.Response:
+    asked = await _asked_for(request)
+    if isinstance(asked, web.Response):
+        return asked
+    hours, body = asked
+    now = datetime.now(UTC)
+    parsed = parse_override(body, hours, now)
+    if isinstance(parsed, dict):
+        return web.json_response({"errors": parsed}, status=422)
+    override = Override(parsed.open, parsed.reason, parsed.until, by=session.username, at=parsed.at)
+    await add_override(request.app[POOL], hours.name, override)
+    return _now_reply(request, hours, now, override)
+
+
+@require_csrf
 async def end_override_api(request: web.Request, session: BoardSession) -> web.Response:
-    body = await json_object(request)
-    if isinstance(body, web.Response):
-        return body
-    hours = _find(request, body.get("name"))
-    if hours is None:
-        return refusal(request, 404, NO_SUCH_HOURS, name=str(body.get("name"))[:64])
+    asked = await _asked_for(request)
+    if isinstance(asked, web.Response):
+        return asked
+    hours, _ = asked
     now = datetime.now(UTC)
     if not await end_override(request.app[POOL], hours.name, session.username, now):
         return refusal(request, 404, NO_OVERRIDE, name=hours.name)
-    state = hours.schedule.state_at(now)
-    text = describe(state, now, i18n.language_of(request))
-    return web.json_response({"name": hours.name, "open": state.open, "text": text})
+    return _now_reply(request, hours, now, None)
