@@ -45,6 +45,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from switchboard import prompts
+from switchboard.core import prompt_texts
+
 LOOPBACK = "127.0.0.1"
 AMI_PORT = 15038
 SIP_PORT = 15060
@@ -383,6 +386,7 @@ class Sandbox:
                 self._build_root()
             self._ensure_packages()
             changed = self._install_configs()
+            self._install_prompts()
             try:
                 self._install_classic_agi()
             except SandboxError as exc:
@@ -667,6 +671,21 @@ class Sandbox:
         return changed
 
     # -------------------------------------------------------- classic AGI script
+
+    def _install_prompts(self) -> None:
+        """The callers' prompts (`switchboard prompts build`) in the root's sounds
+        directory, spoken again when the catalogue changed since."""
+        sounds = self.root / "usr/share/asterisk/sounds"
+        catalogue = Path(prompt_texts.__file__)
+        for language in prompt_texts.LANGUAGES:
+            manifest = sounds / language / "switchboard" / prompts.MANIFEST
+            if manifest.exists() and manifest.stat().st_mtime >= catalogue.stat().st_mtime:
+                continue
+            try:
+                prompts.build(sounds, [language])
+            except prompts.PromptError as exc:
+                # The calls still work: Asterisk skips a prompt it cannot find.
+                print(f"Warning: no {language} prompts in the sandbox: {exc}", file=sys.stderr)
 
     def _install_classic_agi(self) -> None:
         """Mount this Python read-only into the root and write the AGI wrapper (idempotent).

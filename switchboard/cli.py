@@ -19,7 +19,10 @@ import asyncpg
 from switchboard.config import Config, ConfigError, load_config
 from switchboard.core.contacts import ContactError
 from switchboard.core.opening import hours_table
+from switchboard.core.prompt_texts import LANGUAGES
 from switchboard.core.schedule import describe
+from switchboard.prompts import PromptError
+from switchboard.prompts import build as build_prompts
 from switchboard.store.database import DatabaseError
 from switchboard.store.users import UserError, create_user
 
@@ -126,6 +129,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path)
     replay.add_argument("--pbx", default="replay", help="PBX name in the call ids")
     replay.set_defaults(handler=_replay)
+
+    prompts = commands.add_parser(
+        "prompts", help="build: speak the callers' prompts into Asterisk's sounds directory"
+    )
+    prompts.add_argument("action", choices=["build"])
+    prompts.add_argument(
+        "--sounds", type=Path, default=Path("/usr/share/asterisk/sounds"), help="sounds dir"
+    )
+    prompts.add_argument(
+        "--language", action="append", choices=LANGUAGES, help="one language (default: all)"
+    )
+    prompts.set_defaults(handler=_prompts_build)
 
     hours = commands.add_parser(
         "hours", help="opening hours: 'show' lists the openings and closings to come"
@@ -314,6 +329,18 @@ def _hours_show(args: argparse.Namespace) -> int:
         print(f"  now: {describe(state, now)}")
         for line in hours_table(hours, now, args.days):
             print(f"  {line}")
+    return 0
+
+
+def _prompts_build(args: argparse.Namespace) -> int:
+    try:
+        report = build_prompts(args.sounds, args.language or LANGUAGES)
+    except PromptError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{len(report.written)} prompts written under {args.sounds}")
+    for path in report.kept:
+        print(f"kept (your own recording): {path}")
     return 0
 
 

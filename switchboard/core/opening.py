@@ -38,18 +38,25 @@ def hours_for(book: Sequence[Hours], queue: str, did: str) -> Hours | None:
 
 
 def dialplan_variables(hours: Hours | None, state: OpenState | None) -> dict[str, str]:
-    """What the dialplan is told (extensions.conf, after recognition): SB_OPEN "yes" or
-    "no"; when closed, SB_CLOSED_ROUTE (voicemail, callback, urgent), SB_REOPENS (the
-    epoch second the line opens again, for SayUnixTime; "" when it never does) and
-    SB_HOURS (the schedule's name, for the log and the board)."""
+    """What the dialplan is told (extensions.conf, before recognition): SB_OPEN "yes"
+    or "no"; when closed, SB_CLOSED_ROUTE (voicemail, callback, urgent), SB_REOPENS
+    (the epoch second the line opens again; "" when it never does) with its weekday
+    (0 = Monday), hour and minute in the schedule's zone, and SB_HOURS (the schedule's
+    name, for the log and the board)."""
     if hours is None or state is None or state.open:
         return {"SB_OPEN": "yes", "SB_HOURS": hours.name if hours else ""}
     reopens = state.next_open
+    local = reopens.astimezone(hours.schedule.timezone) if reopens is not None else None
     return {
         "SB_OPEN": "no",
         "SB_HOURS": hours.name,
         "SB_CLOSED_ROUTE": state.route,
         "SB_REOPENS": str(int(reopens.timestamp())) if reopens is not None else "",
+        # The same moment as the caller hears it (prompts day-N, n-H, n-M), in the
+        # schedule's own time zone; empty when it never reopens.
+        "SB_REOPENS_DAY": str(local.weekday()) if local else "",
+        "SB_REOPENS_HOUR": str(local.hour) if local else "",
+        "SB_REOPENS_MINUTE": str(local.minute) if local else "",
     }
 
 

@@ -94,6 +94,18 @@ async def test_a_holiday_closes_the_line(asterisk: Asterisk, sandbox: Sandbox) -
     finally:
         await server.close()
     assert story(events, "0612000023") == (["voicemail"], False)
+    # The caller heard when we open again, in our own prompts: Tuesday at 8 30 (the
+    # prompts are in the sandbox: devtools/sandbox.py runs switchboard prompts build).
+    steps = " ".join(
+        e.get("AppData", "")
+        for e in events
+        if e.get("Event") == "Newexten" and e.get("CallerIDNum") == "0612000023"
+    )
+    assert "switchboard/closed" in steps
+    assert "switchboard/day-1&switchboard/at&switchboard/n-8" in steps
+    assert "switchboard/n-30" in steps
+    log = sandbox.settings.messages_log.read_text(errors="replace")
+    assert "Playing 'switchboard/closed.wav'" in log
 
 
 async def test_a_service_that_cannot_be_reached_leaves_the_line_open(

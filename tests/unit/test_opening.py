@@ -69,6 +69,10 @@ def test_closed_tells_where_the_caller_goes_and_when_we_open_again() -> None:
         "SB_HOURS": "reception",
         "SB_CLOSED_ROUTE": "voicemail",
         "SB_REOPENS": str(int(tuesday.timestamp())),
+        # As the caller hears it: Tuesday (1) at 8 30.
+        "SB_REOPENS_DAY": "1",
+        "SB_REOPENS_HOUR": "8",
+        "SB_REOPENS_MINUTE": "30",
     }
 
 

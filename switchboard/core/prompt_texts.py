@@ -1,0 +1,61 @@
+"""What the caller hears, as text per language: the catalogue `switchboard prompts
+build` speaks into sound files (switchboard.prompts). Pure data.
+
+A prompt is a sound file ``switchboard/<name>`` in Asterisk's sounds directory of each
+language (``/usr/share/asterisk/sounds/nl/switchboard/closed.wav``), so the dialplan plays
+``Playback(switchboard/closed)`` and Asterisk picks the caller's language
+(CHANNEL(language)). An admin may put a recorded file over any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+_WEEKDAYS = {
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+_PHRASES: dict[str, dict[str, str]] = {
+    "nl": {
+        "closed": "Wij zijn op dit moment gesloten.",
+        "open-again-on": "Wij zijn weer bereikbaar op",
+        "at": "om",
+        "hour": "uur",
+        "you-are-number": "U bent nummer",
+        "in-line": "in de wachtrij.",
+        "more-than": "meer dan",
+        "expected-wait": "De verwachte wachttijd is ongeveer",
+        "minute": "minuut",
+        "minutes": "minuten",
+        "goodbye": "Helaas kan niemand u nu te woord staan. Probeer het later nog eens. Tot ziens.",
+    },
+    "en": {
+        "closed": "We are closed at the moment.",
+        "open-again-on": "We are open again on",
+        "at": "at",
+        "hour": "o'clock",
+        "you-are-number": "You are number",
+        "in-line": "in line.",
+        "more-than": "more than",
+        "expected-wait": "The expected waiting time is about",
+        "minute": "minute",
+        "minutes": "minutes",
+        "goodbye": "Sorry, nobody can take your call now. Please call again later. Goodbye.",
+    },
+}
+
+#: The languages shipped.
+LANGUAGES = tuple(_PHRASES)
+
+
+def catalogue(language: str) -> Mapping[str, str]:
+    """Every prompt of ``language``: name -> text (phrases, weekdays ``day-0`` for
+    Monday to ``day-6``, numbers ``n-0`` to ``n-59``). Raises KeyError for a language
+    not shipped."""
+    texts = dict(_PHRASES[language])
+    for day, name in enumerate(_WEEKDAYS[language]):
+        texts[f"day-{day}"] = name
+    for number in range(60):
+        texts[f"n-{number}"] = str(number)
+    return texts
