@@ -678,14 +678,26 @@ class Sandbox:
         sounds = self.root / "usr/share/asterisk/sounds"
         catalogue = Path(prompt_texts.__file__)
         for language in prompt_texts.LANGUAGES:
-            manifest = sounds / language / "switchboard" / prompts.MANIFEST
+            # Debian's sounds/en links to /etc/alternatives/...: absolute inside the root.
+            directory = self._inside_root(sounds / language)
+            manifest = directory / "switchboard" / prompts.MANIFEST
             if manifest.exists() and manifest.stat().st_mtime >= catalogue.stat().st_mtime:
                 continue
             try:
-                prompts.build(sounds, [language])
+                prompts.build(sounds, [language], language_dirs={language: directory})
             except prompts.PromptError as exc:
                 # The calls still work: Asterisk skips a prompt it cannot find.
                 print(f"Warning: no {language} prompts in the sandbox: {exc}", file=sys.stderr)
+
+    def _inside_root(self, path: Path) -> Path:
+        """``path`` (inside the root) with its symbolic links followed as the chroot's
+        Asterisk sees them: an absolute link target is a path inside the root."""
+        for _ in range(16):
+            if not path.is_symlink():
+                return path
+            target = os.readlink(path)
+            path = self.root / target.lstrip("/") if os.path.isabs(target) else path.parent / target
+        raise SandboxError(f"{path}: too many symbolic links")
 
     def _install_classic_agi(self) -> None:
         """Mount this Python read-only into the root and write the AGI wrapper (idempotent).

@@ -14,7 +14,7 @@ import io
 import json
 import subprocess
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +80,19 @@ class BuildReport:
     kept: list[Path] = field(default_factory=list)  # the admin's own recordings
 
 
-def build(sounds: Path, languages: Sequence[str], speak: Speaker = espeak) -> BuildReport:
-    """Every prompt of every language under ``sounds``; files an admin replaced stay."""
+def build(
+    sounds: Path,
+    languages: Sequence[str],
+    speak: Speaker = espeak,
+    *,
+    language_dirs: Mapping[str, Path] | None = None,
+) -> BuildReport:
+    """Every prompt of every language under ``sounds`` (a language's own directory may
+    be given in ``language_dirs``: Debian's ``en`` is a link to the voice installed);
+    files an admin replaced stay."""
     report = BuildReport()
     for language in languages:
-        directory = sounds / language / "switchboard"
+        directory = (language_dirs or {}).get(language, sounds / language) / "switchboard"
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
