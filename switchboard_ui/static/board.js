@@ -76,7 +76,13 @@ function handle(message) {
     case "waits":
       for (const [id, call] of calls) if (call.pbx === message.pbx) waits.delete(id);
       for (const w of message.waits) waits.set(w.call_id, w);
-      break;
+      // Only the waiting calls' words change: nothing is rebuilt, so a selection,
+      // its buttons and a drag onto a colleague's tile are left alone.
+      for (const li of document.querySelectorAll(".call[data-call-id]")) {
+        const call = calls.get(li.dataset.callId);
+        if (call) li.querySelector(".detail").textContent = describe(call);
+      }
+      return;
     case "resync":
       for (const [id, call] of calls) if (call.pbx === message.pbx) calls.delete(id);
       break;
@@ -120,6 +126,12 @@ function setPbx(name, connected) {
 }
 
 function render() {
+  renderCalls();
+  for (const fn of renderHooks) fn();
+  tick();
+}
+
+function renderCalls() {
   const waiting = [], talking = [];
   for (const call of calls.values()) (ANSWERED_STATES.has(call.state) ? talking : waiting).push(call);
   const byStart = (a, b) => a.started_at - b.started_at;
@@ -130,8 +142,6 @@ function render() {
     (a.queue_position - b.queue_position) || byStart(a, b);
   fill("waiting", waiting.sort(byPlace));
   fill("talking", talking.sort(byStart));
-  for (const fn of renderHooks) fn();
-  tick();
 }
 
 // Where the fallback chain has the caller now, and why the queue gave them up
