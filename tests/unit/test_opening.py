@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.hours_route import HoursRoute
 from switchboard.config import ConfigError, load_config
 from switchboard.core.opening import Hours, check_claims, dialplan_variables, hours_for, hours_table
 from switchboard.core.schedule import Override, parse_schedule
+from tests.unit.test_fastagi import FakeAsterisk, agi_headers
 
 OFFICE = {"monday": "08:30-17:30", "tuesday": "08:30-17:30", "holidays": "NL"}
 
@@ -137,3 +139,35 @@ def test_the_hours_show_command(tmp_path: Path) -> None:
     assert shown.stdout.count("open    weekly hours") == 2  # two Mondays in 14 days
     unknown = run("sales")
     assert unknown.returncode == 2 and "no [hours.sales] (known: reception)" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},  # no arguments at all
+        {"agi_arg_1": "switchboard\x00\x1b[2J", "agi_arg_2": "+31'; DROP TABLE calls"},
+        {"agi_arg_1": "q" * 4000, "agi_arg_2": "9" * 4000},
+        {"agi_arg_1": "switchboard", "agi_arg_2": '"\\\n'},
+    ],
+)
+async def test_the_hours_route_over_fastagi_answers_hostile_arguments_with_one_clean_mset(
+    server: FastAGIServer, arguments: dict[str, str]
+) -> None:
+    # The dialplan passes QUEUE and DID; whatever arrives, the route answers with one
+    # EXEC MSet of its own variables (open, or the schedule's closed facts) and the
+    # connection ends cleanly.
+    reception = hours(queues=("switchboard",))
+    monday_ten = datetime(2026, 12, 7, 10, 0, tzinfo=reception.schedule.timezone)
+
+    async def none(_schedule: str, _now: datetime) -> Override | None:
+        return None
+
+    server.add_route("hours", HoursRoute([reception], none, budget_s=0.1, clock=lambda: monday_ten))
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers("hours", **arguments))
+    command = await asterisk.reader.readline()
+    await asterisk.reply("200 result=0\n")
+    assert await asterisk.read_to_eof() == b""
+    assert command.startswith(b'EXEC "MSet" ') and command.count(b"\n") == 1
+    assert b"SB_OPEN=yes" in command
+    assert b"DROP" not in command and b"\x1b" not in command
