@@ -76,8 +76,10 @@ async def hours_api(request: web.Request, session: BoardSession) -> web.Response
     return web.json_response({"hours": shown})
 
 
-def parse_override(body: dict[str, Any], hours: Hours, now: datetime) -> Override | dict[str, str]:
-    """The override the board asks for, or the message per refused field."""
+def parse_override(
+    body: dict[str, Any], hours: Hours, now: datetime, by: str
+) -> Override | dict[str, str]:
+    """The override ``by`` asks for, or the message per refused field."""
     errors: dict[str, str] = {}
     is_open, reason, until = body.get("open"), body.get("reason", ""), body.get("until")
     if not isinstance(is_open, bool):
@@ -98,7 +100,7 @@ def parse_override(body: dict[str, Any], hours: Hours, now: datetime) -> Overrid
         ends = datetime.combine(
             local.date() + timedelta(days=1), time(hour, minute), hours.schedule.timezone
         )
-    return Override(open=is_open, reason=reason.strip(), until=ends, by="", at=now)
+    return Override(open=is_open, reason=reason.strip(), until=ends, by=by, at=now)
 
 
 async def _asked_for(request: web.Request) -> tuple[Hours, dict[str, Any]] | web.Response:
@@ -127,10 +129,9 @@ async def override_api(request: web.Request, session: BoardSession) -> web.Respo
         return asked
     hours, body = asked
     now = datetime.now(UTC)
-    parsed = parse_override(body, hours, now)
-    if isinstance(parsed, dict):
-        return web.json_response({"errors": parsed}, status=422)
-    override = Override(parsed.open, parsed.reason, parsed.until, by=session.username, at=parsed.at)
+    override = parse_override(body, hours, now, session.username)
+    if isinstance(override, dict):
+        return web.json_response({"errors": override}, status=422)
     await add_override(request.app[POOL], hours.name, override)
     return _now_reply(request, hours, now, override)
 
