@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from switchboard.core.caller_language import caller_language
 from switchboard.core.contacts import ContactMatch
 from switchboard.core.numbers import CallerNumber
 from switchboard.core.text import MAX_DISPLAY_NAME, sanitise_display_name
@@ -131,7 +132,9 @@ class Recognition:
             "SB_CONTACT_NAME": display(contact.name) if contact else "",
             "SB_COMPANY": display(contact.company) if contact else "",
             "SB_VIP": "1" if contact and contact.vip else "0",
-            "SB_LANGUAGE": contact.language if contact else "",
+            # The language to speak to the caller in: the contact's, else their number's
+            # country's; "" leaves it to the dialplan's site default.
+            "SB_LANGUAGE": caller_language(contact.language if contact else None, self.number.e164),
             "SB_REPEAT_CALLER": "yes" if self.history.repeat_caller else "no",
             "SB_RECENT_CALLS": str(self.history.recent_calls),
             "SB_LAST_HANDLED_BY": display(self.history.last_handled_by),
