@@ -40,12 +40,12 @@ INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
                    started_at, answered_at, answered_by, ended_at, contact_id,
                    direction, dialled, via_queue, transfers, parked_space, parked_by,
                    picked_up_by, unanswered_reason, outcome, queued_at, fallback_reason,
-                   fallback, updated_at)
+                   fallback, predicted_wait_s, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9,
         (SELECT id FROM contacts WHERE id = NULLIF($10, '')::bigint),
         $11, NULLIF($12, ''), NULLIF($13, ''), $14::jsonb, NULLIF($15, ''), NULLIF($16, ''),
         NULLIF($17, ''), NULLIF($18, ''), NULLIF($19, ''), $20, NULLIF($21, ''), $22::jsonb,
-        now())
+        $23, now())
 ON CONFLICT (pbx, linked_id) DO UPDATE SET
     caller_number = EXCLUDED.caller_number,
     caller_e164 = EXCLUDED.caller_e164,
@@ -66,6 +66,7 @@ ON CONFLICT (pbx, linked_id) DO UPDATE SET
     queued_at = COALESCE(calls.queued_at, EXCLUDED.queued_at),
     fallback_reason = COALESCE(EXCLUDED.fallback_reason, calls.fallback_reason),
     fallback = EXCLUDED.fallback,
+    predicted_wait_s = COALESCE(EXCLUDED.predicted_wait_s, calls.predicted_wait_s),
     updated_at = now()
 """
 
@@ -152,6 +153,7 @@ async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
             _time(call.queued_at),
             call.fallback_reason,
             json.dumps([asdict(s) for s in call.fallback]),
+            call.predicted_wait_s,
         )
         if who.direction == "outbound" and who.outside_e164 and call.answered_at is not None:
             await connection.execute(
@@ -178,3 +180,21 @@ async def history(pool: asyncpg.Pool, e164: str, limit: int) -> list[asyncpg.Rec
         limit,
     )
     return rows
+
+
+async def announced_waits(pool: asyncpg.Pool, since: datetime) -> tuple[int, int]:
+    """Of the calls answered since ``since`` that were told a wait, how many there were
+    and how many waited longer than they were told (from their first moment in a queue)."""
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) AS announced,
+               count(*) FILTER (
+                   WHERE extract(epoch FROM answered_at - queued_at) > predicted_wait_s
+               ) AS overrun
+        FROM calls
+        WHERE answered_at >= $1 AND predicted_wait_s IS NOT NULL AND queued_at IS NOT NULL
+        """,
+        since,
+    )
+    assert row is not None  # an aggregate always has its one row
+    return int(row["announced"]), int(row["overrun"])

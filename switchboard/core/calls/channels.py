@@ -45,3 +45,14 @@ def party(name: str, number: str = "") -> str:
     if not resource.isdigit() and number:
         return number
     return resource
+
+
+#: The dialplan context of the waiting callers' announcements (extensions.conf
+#: [switchboard-announce]): its Local channels whisper to a caller, they are no call.
+ANNOUNCEMENT_CONTEXT = "switchboard-announce"
+
+
+def is_announcement(name: str) -> bool:
+    """Whether a channel is one half of an announcement to a waiting caller:
+    "Local/say@switchboard-announce-0000000a;1" (and ";2")."""
+    return name.startswith("Local/") and f"@{ANNOUNCEMENT_CONTEXT}-" in name

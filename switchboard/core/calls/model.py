@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from switchboard.core.calls.channels import party
+from switchboard.core.calls.channels import is_announcement, party
 from switchboard.core.numbers import WITHHELD_WORDS
 from switchboard.core.text import sanitise_display_name
 
@@ -155,6 +155,10 @@ class Call:
     # where the caller is now ("operator", "backoffice", "voicemail", "goodbye").
     fallback_reason: str = ""
     fallback: tuple[FallbackStep, ...] = ()
+    # The whole wait, from queued_at, that the caller was last told to expect ("about 3
+    # minutes" said 40 s after joining: 220 s); None when no wait was announced. Kept
+    # beside the real wait so the board can say how often a promise was broken.
+    predicted_wait_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -278,6 +282,12 @@ class PBXModel:
         if handler is not None:
             if not event.get("Uniqueid"):
                 return []
+            if is_announcement(event.get("Channel", "")):
+                # An announcement whispering to a waiting caller is no call; it only
+                # tells what it said (SwitchboardAnnouncement).
+                if event.get("UserEvent") != "SwitchboardAnnouncement":
+                    return []
+                return self._on_announcement(event, now)
             return handler(self, event, now)
         handler = _CALL_HANDLERS.get(kind)
         return handler(self, event, now) if handler is not None else []
@@ -522,6 +532,20 @@ class PBXModel:
             )
         else:
             return []
+        self.calls[call.linked_id] = call
+        return self._refresh(call.linked_id, now, force=True)
+
+    def _on_announcement(self, event: Event, now: float) -> list[Change]:
+        """UserEvent SwitchboardAnnouncement: the waiting caller whose channel's unique id
+        is ``For`` was told to expect about ``Minutes`` minutes more (extensions.conf
+        [switchboard-announce])."""
+        channel = self.channels.get(event.get("For", ""))
+        call = self.calls.get(channel.linked_id) if channel else None
+        minutes = event.get("Minutes", "")
+        if call is None or not minutes.isdigit() or len(minutes) > 4:
+            return []  # a position only, or a caller gone: no promise to keep
+        since = call.queued_at if call.queued_at is not None else now
+        call = replace(call, predicted_wait_s=max(0.0, now - since) + int(minutes) * 60)
         self.calls[call.linked_id] = call
         return self._refresh(call.linked_id, now, force=True)
 
