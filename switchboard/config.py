@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ import phonenumbers
 
 from switchboard.core.opening import Hours, check_claims
 from switchboard.core.schedule import ScheduleError, parse_schedule
+from switchboard.core.wait_estimate import WaitSettings
 
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_DATA_DIR = Path("~/.local/share/switchboard/pgdata").expanduser()
@@ -96,6 +97,9 @@ class Config:
     pbx: tuple[PBXConfig, ...] = ()
     default_region: str = "NL"
     hours: tuple[Hours, ...] = ()  # [hours.NAME]: opening hours and what they apply to
+    # [queue.NAME]: what the callers waiting in queue NAME hear about their place and wait;
+    # a queue not listed has the defaults.
+    queues: Mapping[str, WaitSettings] = field(default_factory=dict)
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -275,7 +279,16 @@ def _is_host(host: str) -> bool:
 def _build(raw: dict[str, Any]) -> Config:
     problems: list[str] = []
     read = _Reader(problems)
-    known_sections = {"services", "fastagi", "web", "database", "pbx", "phone", "hours"}
+    known_sections = {
+        "services",
+        "fastagi",
+        "web",
+        "database",
+        "pbx",
+        "phone",
+        "hours",
+        "queue",
+    }
     for key in sorted(set(raw) - known_sections):
         problems.append(f"{key}: unknown section (known: {', '.join(sorted(known_sections))})")
 
@@ -348,6 +361,7 @@ def _build(raw: dict[str, Any]) -> Config:
         )
 
     hours = _hours(read.table(raw, "hours"), problems)
+    queues = _queues(read.table(raw, "queue"), read)
 
     if problems:
         raise ConfigError(problems)
@@ -359,7 +373,44 @@ def _build(raw: dict[str, Any]) -> Config:
         pbx=tuple(pbxes),
         default_region=region,
         hours=hours,
+        queues=queues,
     )
+
+
+#: [queue.NAME] key -> the WaitSettings field it sets.
+_QUEUE_KEYS = {
+    "first_announcement_s": "first_after_s",
+    "announce_every_s": "every_s",
+    "announce_positions_up_to": "max_position",
+    "announce_minutes_up_to": "max_minutes",
+}
+
+
+def _queues(raw: Mapping[str, Any], read: _Reader) -> dict[str, WaitSettings]:
+    """Each ``[queue.NAME]``: the announcements its waiting callers hear."""
+    queues: dict[str, WaitSettings] = {}
+    for name, table in sorted(raw.items()):
+        section = f"queue.{name}"
+        if not isinstance(table, dict):
+            read.problems.append(f"{section}: expected a table, got {table!r}")
+            continue
+        read.unknown(section, table, {"announce", *_QUEUE_KEYS})
+        defaults = WaitSettings()
+        queues[name] = replace(
+            defaults,
+            announce=read.boolean(section, table, "announce", defaults.announce),
+            # The first may come at once; repeats at most every 10 s (a caller must be able
+            # to hear the music between); the prompts say numbers up to 59.
+            first_after_s=read.integer(
+                section, table, "first_announcement_s", 20, low=0, high=3600
+            ),
+            every_s=read.integer(section, table, "announce_every_s", 60, low=10, high=3600),
+            max_position=read.integer(
+                section, table, "announce_positions_up_to", 10, low=1, high=59
+            ),
+            max_minutes=read.integer(section, table, "announce_minutes_up_to", 15, low=1, high=59),
+        )
+    return queues
 
 
 def _hours(raw: Mapping[str, Any], problems: list[str]) -> tuple[Hours, ...]:

@@ -88,6 +88,8 @@ class WaitSettings:
     to the queue's ``HandleTimes``, which does the counting.
     ``min_samples``: handle times needed in the window before their spread is trusted.
     ``percentile``: which quantile of the remaining wait is announced, in [0.5, 0.99].
+    ``announce``: whether the queue's callers hear anything at all (the board still shows
+    the estimate).
     """
 
     first_after_s: float = 20.0
@@ -97,6 +99,7 @@ class WaitSettings:
     window_s: float = 1800.0
     min_samples: int = 10
     percentile: float = 0.8
+    announce: bool = True
 
     def __post_init__(self) -> None:
         if self.first_after_s < 0 or self.every_s <= 0 or self.window_s <= 0:
@@ -328,6 +331,12 @@ class CallerState:
         if self.position < 1:
             raise ValueError("position must be >= 1")
 
+    def due_at(self, settings: WaitSettings) -> float:
+        """When this caller may hear something next (unless a member is being rung)."""
+        if self.announced_at is None:
+            return self.joined_at + settings.first_after_s
+        return self.announced_at + settings.every_s
+
     def after(self, said: Announcement, now: float) -> CallerState:
         """This caller once ``said`` was played to them at ``now``."""
         position, more_than_positions = self.said_position, self.said_more_than_positions
@@ -376,13 +385,7 @@ def announcement(
 
     ``estimate`` is ``expected_wait`` for this caller's place; None leaves the minutes out.
     """
-    if caller.ringing:
-        return None
-    if caller.announced_at is None:
-        due = caller.joined_at + settings.first_after_s
-    else:
-        due = caller.announced_at + settings.every_s
-    if now < due:
+    if caller.ringing or now < caller.due_at(settings):
         return None
 
     position: int | None = None

@@ -205,3 +205,31 @@ def test_public_origin_from_the_environment(tmp_path: Path) -> None:
             write(tmp_path, SANE),
             environ={"SWITCHBOARD_WEB__PUBLIC_ORIGIN": "https://board.example/x"},
         )
+
+
+def test_each_queue_sets_what_its_waiting_callers_hear(tmp_path: Path) -> None:
+    text = SANE + (
+        "\n[queue.switchboard]\nfirst_announcement_s = 30\nannounce_every_s = 90\n"
+        "announce_positions_up_to = 5\n[queue.support]\nannounce = false\n"
+    )
+    queues = load_config(write(tmp_path, text), environ={}).queues
+    assert (queues["switchboard"].first_after_s, queues["switchboard"].every_s) == (30, 90)
+    assert queues["switchboard"].max_position == 5
+    assert queues["switchboard"].max_minutes == 15  # the default
+    assert queues["support"].announce is False
+    assert load_config(write(tmp_path, SANE), environ={}).queues == {}
+
+
+def test_queue_announcements_out_of_range_are_named(tmp_path: Path) -> None:
+    # 60 minutes cannot be said (the prompts go to 59); every 5 s leaves no music between.
+    text = SANE + (
+        "\n[queue.switchboard]\nannounce_every_s = 5\nannounce_minutes_up_to = 60\n"
+        'announce = "sometimes"\nfirst_announcement = 3\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), environ={})
+    message = str(error.value)
+    assert "queue.switchboard.announce_every_s" in message and "5" in message
+    assert "queue.switchboard.announce_minutes_up_to" in message
+    assert "queue.switchboard.announce: expected true or false" in message
+    assert "queue.switchboard" in message and "first_announcement" in message

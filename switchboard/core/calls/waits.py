@@ -15,6 +15,7 @@ from switchboard.core.calls.presence import Extension
 from switchboard.core.wait_estimate import (
     DEFAULT_SETTINGS,
     HandleTimes,
+    WaitEstimate,
     WaitSettings,
     announced_minutes,
     expected_wait,
@@ -75,18 +76,7 @@ class WaitBoard:
         for a queue nobody can answer or that has no history yet."""
         shown: list[dict[str, Any]] = []
         for call in calls:
-            if call.state is not CallState.QUEUED or call.queue_position < 1:
-                continue
-            times = self._times.get(call.queue)
-            if times is None:
-                continue
-            estimate = expected_wait(
-                times,
-                ahead=call.queue_position - 1,
-                members=members.get(call.queue, 0),
-                now=now,
-                settings=self.settings,
-            )
+            estimate = self.estimate(call, members, now)
             if estimate is None:
                 continue
             minutes, more_than = announced_minutes(estimate, self.settings)
@@ -99,3 +89,20 @@ class WaitBoard:
                 }
             )
         return shown
+
+    def estimate(self, call: Call, members: Mapping[str, int], now: float) -> WaitEstimate | None:
+        """The wait still ahead of ``call`` if it waits in a queue (``members``: who can
+        answer each queue, :func:`answering_members`); None when it does not, nobody can
+        answer, or the queue has no history yet."""
+        if call.state is not CallState.QUEUED or call.queue_position < 1:
+            return None
+        times = self._times.get(call.queue)
+        if times is None:
+            return None
+        return expected_wait(
+            times,
+            ahead=call.queue_position - 1,
+            members=members.get(call.queue, 0),
+            now=now,
+            settings=self.settings,
+        )
