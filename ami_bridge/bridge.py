@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 from panoramisk import Manager
 
+from ami_bridge.announcer import WaitAnnouncer
 from ami_bridge.call_desk import CallDesk
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
@@ -32,6 +33,7 @@ from ami_bridge.queue_membership import QueueMembers, as_list_for
 from switchboard.board.hub import BoardHub, Message
 from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import PBXConfig
+from switchboard.core.calls.announcements import Announcements
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
 from switchboard.core.calls.model import PBXModel
 from switchboard.core.calls.presence import (
@@ -43,6 +45,7 @@ from switchboard.core.calls.presence import (
 )
 from switchboard.core.calls.state import PBXState, StateChanges
 from switchboard.core.calls.waits import WaitBoard, answering_members
+from switchboard.core.wait_estimate import WaitSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,12 @@ _RESYNC_EVENTS = frozenset(
 # How often the PBX's channel list is held against the model between resyncs: a call
 # whose end got lost leaves the boards within this long instead of at the next reconnect.
 CHANNEL_CHECK_S = 60.0
+# How often the waiting callers are looked at for an announcement that is due: the
+# announcements' times are whole seconds (first after 20 s, then every 60 s).
+ANNOUNCE_TICK_S = 1.0
+# The queue events that start and end a member's ringing for a caller.
+_RING_STARTS = frozenset({"AgentCalled"})
+_RING_ENDS = frozenset({"AgentRingNoAnswer", "AgentConnect", "QueueCallerLeave"})
 # How long after a login the bridge waits for FullyBooted before it resynchronises
 # anyway: a starting Asterisk takes a few seconds, and one whose AMI user may not read
 # "system" events never says it.
@@ -202,6 +211,7 @@ class AMIBridge:
         channel_check_s: float = CHANNEL_CHECK_S,
         fully_booted_wait_s: float = FULLY_BOOTED_WAIT_S,
         pool: asyncpg.Pool | None = None,
+        queues: Mapping[str, WaitSettings] | None = None,
     ) -> None:
         self.pbx = pbx
         self.state = PBXState(pbx.name)
@@ -222,6 +232,10 @@ class AMIBridge:
         # The expected wait of every waiting caller, learnt from the calls that end.
         self._waits = WaitBoard()
         self._waits_shown: list[dict[str, Any]] = []
+        # What the waiting callers hear about their place and wait (``queues``: per queue).
+        self._announcements = Announcements(queues)
+        self._announcer = WaitAnnouncer(self.send_action)
+        self._announcing: asyncio.Task[None] | None = None
         self._manager = _Manager(
             host=pbx.host,
             port=pbx.port,
@@ -269,6 +283,9 @@ class AMIBridge:
         self._checker = asyncio.create_task(
             self._check_channels_forever(), name=f"ami-{self.pbx.name}-channel-check"
         )
+        self._announcing = asyncio.create_task(
+            self._announce_forever(), name=f"ami-{self.pbx.name}-announcements"
+        )
         self._manager.connect()
         log.info(
             "AMI bridge connecting to %s at %s:%d", self.pbx.name, self.pbx.host, self.pbx.port
@@ -277,7 +294,7 @@ class AMIBridge:
     async def close(self) -> None:
         self._manager.closing = True
         self._manager.close()
-        loops = [t for t in (self._consumer, self._checker) if t is not None]
+        loops = [t for t in (self._consumer, self._checker, self._announcing) if t is not None]
         for task in [*self._tasks, *self._pausing, *loops]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._pausing, *loops, return_exceptions=True)
@@ -489,6 +506,7 @@ class AMIBridge:
                 self.desk.reset()
             else:
                 self.desk.on_event(event)
+                self._follow_announcements(event)
             self._hub.publish_presence(changes.presence)
             if self._presence_journal is not None:
                 self._presence_journal.record(changes.presence, self._clock())
@@ -516,6 +534,31 @@ class AMIBridge:
             return
         if reply.get("Response") != "Success":
             log.warning("%s: %s refused: %s", self.pbx.name, action, reply.get("Message"))
+
+    def _follow_announcements(self, event: Mapping[str, str]) -> None:
+        kind = event.get("Event", "")
+        if kind in _RING_STARTS or kind in _RING_ENDS:
+            self._announcements.ringing(event.get("Linkedid", ""), kind in _RING_STARTS)
+        for spy in self._announcer.on_event(event):
+            self._spawn(self._announcer.stop(spy))
+
+    async def _announce_forever(self) -> None:
+        while True:
+            await asyncio.sleep(ANNOUNCE_TICK_S)
+            if self.connected:
+                self._announce_due()
+
+    def _announce_due(self) -> None:
+        """Start the announcements due now (switchboard.core.calls.announcements)."""
+        now = self._clock()
+        members = answering_members(self.presence.extensions.values())
+        due = self._announcements.due(
+            self.model.snapshot(), lambda call: self._waits.estimate(call, members, now), now
+        )
+        for one in due:
+            channel = self.model.channels.get(one.call.linked_id)
+            if channel is not None:
+                self._spawn(self._announcer.announce(one, channel.name, channel.unique_id))
 
     def _current_waits(self) -> list[dict[str, Any]]:
         members = answering_members(self.presence.extensions.values())

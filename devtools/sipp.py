@@ -325,6 +325,7 @@ def place_call(
     local_port: int | None = None,
     log_dir: Path | None = None,
     scenario: Path = CALLER_SCENARIO,
+    audio_port: int | None = None,
 ) -> SippProcess:
     """Start one outside call to the trunk at ``host:sip_port``, in the background.
 
@@ -332,6 +333,8 @@ def place_call(
     ``None`` for none), dials ``dialed``, stays ``duration_s`` seconds after
     being answered and hangs up.  sipp gives up after ``timeout_s`` (default
     ``duration_s + 30``) and then exits non-zero.  Wait for it, or ``stop()`` it.
+    ``audio_port``: the caller's SDP offers this port on ``host`` for the audio it
+    receives (a test listening to what the caller hears), instead of sipp's own.
     """
     _check_sip_user(number, "caller number")
     _check_sip_user(dialed, "dialled number")
@@ -367,6 +370,9 @@ def place_call(
         "-key",
         "caller_name",
         sip_quoted_string_content(name or ""),
+        "-key",
+        "audio_port",
+        str(media_port if audio_port is None else audio_port),
     ]
     return _spawn("caller", args, log_dir, sip_port=port, remote=(host, sip_port))
 

@@ -112,6 +112,7 @@ async def start_services(config: Config) -> Services:
                     pbxs=pbxs,
                     presence_journal=services.presence_journal,
                     pool=database.pool,
+                    queues=config.queues,
                 )
                 await bridge.start()
                 services.bridges.append(bridge)
