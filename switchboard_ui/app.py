@@ -45,6 +45,7 @@ from switchboard_ui.queues_api import add_queue_routes
 from switchboard_ui.request_guard import input_guard, same_origin_only
 from switchboard_ui.response_headers import add_security_headers
 from switchboard_ui.session_sockets import SessionSockets
+from switchboard_ui.waits_api import add_waits_routes
 
 HERE = Path(__file__).parent
 #: Larger than any form or JSON body the board sends (a contact with its numbers).
@@ -93,5 +94,6 @@ def create_app(
     add_presence_routes(app)
     add_queue_routes(app)
     add_hours_routes(app)
+    add_waits_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

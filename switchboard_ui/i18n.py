@@ -404,6 +404,9 @@ DUTCH: dict[str, str] = {
     "ringing the operator": "belt de telefonist",
     "about {minutes} min": "ongeveer {minutes} min",
     "more than {minutes} min": "meer dan {minutes} min",
+    "Announced waits overrun today: {overrun} of {announced}": (
+        "Aangekondigde wachttijden vandaag overschreden: {overrun} van {announced}"
+    ),
     "Opening hours": "Openingstijden",
     "Schedule": "Rooster",
     "staff meeting": "teamoverleg",

@@ -4,10 +4,15 @@ answered."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
+from switchboard.core.calls.model import Call, CallState
+from switchboard.store.calls import announced_waits, write_call
 from tests.browser.conftest import Board, logged_in, waiting_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -37,4 +42,32 @@ async def test_the_expected_wait_is_beside_each_waiting_caller(
     board.hub.publish({"type": "waits", "pbx": "test", "waits": waits[:1]})
     await expect(details).to_have_text(
         ["in queue switchboard, position 1 · about 2 min", "in queue switchboard, position 2"]
+    )
+
+
+async def test_the_board_says_how_often_announced_waits_were_overrun_today(
+    browser: Browser, db: asyncpg.Pool, board: Board
+) -> None:
+    since = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    announced, overrun = await announced_waits(db, since)
+    now = time.time()
+    # Told "about 2 minutes" and answered after 1:30; told 1 minute, answered after 3.
+    for linked_id, waited, promised in (("kept", 90.0, 120.0), ("broken", 180.0, 60.0)):
+        call = Call(
+            call_id=f"test:{linked_id}-{now}",
+            pbx="test",
+            linked_id=f"{linked_id}-{now}",
+            caller_number="0612345678",
+            caller_name="",
+            state=CallState.TALKING,
+            started_at=now - waited - 5,
+            queued_at=now - waited,
+            answered_at=now,
+            via_queue="switchboard",
+            predicted_wait_s=promised,
+        )
+        await write_call(db, call, "NL")
+    page = await logged_in(browser, db, board)
+    await expect(page.locator("#wait-promises")).to_have_text(
+        f"Announced waits overrun today: {overrun + 1} of {announced + 2}"
     )
