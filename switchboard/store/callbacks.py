@@ -1,0 +1,336 @@
+"""Callbacks in PostgreSQL: this module owns the SQL of ``callbacks`` (every request, its
+state and its place) and ``callback_attempts`` (every attempt and its result).
+
+PostgreSQL is the coordination between service instances (a site may run the service on
+two hosts against one database and one Asterisk): an instance takes the callbacks whose
+turn it is with ``SELECT ... FOR UPDATE SKIP LOCKED`` and holds each under a lease
+(:func:`claim`); only the lease's owner can finish the attempt (:func:`finish_attempt`,
+a fencing check in the same statement), and a lease that runs out (an instance killed
+mid-dial) is handed back by :func:`expire_leases` after the owner of the PBX's truth
+(the bridge, from its live channels) says the attempt is not going on. The transitions
+are switchboard.core.callbacks's, checked here in each statement's WHERE clause, so two
+instances racing for one row both run the statement and only one changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from switchboard.core.callbacks import (
+    ACTIVE,
+    TRANSITIONS,
+    CallbackError,
+    CallbackState,
+    RetryPolicy,
+    after_unreached,
+    check_request,
+)
+
+_COLUMNS = """id, pbx, queue, e164, name, subject, language, source, state, joined_at,
+    not_before, attempts, lease_owner, lease_until, linked_id, requested_by, requests,
+    reason, requested_at, updated_at"""
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
+
+
+@dataclass(frozen=True)
+class StoredCallback:
+    id: int
+    pbx: str
+    queue: str
+    e164: str
+    name: str
+    subject: str
+    language: str
+    source: str
+    state: CallbackState
+    joined_at: datetime
+    not_before: datetime
+    attempts: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    linked_id: str | None
+    requested_by: str
+    requests: int
+    reason: str
+    requested_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> StoredCallback:
+        values = dict(row)
+        values["state"] = CallbackState(values["state"])
+        return cls(**values)
+
+
+# A second request for a number already in line merges into the first: its place
+# (joined_at) and state stay; the request is counted, a name or subject fills in.
+_REQUEST = f"""
+INSERT INTO callbacks (pbx, queue, e164, name, subject, language, source, state, joined_at,
+                       not_before, linked_id, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (pbx, lower(queue), e164) WHERE state IN ({_ACTIVE_SQL}) DO UPDATE SET
+    requests = callbacks.requests + 1,
+    name = COALESCE(NULLIF(callbacks.name, ''), EXCLUDED.name),
+    subject = COALESCE(NULLIF(callbacks.subject, ''), EXCLUDED.subject),
+    updated_at = now()
+RETURNING {_COLUMNS}, (xmax <> 0) AS merged
+"""
+
+
+async def request(
+    db: asyncpg.Pool | asyncpg.Connection,
+    *,
+    pbx: str,
+    queue: str,
+    e164: str,
+    source: str,
+    joined_at: datetime,
+    not_before: datetime,
+    name: str = "",
+    subject: str = "",
+    language: str = "nl",
+    linked_id: str | None = None,
+    requested_by: str = "",
+    confirmed: bool = True,
+) -> tuple[StoredCallback, bool]:
+    """Put the number in line (``confirmed``: waiting at once; else requested, while the
+    caller confirms); with an active callback for the number and queue already, merge
+    into it. Returns the callback and whether it merged. CallbackError for a refused
+    request."""
+    check_request(queue, e164, source, name, subject)
+    state = CallbackState.WAITING if confirmed else CallbackState.REQUESTED
+    row = await db.fetchrow(
+        _REQUEST,
+        pbx,
+        queue,
+        e164,
+        name,
+        subject,
+        language if language in ("nl", "en") else "nl",
+        source,
+        state.value,
+        joined_at,
+        not_before,
+        linked_id,
+        requested_by,
+    )
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
+    merged = bool(row["merged"])
+    return StoredCallback.from_row(_without(row, "merged")), merged
+
+
+def _without(row: asyncpg.Record, key: str) -> dict[str, object]:
+    return {k: v for k, v in dict(row).items() if k != key}
+
+
+_CLAIM = f"""
+WITH due AS (
+    SELECT id FROM callbacks
+    WHERE pbx = $1 AND queue = $2 AND state = 'waiting' AND not_before <= $5
+    ORDER BY joined_at, id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE callbacks c SET state = 'dialling', attempts = c.attempts + 1,
+        lease_owner = $3, lease_until = $5 + $6 * interval '1 second', updated_at = now()
+    FROM due WHERE c.id = due.id AND c.state = 'waiting'
+    RETURNING c.*
+), started AS (
+    INSERT INTO callback_attempts (callback_id, attempt, started_at, owner)
+    SELECT id, attempts, $5, $3 FROM taken
+)
+SELECT {_COLUMNS} FROM taken ORDER BY joined_at, id
+"""
+
+
+async def claim(
+    db: asyncpg.Pool | asyncpg.Connection,
+    *,
+    pbx: str,
+    queue: str,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+) -> list[StoredCallback]:
+    """Take up to ``limit`` waiting callbacks whose turn it is (by their place; not
+    before their ``not_before``) for ``owner`` to dial: each is ``dialling`` under a
+    lease until ``now + lease``, with its attempt counted and started. Rows another
+    instance holds are skipped, never waited for; no row is ever taken twice."""
+    if limit <= 0:
+        return []
+    rows = await db.fetch(_CLAIM, pbx, queue, owner, limit, now, lease.total_seconds())
+    return [StoredCallback.from_row(r) for r in rows]
+
+
+async def renew(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, owner: str, until: datetime
+) -> bool:
+    """Extend ``owner``'s lease (a long conversation); False when it is not theirs."""
+    status = await db.execute(
+        "UPDATE callbacks SET lease_until = $3, updated_at = now()"
+        " WHERE id = $1 AND lease_owner = $2 AND state IN ('dialling', 'connected')",
+        callback_id,
+        owner,
+        until,
+    )
+    return _changed_one(status)
+
+
+async def connected(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, owner: str, member: str
+) -> bool:
+    """The caller accepted (pressed 1): ``connected``; False when the lease is not
+    ``owner``'s any more (another instance took over: it must hang up)."""
+    status = await db.execute(
+        """
+        WITH changed AS (
+            UPDATE callbacks SET state = 'connected', updated_at = now()
+            WHERE id = $1 AND lease_owner = $2 AND state = 'dialling'
+            RETURNING id, attempts
+        )
+        UPDATE callback_attempts a SET member = $3
+        FROM changed WHERE a.callback_id = changed.id AND a.attempt = changed.attempts
+        """,
+        callback_id,
+        owner,
+        member,
+    )
+    return _changed_one(status)
+
+
+async def finish_attempt(
+    pool: asyncpg.Pool,
+    callback_id: int,
+    owner: str,
+    *,
+    reached: bool,
+    result: str,
+    now: datetime,
+    policy: RetryPolicy,
+) -> CallbackState | None:
+    """End ``owner``'s attempt: reached, the callback is done; not, it goes back in
+    line for the next attempt (its place kept) or, with no attempts left, "not
+    reached". Returns the new state, None when the lease is not ``owner``'s (nothing
+    changes: fencing)."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            "SELECT state, attempts FROM callbacks WHERE id = $1 AND lease_owner = $2"
+            " AND state IN ('dialling', 'connected') FOR UPDATE",
+            callback_id,
+            owner,
+        )
+        if row is None:
+            return None
+        if reached:
+            state, not_before = CallbackState.DONE, None
+        else:
+            outcome = after_unreached(row["attempts"], policy, now)
+            state, not_before = outcome.state, outcome.not_before
+        if state not in TRANSITIONS[CallbackState(row["state"])]:
+            raise CallbackError(f"a {row['state']} callback cannot become {state.value}")
+        await connection.execute(
+            "UPDATE callbacks SET state = $2, not_before = COALESCE($3, not_before),"
+            " lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
+            callback_id,
+            state.value,
+            not_before,
+        )
+        await connection.execute(
+            "UPDATE callback_attempts SET result = $3, ended_at = $4"
+            " WHERE callback_id = $1 AND attempt = $2",
+            callback_id,
+            row["attempts"],
+            result,
+            now,
+        )
+        return state
+
+
+async def expired_leases(
+    db: asyncpg.Pool | asyncpg.Connection, pbx: str, now: datetime
+) -> list[StoredCallback]:
+    """Callbacks whose dialler's lease ran out (an instance killed, a PBX gone): the
+    bridge holds each against the PBX's live channels before :func:`release`."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM callbacks WHERE pbx = $1"
+        " AND state IN ('dialling', 'connected') AND lease_until < $2 ORDER BY id",
+        pbx,
+        now,
+    )
+    return [StoredCallback.from_row(r) for r in rows]
+
+
+async def release(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, lease_until: datetime, now: datetime
+) -> bool:
+    """Hand an expired lease's callback back to the line, as an attempt that did not
+    reach the caller (its place kept; the attempt still counts). Only if the lease is
+    still the expired one seen (``lease_until``): an instance that renewed it keeps it."""
+    status = await db.execute(
+        """
+        WITH back AS (
+            UPDATE callbacks SET state = 'waiting', lease_owner = NULL, lease_until = NULL,
+                not_before = $3, updated_at = now()
+            WHERE id = $1 AND lease_until = $2 AND state IN ('dialling', 'connected')
+            RETURNING id, attempts
+        )
+        UPDATE callback_attempts a SET result = 'lease expired', ended_at = $3
+        FROM back WHERE a.callback_id = back.id AND a.attempt = back.attempts
+        """,
+        callback_id,
+        lease_until,
+        now,
+    )
+    return _changed_one(status)
+
+
+async def answered_meanwhile(db: asyncpg.Pool | asyncpg.Connection, pbx: str, e164: str) -> int:
+    """The caller called in again and was answered: their waiting callbacks are done.
+    Returns how many."""
+    status = await db.execute(
+        "UPDATE callbacks SET state = 'done', reason = 'answered when they called again',"
+        " updated_at = now() WHERE pbx = $1 AND e164 = $2 AND state IN ('requested', 'waiting')",
+        pbx,
+        e164,
+    )
+    return int(str(status).rsplit(" ", 1)[1])
+
+
+async def cancel(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, by: str, reason: str
+) -> bool:
+    """A receptionist cancels a callback still in line, with a reason; False when it is
+    no longer in line."""
+    if len(reason) > 200:
+        raise CallbackError("reason too long")
+    status = await db.execute(
+        "UPDATE callbacks SET state = 'cancelled', reason = $3, requested_by ="
+        " COALESCE(NULLIF(requested_by, ''), $2), updated_at = now()"
+        " WHERE id = $1 AND state IN ('requested', 'waiting')",
+        callback_id,
+        by,
+        reason,
+    )
+    return _changed_one(status)
+
+
+async def in_line(
+    db: asyncpg.Pool | asyncpg.Connection, pbx: str, queue: str
+) -> list[StoredCallback]:
+    """The queue's waiting callbacks, by their place."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM callbacks WHERE pbx = $1 AND queue = $2"
+        " AND state = 'waiting' ORDER BY joined_at, id",
+        pbx,
+        queue,
+    )
+    return [StoredCallback.from_row(r) for r in rows]
+
+
+def _changed_one(status: object) -> bool:
+    """Whether a command's status ("UPDATE 1") says it changed exactly one row."""
+    return str(status).endswith(" 1")
