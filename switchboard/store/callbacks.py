@@ -255,13 +255,12 @@ async def expired_leases(
 ) -> list[StoredCallback]:
     """Callbacks whose dialler's lease ran out (an instance killed, a PBX gone): the
     bridge holds each against the PBX's live channels before :func:`release`."""
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM callbacks WHERE pbx = $1"
-        " AND state IN ('dialling', 'connected') AND lease_until < $2 ORDER BY id",
+    return await _select(
+        db,
+        "pbx = $1 AND state IN ('dialling', 'connected') AND lease_until < $2 ORDER BY id",
         pbx,
         now,
     )
-    return [StoredCallback.from_row(r) for r in rows]
 
 
 async def release(
@@ -322,15 +321,19 @@ async def in_line(
     db: asyncpg.Pool | asyncpg.Connection, pbx: str, queue: str
 ) -> list[StoredCallback]:
     """The queue's waiting callbacks, by their place."""
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM callbacks WHERE pbx = $1 AND queue = $2"
-        " AND state = 'waiting' ORDER BY joined_at, id",
-        pbx,
-        queue,
+    return await _select(
+        db, "pbx = $1 AND queue = $2 AND state = 'waiting' ORDER BY joined_at, id", pbx, queue
     )
-    return [StoredCallback.from_row(r) for r in rows]
 
 
 def _changed_one(status: object) -> bool:
     """Whether a command's status ("UPDATE 1") says it changed exactly one row."""
     return str(status).endswith(" 1")
+
+
+async def _select(
+    db: asyncpg.Pool | asyncpg.Connection, where: str, *args: object
+) -> list[StoredCallback]:
+    """The callbacks ``where`` (a WHERE clause of this module's, with its ORDER BY)."""
+    rows = await db.fetch(f"SELECT {_COLUMNS} FROM callbacks WHERE {where}", *args)
+    return [StoredCallback.from_row(r) for r in rows]
