@@ -19,6 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,16 +27,17 @@ from panoramisk import Manager
 
 from ami_bridge.announcer import WaitAnnouncer
 from ami_bridge.call_desk import CallDesk
+from ami_bridge.callback_dialer import CallbackDialer, run_forever
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
 from ami_bridge.protocol import DecodingAMIProtocol
 from ami_bridge.queue_membership import QueueMembers, as_list_for
 from switchboard.board.hub import BoardHub, Message
 from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
-from switchboard.config import PBXConfig
+from switchboard.config import CallbacksConfig, PBXConfig
 from switchboard.core.calls.announcements import Announcements
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
-from switchboard.core.calls.model import PBXModel
+from switchboard.core.calls.model import CallState, PBXModel
 from switchboard.core.calls.presence import (
     Extension,
     ExtensionChanged,
@@ -45,7 +47,7 @@ from switchboard.core.calls.presence import (
 )
 from switchboard.core.calls.state import PBXState, StateChanges
 from switchboard.core.calls.waits import WaitBoard, answering_members
-from switchboard.core.wait_estimate import WaitSettings
+from switchboard.core.wait_estimate import WaitSettings, announced_minutes
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,7 @@ class AMIBridge:
         fully_booted_wait_s: float = FULLY_BOOTED_WAIT_S,
         pool: asyncpg.Pool | None = None,
         queues: Mapping[str, WaitSettings] | None = None,
+        callbacks: CallbacksConfig | None = None,
     ) -> None:
         self.pbx = pbx
         self.state = PBXState(pbx.name)
@@ -236,6 +239,23 @@ class AMIBridge:
         self._announcements = Announcements(queues)
         self._announcer = WaitAnnouncer(self.send_action)
         self._announcing: asyncio.Task[None] | None = None
+        # Callbacks whose turn it is are dialled from here (needs the database).
+        self._dialer = (
+            CallbackDialer(
+                pbx.name,
+                pool,
+                self.send_action,
+                self.model,
+                self.presence,
+                callbacks,
+                is_ringing=self._announcements.is_ringing,
+                clock=lambda: datetime.fromtimestamp(self._clock(), UTC),
+                spawn=self._spawn,
+            )
+            if pool is not None and callbacks is not None
+            else None
+        )
+        self._dialling: asyncio.Task[None] | None = None
         self._manager = _Manager(
             host=pbx.host,
             port=pbx.port,
@@ -286,6 +306,11 @@ class AMIBridge:
         self._announcing = asyncio.create_task(
             self._announce_forever(), name=f"ami-{self.pbx.name}-announcements"
         )
+        if self._dialer is not None:
+            self._dialling = asyncio.create_task(
+                run_forever(self._dialer, lambda: self.connected),
+                name=f"ami-{self.pbx.name}-callbacks",
+            )
         self._manager.connect()
         log.info(
             "AMI bridge connecting to %s at %s:%d", self.pbx.name, self.pbx.host, self.pbx.port
@@ -294,7 +319,11 @@ class AMIBridge:
     async def close(self) -> None:
         self._manager.closing = True
         self._manager.close()
-        loops = [t for t in (self._consumer, self._checker, self._announcing) if t is not None]
+        loops = [
+            t
+            for t in (self._consumer, self._checker, self._announcing, self._dialling)
+            if t is not None
+        ]
         for task in [*self._tasks, *self._pausing, *loops]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._pausing, *loops, return_exceptions=True)
@@ -541,6 +570,8 @@ class AMIBridge:
             self._announcements.ringing(event.get("Linkedid", ""), kind in _RING_STARTS)
         for spy in self._announcer.on_event(event):
             self._spawn(self._announcer.stop(spy))
+        if self._dialer is not None:
+            self._dialer.on_event(event)
 
     async def _announce_forever(self) -> None:
         while True:
@@ -559,6 +590,23 @@ class AMIBridge:
             channel = self.model.channels.get(one.call.linked_id)
             if channel is not None:
                 self._spawn(self._announcer.announce(one, channel.name, channel.unique_id))
+
+    def callback_minutes(self, queue: str, joined_at: float) -> int | None:
+        """About how many minutes until a callback that joined ``queue`` at ``joined_at``
+        is dialled: the wait of a live caller with the same callers ahead."""
+        now = self._clock()
+        ahead = sum(
+            1
+            for call in self.model.snapshot()
+            if call.state is CallState.QUEUED
+            and call.queue == queue
+            and (call.queued_at if call.queued_at is not None else call.started_at) < joined_at
+        )
+        members = answering_members(self.presence.extensions.values())
+        estimate = self._waits.estimate_at(queue, ahead, members, now)
+        if estimate is None:
+            return None
+        return announced_minutes(estimate, self._waits.settings)[0]
 
     def _current_waits(self) -> list[dict[str, Any]]:
         members = answering_members(self.presence.extensions.values())

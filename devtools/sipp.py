@@ -313,6 +313,70 @@ def _spawn(
     return proc
 
 
+# One key the caller presses in the call, as SIP INFO (application/dtmf-relay, which
+# res_pjsip_dtmf_info hands to the dialplan as a DTMF frame).
+_KEY_PRESS = """
+  <pause milliseconds="{pause_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      {parties}
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: {contact}
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+_KEYS = frozenset("0123456789*#")
+
+
+def keys_scenario(
+    keys: Sequence[tuple[float, str]], directory: Path, *, phone: bool = False
+) -> Path:
+    """The caller's (or with ``phone``, the phone's) scenario with ``keys`` pressed once
+    answered: each (seconds after the previous press, or after the answer, key). Written
+    into ``directory``."""
+    if phone:
+        parties = "From: [$to_hdr];tag=[pid]SIPpTag01[call_number]\n      To: [$from_hdr]"
+        contact = "<sip:[local_ip]:[local_port];transport=[transport]>"
+    else:
+        parties = (
+            'From: "[caller_name]" <sip:[caller_number]@[local_ip]:[local_port]>'
+            ";tag=[pid]SIPpTag00[call_number]\n"
+            "      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]"
+        )
+        contact = "<sip:[caller_number]@[local_ip]:[local_port];transport=[transport]>"
+    presses = []
+    for i, (pause_s, key) in enumerate(keys):
+        if key not in _KEYS or pause_s < 0:
+            raise ValueError(f"not a key press: {(pause_s, key)!r}")
+        presses.append(
+            _KEY_PRESS.format(
+                pause_ms=round(pause_s * 1000),
+                cseq=10 + i,
+                key=key,
+                parties=parties,
+                contact=contact,
+            )
+        )
+    base = PHONE_SCENARIO if phone else CALLER_SCENARIO
+    text = base.read_text(encoding="utf-8")
+    text = text.replace("CSeq: 2 BYE", "CSeq: 100 BYE").replace("CSeq: 1 BYE", "CSeq: 100 BYE")
+    text = text.replace('  <label id="talking"/>', "".join(presses) + '  <label id="talking"/>', 1)
+    path = directory / ("phone_keys.xml" if phone else "caller_keys.xml")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def place_call(
     number: str,
     name: str | None,
@@ -326,6 +390,7 @@ def place_call(
     log_dir: Path | None = None,
     scenario: Path = CALLER_SCENARIO,
     audio_port: int | None = None,
+    keys: Sequence[tuple[float, str]] = (),
 ) -> SippProcess:
     """Start one outside call to the trunk at ``host:sip_port``, in the background.
 
@@ -335,6 +400,8 @@ def place_call(
     ``duration_s + 30``) and then exits non-zero.  Wait for it, or ``stop()`` it.
     ``audio_port``: the caller's SDP offers this port on ``host`` for the audio it
     receives (a test listening to what the caller hears), instead of sipp's own.
+    ``keys``: keys the caller presses once answered (:func:`keys_scenario`); ``-d``
+    then counts from the last press.
     """
     _check_sip_user(number, "caller number")
     _check_sip_user(dialed, "dialled number")
@@ -343,6 +410,10 @@ def place_call(
     timeout = duration_s + 30.0 if timeout_s is None else timeout_s
     port = local_port or free_udp_port(host)
     media_port = free_udp_port(host, count=4)
+    if keys:
+        log_dir = log_dir or Path(tempfile.mkdtemp(prefix="switchboard-sipp-caller-"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        scenario = keys_scenario(keys, log_dir)
     args = [
         f"{host}:{sip_port}",
         "-sf",
@@ -431,6 +502,7 @@ def start_phone(
     scenario: Path = PHONE_SCENARIO,
     ready_timeout_s: float = 5.0,
     busy: bool = False,
+    keys: Sequence[tuple[float, str]] = (),
 ) -> SippProcess:
     """Start demo phone ``ext``: a SIPp UAS on ``host:16000+ext`` (or ``port``).
 
@@ -438,7 +510,8 @@ def start_phone(
     call until the other side hangs up, or until ``hang_up_after_s`` seconds
     have passed if given.  It takes any number of calls; ``stop()`` it when
     done.  Returns once the phone is listening.  A ``busy`` phone answers every
-    call "486 Busy Here" instead of ringing.
+    call "486 Busy Here" instead of ringing. ``keys``: keys it presses in every call
+    once answered (:func:`keys_scenario`), before it stays.
     """
     if not ext.isdigit():
         raise ValueError(f"extension must be digits, got {ext!r}")
@@ -451,6 +524,10 @@ def start_phone(
     media_port = PHONE_MEDIA_PORT_BASE + 4 * int(ext)
     if port is not None or media_port + 4 > 65535 or _udp_port_in_use(host, media_port):
         media_port = free_udp_port(host, count=4)
+    if keys:
+        log_dir = log_dir or Path(tempfile.mkdtemp(prefix=f"switchboard-sipp-phone{ext}-"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        scenario = keys_scenario(keys, log_dir, phone=True)
     args = [
         "-sf",
         str(BUSY_PHONE_SCENARIO if busy else scenario),

@@ -21,7 +21,7 @@ import asyncpg
 from pbx_agi.agi_protocol import MSetWriter
 from pbx_agi.fastagi.server import AGISession
 from switchboard.core.opening import Hours, dialplan_variables, hours_for
-from switchboard.core.schedule import Override
+from switchboard.core.schedule import OpenState, Override
 from switchboard.store.hours_overrides import current_override
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,20 @@ class HoursRoute:
 
     async def variables(self, queue: str, did: str) -> dict[str, str]:
         """What the dialplan is told about a call to ``did`` for ``queue``, now."""
-        hours = hours_for(tuple(self._book), queue, did)
-        if hours is None:
-            return dialplan_variables(None, None)
-        now = self._clock()
-        override = await self._override(hours.name, now)
-        state = hours.schedule.state_at(now, override)
-        if not state.open:
+        hours, state = await self.state(queue, did)
+        if hours is not None and state is not None and not state.open:
             log.info("%s is closed (%s): callers go to %s", hours.name, state.reason, state.route)
         return dialplan_variables(hours, state)
+
+    async def state(self, queue: str, did: str = "") -> tuple[Hours | None, OpenState | None]:
+        """The schedule that rules ``queue`` (or ``did``) and its state now; (None, None)
+        when none does (always open)."""
+        hours = hours_for(tuple(self._book), queue, did)
+        if hours is None:
+            return None, None
+        now = self._clock()
+        override = await self._override(hours.name, now)
+        return hours, hours.schedule.state_at(now, override)
 
     async def _override(self, schedule: str, now: datetime) -> Override | None:
         try:

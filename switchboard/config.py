@@ -89,6 +89,23 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class CallbacksConfig:
+    """[callbacks]: which queues' callers may ask to be called back, and how the service
+    dials them (switchboard.core.callbacks)."""
+
+    queues: tuple[str, ...] = ("switchboard",)
+    attempts: int = 3
+    retry_minutes: int = 5
+    # "Press 1 to be called back" is said with waits of this many minutes or more
+    # (0: never said; the key works at any time).
+    offer_from_minutes: int = 3
+    international: bool = True
+    blocked_prefixes: tuple[str, ...] = ()
+    # How long the member's phone rings for a callback before the next try.
+    member_ring_s: int = 20
+
+
+@dataclass(frozen=True)
 class Config:
     services: ServicesConfig = field(default_factory=ServicesConfig)
     fastagi: FastAGIConfig = field(default_factory=FastAGIConfig)
@@ -100,6 +117,7 @@ class Config:
     # [queue.NAME]: what the callers waiting in queue NAME hear about their place and wait;
     # a queue not listed has the defaults.
     queues: Mapping[str, WaitSettings] = field(default_factory=dict)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -288,6 +306,7 @@ def _build(raw: dict[str, Any]) -> Config:
         "phone",
         "hours",
         "queue",
+        "callbacks",
     }
     for key in sorted(set(raw) - known_sections):
         problems.append(f"{key}: unknown section (known: {', '.join(sorted(known_sections))})")
@@ -362,6 +381,7 @@ def _build(raw: dict[str, Any]) -> Config:
 
     hours = _hours(read.table(raw, "hours"), problems)
     queues = _queues(read.table(raw, "queue"), read)
+    callbacks = _callbacks(read.table(raw, "callbacks"), read)
 
     if problems:
         raise ConfigError(problems)
@@ -374,7 +394,57 @@ def _build(raw: dict[str, Any]) -> Config:
         default_region=region,
         hours=hours,
         queues=queues,
+        callbacks=callbacks,
     )
+
+
+def _callbacks(table: Mapping[str, Any], read: _Reader) -> CallbacksConfig:
+    section = "callbacks"
+    defaults = CallbacksConfig()
+    read.unknown(
+        section,
+        table,
+        {
+            "queues",
+            "attempts",
+            "retry_minutes",
+            "offer_from_minutes",
+            "international",
+            "blocked_prefixes",
+            "member_ring_s",
+        },
+    )
+    lists: dict[str, tuple[str, ...]] = {}
+    for key, pattern in (("queues", _QUEUE_NAME), ("blocked_prefixes", _E164_PREFIX)):
+        value = table.get(key, list(getattr(defaults, key)))
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and pattern.fullmatch(v) for v in value
+        ):
+            read.problems.append(
+                f"{section}.{key}: expected a list like {_EXAMPLES[key]}, got {value!r}"
+            )
+            value = list(getattr(defaults, key))
+        lists[key] = tuple(value)
+    return CallbacksConfig(
+        queues=lists["queues"],
+        attempts=read.integer(section, table, "attempts", defaults.attempts, low=1, high=10),
+        retry_minutes=read.integer(
+            section, table, "retry_minutes", defaults.retry_minutes, low=1, high=24 * 60
+        ),
+        offer_from_minutes=read.integer(
+            section, table, "offer_from_minutes", defaults.offer_from_minutes, low=0, high=59
+        ),
+        international=read.boolean(section, table, "international", defaults.international),
+        blocked_prefixes=lists["blocked_prefixes"],
+        member_ring_s=read.integer(
+            section, table, "member_ring_s", defaults.member_ring_s, low=5, high=120
+        ),
+    )
+
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,79}")
+_E164_PREFIX = re.compile(r"\+[0-9]{1,15}")
+_EXAMPLES = {"queues": '["switchboard"]', "blocked_prefixes": '["+3190", "+4487"]'}
 
 
 #: [queue.NAME] key -> the WaitSettings field it sets.

@@ -21,6 +21,7 @@ from aiohttp import web
 from ami_bridge.bridge import AMIBridge
 from ami_bridge.journal import CallJournal
 from ami_bridge.presence_journal import PresenceJournal
+from pbx_agi.callback_route import CallbackRoute
 from pbx_agi.caller_directory import CallerDirectory, TuneCollectorForDirectory
 from pbx_agi.fastagi.peers import LOOPBACK_PEERS, IPNetwork
 from pbx_agi.fastagi.server import FastAGIServer
@@ -30,6 +31,7 @@ from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
 from switchboard.calendar_feed import CalendarFeed
 from switchboard.config import Config, ConfigError, PBXConfig
+from switchboard.core.callbacks import NumberPolicy
 from switchboard.core.opening import HoursBook
 from switchboard.store.database import Database, open_database
 from switchboard_ui.app import create_app
@@ -113,6 +115,7 @@ async def start_services(config: Config) -> Services:
                     presence_journal=services.presence_journal,
                     pool=database.pool,
                     queues=config.queues,
+                    callbacks=config.callbacks,
                 )
                 await bridge.start()
                 services.bridges.append(bridge)
@@ -132,10 +135,25 @@ async def start_services(config: Config) -> Services:
                     repeat_window=timedelta(hours=config.fastagi.repeat_window_hours),
                 ),
             )
+            hours_route = HoursRoute.from_pool(
+                services.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
+            )
+            services.fastagi.add_route("hours", hours_route)
+            # Callbacks asked for in the queue; the first PBX's bridge (in this process)
+            # knows the waits, so the caller hears when they will be called back.
+            first = services.bridges[0] if services.bridges else None
             services.fastagi.add_route(
-                "hours",
-                HoursRoute.from_pool(
-                    services.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
+                "callback",
+                CallbackRoute(
+                    database.pool,
+                    pbx=config.pbx[0].name if config.pbx else "main",
+                    policy=NumberPolicy(
+                        region=config.default_region,
+                        international=config.callbacks.international,
+                        blocked=config.callbacks.blocked_prefixes,
+                    ),
+                    hours=hours_route,
+                    minutes=first.callback_minutes if first is not None else None,
                 ),
             )
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)

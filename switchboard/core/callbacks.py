@@ -25,6 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from switchboard.core.calls.presence import Extension
+from switchboard.core.numbers import NumberKind, normalise
+
 
 class CallbackError(ValueError):
     """A request or change that is refused; the message says why, for the person."""
@@ -185,3 +191,68 @@ def to_dispatch(line: Sequence[InLine], free_members: int) -> list[InLine]:
         if entry.virtual:
             chosen.append(entry)
     return chosen
+
+
+# -- the number to call back -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumberPolicy:
+    """Which numbers the site calls back: never premium-rate ones; international ones
+    only when ``international``; never those starting with a ``blocked`` E.164 prefix
+    ("+31900"). ``region``: where numbers without a country code are read."""
+
+    region: str = "NL"
+    international: bool = True
+    blocked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+    """``status``: "ok", "invalid" (not a number we can dial) or "refused" (the policy
+    forbids it; ``reason`` says why). ``say``: the digits to read back, as the caller
+    writes them ("0612345678", "+442079460123")."""
+
+    status: str
+    e164: str = ""
+    say: str = ""
+    reason: str = ""
+
+
+def check_number(raw: str, policy: NumberPolicy) -> NumberCheck:
+    """Whether the site may call ``raw`` back (a caller ID, digits the caller typed, a
+    web form's field: attacker-controlled, never raises)."""
+    number = normalise(raw, policy.region)
+    if number.kind is not NumberKind.PUBLIC or number.e164 is None:
+        return NumberCheck("invalid", reason="not a phone number we can call")
+    parsed = phonenumbers.parse(number.e164, None)
+    if not phonenumbers.is_valid_number(parsed):
+        return NumberCheck("invalid", reason="not a phone number we can call")
+    region = phonenumbers.region_code_for_number(parsed)
+    kind = phonenumbers.number_type(parsed)
+    if kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
+        return NumberCheck("refused", number.e164, reason="a premium-rate number")
+    if any(number.e164.startswith(prefix) for prefix in policy.blocked):
+        return NumberCheck("refused", number.e164, reason="a number the site does not call")
+    if region != policy.region and not policy.international:
+        return NumberCheck("refused", number.e164, reason="an international number")
+    if region == policy.region:
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        say = "".join(c for c in national if c.isdigit())
+    else:
+        say = number.e164
+    return NumberCheck("ok", number.e164, say)
+
+
+def free_members(extensions: Iterable[Extension], queue: str) -> list[str]:
+    """The extensions that could take a callback of ``queue`` now: members not paused,
+    their phone idle and their person available (not DND, not away); by extension."""
+    free = []
+    for extension in extensions:
+        member = next((m for m in extension.queues if m.queue == queue), None)
+        if member is None or member.paused or extension.device != "idle":
+            continue
+        if extension.shown != "available":
+            continue
+        free.append(extension.extension)
+    return sorted(free)

@@ -287,6 +287,48 @@ async def release(
     return _changed_one(status)
 
 
+async def member_missed(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, owner: str
+) -> bool:
+    """The member's phone did not answer ``owner``'s attempt: the callback goes back in
+    line, its place kept, and the attempt does not count (the caller was never rung)."""
+    status = await db.execute(
+        """
+        WITH back AS (
+            UPDATE callbacks SET state = 'waiting', attempts = attempts - 1,
+                lease_owner = NULL, lease_until = NULL, updated_at = now()
+            WHERE id = $1 AND lease_owner = $2 AND state = 'dialling'
+            RETURNING id, attempts + 1 AS attempt
+        )
+        DELETE FROM callback_attempts a USING back
+        WHERE a.callback_id = back.id AND a.attempt = back.attempt
+        """,
+        callback_id,
+        owner,
+    )
+    return _changed_one(status)
+
+
+async def adopt(
+    db: asyncpg.Pool | asyncpg.Connection,
+    callback_id: int,
+    lease_until: datetime | None,
+    owner: str,
+    until: datetime,
+) -> bool:
+    """Take over an expired lease whose call is still going on (its dialler is gone):
+    only if it is still the expired lease seen."""
+    status = await db.execute(
+        "UPDATE callbacks SET lease_owner = $3, lease_until = $4, updated_at = now()"
+        " WHERE id = $1 AND lease_until = $2 AND state IN ('dialling', 'connected')",
+        callback_id,
+        lease_until,
+        owner,
+        until,
+    )
+    return _changed_one(status)
+
+
 async def answered_meanwhile(db: asyncpg.Pool | asyncpg.Connection, pbx: str, e164: str) -> int:
     """The caller called in again and was answered: their waiting callbacks are done.
     Returns how many."""

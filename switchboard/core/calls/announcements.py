@@ -59,6 +59,9 @@ class Announcements:
         else:
             self._ringing.discard(linked_id)
 
+    def is_ringing(self, linked_id: str) -> bool:
+        return linked_id in self._ringing
+
     def due(
         self,
         calls: Iterable[Call],

@@ -96,13 +96,15 @@ class WaitBoard:
         answer, or the queue has no history yet."""
         if call.state is not CallState.QUEUED or call.queue_position < 1:
             return None
-        times = self._times.get(call.queue)
+        return self.estimate_at(call.queue, call.queue_position - 1, members, now)
+
+    def estimate_at(
+        self, queue: str, ahead: int, members: Mapping[str, int], now: float
+    ) -> WaitEstimate | None:
+        """The wait ahead of a caller with ``ahead`` callers in front in ``queue``."""
+        times = self._times.get(queue)
         if times is None:
             return None
         return expected_wait(
-            times,
-            ahead=call.queue_position - 1,
-            members=members.get(call.queue, 0),
-            now=now,
-            settings=self.settings,
+            times, ahead=ahead, members=members.get(queue, 0), now=now, settings=self.settings
         )

@@ -1,0 +1,274 @@
+"""The callback dialer: dials the callbacks whose turn it is, exactly once (issue 14).
+
+Every second, for each queue with callbacks, the line of live callers (the model) and
+waiting callbacks (PostgreSQL) is served in join order (switchboard.core.callbacks:
+``to_dispatch``); the callbacks whose turn it is are taken from the list with a lease
+(switchboard.store.callbacks: ``claim``, SKIP LOCKED) and dialled member first: an
+Originate of the member's phone (ChannelId and ActionID ``sb-callback-<id>-<attempt>``)
+into extensions.conf ``[switchboard-callback-dial]``, which whispers who it is for, rings
+the caller and asks them to press 1.
+
+The dialplan's ``UserEvent SwitchboardCallback`` says how it went; the member channel's
+Hangup ends the attempt: done when the caller pressed 1, else back in line (or "not
+reached" after the last attempt). A member who did not answer costs the caller no
+attempt. Leases that ran out (another instance killed mid-dial, this one restarted) are
+held against the PBX's live channels before anything is dialled: a call still going on
+is adopted and followed to its end, one that is gone goes back in line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from switchboard.config import CallbacksConfig
+from switchboard.core.callbacks import (
+    InLine,
+    RetryPolicy,
+    free_members,
+    line_up,
+    to_dispatch,
+)
+from switchboard.core.calls.model import Call, CallState, PBXModel
+from switchboard.core.calls.presence import PresenceModel
+from switchboard.store import callbacks
+
+log = logging.getLogger(__name__)
+
+SendAction = Callable[[Mapping[str, str], float], Awaitable[Mapping[str, str]]]
+_CHANNEL_ID = re.compile(r"sb-callback-(\d{1,18})-(\d{1,2})")
+#: How long a lease lasts; renewed while the call goes on.
+LEASE = timedelta(seconds=60)
+MEMBER_REST = timedelta(seconds=60)
+# After a failed Originate, how long its channel's Hangup may still take to arrive.
+_NO_CHANNEL_GRACE_S = 2.0
+
+
+@dataclass
+class _Attempt:
+    callback_id: int
+    attempt: int
+    member: str
+    member_answered: bool = False
+    accepted: bool = False
+    result: str = "no answer"
+
+
+class CallbackDialer:
+    """Dials ``pbx``'s callbacks through ``send_action`` (the bridge's AMI)."""
+
+    def __init__(
+        self,
+        pbx: str,
+        pool: asyncpg.Pool,
+        send_action: SendAction,
+        model: PBXModel,
+        presence: PresenceModel,
+        settings: CallbacksConfig,
+        *,
+        is_ringing: Callable[[str], bool] = lambda _linked_id: False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
+    ) -> None:
+        self._pbx = pbx
+        self._pool = pool
+        self._send = send_action
+        self._model = model
+        self._presence = presence
+        self._settings = settings
+        self._policy = RetryPolicy(settings.attempts, timedelta(minutes=settings.retry_minutes))
+        self._is_ringing = is_ringing
+        self._clock = clock
+        self._spawn = spawn or (lambda work: None)
+        # Who this instance is, for the leases: unique per process start.
+        self.owner = f"{pbx}-{uuid.uuid4().hex[:12]}"
+        self._attempts: dict[str, _Attempt] = {}  # channel id -> the attempt it carries
+        self._busy_members: set[str] = set()  # rung for a callback by this instance
+        # Members who did not answer a callback are left alone this long (they may
+        # be away from their desk without saying so).
+        self._resting: dict[str, datetime] = {}
+
+    def sizes(self) -> dict[str, int]:
+        return {"attempts": len(self._attempts), "members": len(self._busy_members)}
+
+    # -- every second ------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Reconcile the leases that ran out, then dial whose turn it is."""
+        now = self._clock()
+        await self._reconcile(now)
+        for queue in self._settings.queues:
+            await self._dispatch(queue, now)
+
+    async def _reconcile(self, now: datetime) -> None:
+        live = {c.unique_id for c in self._model.channels.values()}
+        for stale in await callbacks.expired_leases(self._pool, self._pbx, now):
+            channel_id = f"sb-callback-{stale.id}-{stale.attempts}"
+            if channel_id in self._attempts:
+                await callbacks.renew(self._pool, stale.id, self.owner, now + LEASE)
+            elif channel_id in live:
+                # Its dialler is gone, the call is not: this instance follows it.
+                if await callbacks.adopt(
+                    self._pool, stale.id, stale.lease_until, self.owner, now + LEASE
+                ):
+                    self._attempts[channel_id] = _Attempt(stale.id, stale.attempts, "")
+                    log.info("callback %d: adopted its call %s", stale.id, channel_id)
+            elif stale.lease_until is not None and await callbacks.release(
+                self._pool, stale.id, stale.lease_until, now
+            ):
+                log.warning("callback %d: its dialler went away; back in line", stale.id)
+
+    async def _dispatch(self, queue: str, now: datetime) -> None:
+        self._resting = {m: t for m, t in self._resting.items() if t > now}
+        members = [
+            m
+            for m in free_members(self._presence.extensions.values(), queue)
+            if m not in self._busy_members and m not in self._resting
+        ]
+        if not members:
+            return
+        waiting = await callbacks.in_line(self._pool, self._pbx, queue)
+        due = [c for c in waiting if c.not_before <= now]
+        if not due:
+            return
+        line = line_up(
+            (
+                _live(call, self._is_ringing(call.linked_id))
+                for call in self._model.snapshot()
+                if call.state is CallState.QUEUED and call.queue == queue
+            ),
+            (InLine(f"callback:{c.id}", c.joined_at.timestamp(), virtual=True) for c in due),
+        )
+        turns = len(to_dispatch(line, len(members)))
+        if turns == 0:
+            return
+        taken = await callbacks.claim(
+            self._pool,
+            pbx=self._pbx,
+            queue=queue,
+            owner=self.owner,
+            limit=turns,
+            now=now,
+            lease=LEASE,
+        )
+        for callback, member in zip(taken, members, strict=False):
+            channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
+            self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, member)
+            self._busy_members.add(member)
+            waited = max(0, int((now - callback.joined_at).total_seconds() // 60))
+            self._spawn(self._ring_member(channel_id, member, callback, min(waited, 59)))
+
+    async def _ring_member(
+        self, channel_id: str, member: str, callback: callbacks.StoredCallback, waited: int
+    ) -> None:
+        ring_s = self._settings.member_ring_s
+        action = {
+            "Action": "Originate",
+            "ActionID": channel_id,
+            "Channel": f"PJSIP/{member}",
+            "Context": "switchboard-callback-dial",
+            "Exten": "member",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(ring_s * 1000),
+            "ChannelId": channel_id,
+            "CallerID": f'"Callback" <{callback.e164}>',
+            "Variable": ",".join(
+                f"{k}={v}"
+                for k, v in {
+                    "SB_CALLBACK_ID": str(callback.id),
+                    "SB_CALLBACK_ATTEMPT": str(callback.attempts),
+                    "SB_CALLBACK_NUMBER": callback.e164,
+                    "SB_CALLBACK_WAITED": str(waited),
+                    "SB_CALLBACK_LANGUAGE": callback.language,
+                }.items()
+            ),
+        }
+        try:
+            reply = await self._send(action, ring_s + 10.0)
+        except Exception as exc:  # the PBX gone: the lease runs out, then reconciled
+            log.warning("callback %d: member %s not rung: %s", callback.id, member, exc)
+            self._busy_members.discard(member)
+            return
+        if reply.get("Response") != "Success":
+            # The member did not answer (or could not be rung): not the caller's fault.
+            # Its channel's Hangup usually says so first; one never created has none.
+            await asyncio.sleep(_NO_CHANNEL_GRACE_S)
+            attempt = self._attempts.get(channel_id)
+            if attempt is not None and not attempt.member_answered:
+                del self._attempts[channel_id]
+                await self._member_missed(attempt)
+
+    # -- what the PBX says -------------------------------------------------------------
+
+    def on_event(self, event: Mapping[str, str]) -> None:
+        kind = event.get("Event")
+        if kind == "UserEvent" and event.get("UserEvent") == "SwitchboardCallback":
+            channel_id = f"sb-callback-{event.get('Id', '')}-{event.get('Attempt', '')}"
+            attempt = self._attempts.get(channel_id)
+            if attempt is None or not _CHANNEL_ID.fullmatch(channel_id):
+                return
+            result = event.get("Result", "")[:40]
+            attempt.result = result
+            if result == "member answered":
+                attempt.member_answered = True
+            elif result == "accepted":
+                attempt.accepted = True
+                self._spawn(self._connected(attempt))
+        elif kind == "Hangup":
+            attempt = self._attempts.pop(event.get("Uniqueid", ""), None)
+            if attempt is not None:
+                self._busy_members.discard(attempt.member)
+                if attempt.member_answered:
+                    self._spawn(self._finished(attempt))
+                else:
+                    self._spawn(self._member_missed(attempt))
+
+    async def _member_missed(self, attempt: _Attempt) -> None:
+        self._busy_members.discard(attempt.member)
+        self._resting[attempt.member] = self._clock() + MEMBER_REST
+        await callbacks.member_missed(self._pool, attempt.callback_id, self.owner)
+        log.info("callback %d: member %s did not answer", attempt.callback_id, attempt.member)
+
+    async def _connected(self, attempt: _Attempt) -> None:
+        await callbacks.connected(self._pool, attempt.callback_id, self.owner, attempt.member)
+
+    async def _finished(self, attempt: _Attempt) -> None:
+        state = await callbacks.finish_attempt(
+            self._pool,
+            attempt.callback_id,
+            self.owner,
+            reached=attempt.accepted,
+            result="reached" if attempt.accepted else attempt.result,
+            now=self._clock(),
+            policy=self._policy,
+        )
+        log.info("callback %d attempt %d: %s", attempt.callback_id, attempt.attempt, state)
+
+
+def _live(call: Call, ringing: bool) -> InLine:
+    joined = call.queued_at if call.queued_at is not None else call.started_at
+    return InLine(call.call_id, joined, virtual=False, being_offered=ringing)
+
+
+async def run_forever(
+    dialer: CallbackDialer, connected: Callable[[], bool], every_s: float = 1.0
+) -> None:
+    """The dialer's loop, beside the bridge: a failing tick (the database gone) is
+    logged and tried again a second later."""
+    while True:
+        await asyncio.sleep(every_s)
+        if not connected():
+            continue
+        try:
+            await dialer.tick()
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("callbacks not dispatched this second: %r", exc)

@@ -1,0 +1,140 @@
+"""FastAGI route ``callback``: a waiting caller asks to be called back (issue 14).
+
+    AGI(agi://HOST:PORT/callback,check,QUEUE,NUMBER)
+        SB_CALLBACK_STATUS  ok / invalid / refused
+        SB_CALLBACK_SAY     the digits to read back ("0612345678", "+442079460123")
+    AGI(agi://HOST:PORT/callback,request,QUEUE,NUMBER,SINCE)
+        SB_CALLBACK_STATUS  ok / invalid / refused / failed (not stored: the caller
+                            goes back to the queue)
+        SB_CALLBACK_MERGED  yes when the number was in line already (its place kept)
+        SB_CALLBACK_MINUTES about how long until the call back, when known
+        SB_CALLBACK_FROM_DAY, _HOUR, _MINUTE  closed: from when (the next opening)
+
+NUMBER is the caller ID or what the caller typed, SINCE the epoch second the caller first
+joined the queue (SB_QUEUE_SINCE): the callback's place. All of it comes from the
+caller's side and is checked (switchboard.core.callbacks.check_number); a request is
+stored in line (switchboard.store.callbacks.request), merging into an open one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from pbx_agi.agi_protocol import MSetWriter
+from pbx_agi.fastagi.server import AGISession
+from pbx_agi.hours_route import HoursRoute
+from switchboard.core.callbacks import NumberPolicy, check_number
+from switchboard.store import callbacks
+
+log = logging.getLogger(__name__)
+
+MAX_ARGUMENT = 64
+#: The minutes until a callback, for a queue and the moment its caller joined (epoch
+#: seconds): the bridge's estimate; None when it has none.
+Minutes = Callable[[str, float], int | None]
+
+
+class CallbackRoute:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        pbx: str,
+        policy: NumberPolicy,
+        hours: HoursRoute | None = None,
+        minutes: Minutes | None = None,
+        budget_s: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._pool = pool
+        self._pbx = pbx
+        self._policy = policy
+        self._hours = hours
+        self._minutes = minutes
+        self._budget_s = budget_s
+        self._clock = clock
+        self._mset = MSetWriter()
+
+    async def __call__(self, session: AGISession) -> None:
+        arguments = [a[:MAX_ARGUMENT] for a in session.env.arguments[:4]]
+        mode, queue, number, since = (*arguments, "", "", "", "")[:4]
+        if mode == "request":
+            language = await session.get_variable("CHANNEL(language)") or ""
+            variables = await self.request(queue, number, since, language)
+        else:
+            variables = self.check(number)
+        for command in self._mset.lines(variables):
+            await session.send_command(command)
+
+    def check(self, number: str) -> dict[str, str]:
+        checked = check_number(number, self._policy)
+        return {"SB_CALLBACK_STATUS": checked.status, "SB_CALLBACK_SAY": checked.say}
+
+    async def request(self, queue: str, number: str, since: str, language: str) -> dict[str, str]:
+        """Store the request; what the caller is told."""
+        checked = check_number(number, self._policy)
+        told = {"SB_CALLBACK_STATUS": checked.status, "SB_CALLBACK_MERGED": ""}
+        if checked.status != "ok":
+            return told
+        now = self._clock()
+        joined = _epoch(since, now)
+        not_before, reopens = now, None
+        if self._hours is not None:
+            hours, state = await self._hours.state(queue)
+            if hours is not None and state is not None and not state.open:
+                # Never dialled while closed: from the next opening.
+                reopens = (
+                    state.next_open.astimezone(hours.schedule.timezone) if state.next_open else None
+                )
+                not_before = state.next_open or now
+        try:
+            stored, merged = await asyncio.wait_for(
+                callbacks.request(
+                    self._pool,
+                    pbx=self._pbx,
+                    queue=queue,
+                    e164=checked.e164,
+                    source="queue",
+                    joined_at=joined,
+                    not_before=not_before,
+                    language=language,
+                ),
+                self._budget_s,
+            )
+        except Exception as exc:  # the database slow or gone, a queue name refused
+            log.warning("callback for %s not stored (%r): back to the queue", queue, exc)
+            return {"SB_CALLBACK_STATUS": "failed", "SB_CALLBACK_MERGED": ""}
+        told["SB_CALLBACK_MERGED"] = "yes" if merged else ""
+        if reopens is not None:
+            told |= {
+                "SB_CALLBACK_FROM_DAY": str(reopens.weekday()),
+                "SB_CALLBACK_FROM_HOUR": str(reopens.hour),
+                "SB_CALLBACK_FROM_MINUTE": str(reopens.minute),
+            }
+        elif self._minutes is not None:
+            minutes = self._minutes(queue, stored.joined_at.timestamp())
+            if minutes is not None:
+                told["SB_CALLBACK_MINUTES"] = str(minutes)
+        log.info(
+            "callback %d for %s in %s (%s)",
+            stored.id,
+            queue,
+            checked.e164[:-4] + "....",
+            "merged" if merged else "new",
+        )
+        return told
+
+
+def _epoch(text: str, now: datetime) -> datetime:
+    """The caller's join time from the dialplan (${EPOCH}); ``now`` when absent,
+    unreadable or in the future."""
+    if text.isdigit() and len(text) <= 12:
+        joined = datetime.fromtimestamp(int(text), UTC)
+        if joined <= now:
+            return joined
+    return now
