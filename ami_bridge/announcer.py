@@ -44,9 +44,20 @@ class WaitAnnouncer:
     """Plays announcements to waiting callers through ``send_action`` (the bridge's AMI)
     and stops them when they must not go on. ``on_event`` must see every AMI event."""
 
-    def __init__(self, send_action: SendAction, *, context: str = ANNOUNCEMENT_CONTEXT) -> None:
+    def __init__(
+        self,
+        send_action: SendAction,
+        *,
+        context: str = ANNOUNCEMENT_CONTEXT,
+        offer_queues: frozenset[str] = frozenset(),
+        offer_from_minutes: int = 0,
+    ) -> None:
         self._send = send_action
         self._context = context
+        # "Press 1 to be called back" with a wait of this many minutes or more, in these
+        # queues (0: never said; the key works anyway).
+        self._offer_queues = offer_queues
+        self._offer_from = offer_from_minutes
         # Caller's channel unique id -> the announcements playing to it (their ;1 ids).
         self._playing: dict[str, set[str]] = {}
         self._stopping: set[str] = set()
@@ -75,6 +86,7 @@ class WaitAnnouncer:
             "SB_ANNOUNCE_POSITION_MORE": "yes" if said.more_than_positions else "",
             "SB_ANNOUNCE_MINUTES": "" if said.minutes is None else str(said.minutes),
             "SB_ANNOUNCE_MINUTES_MORE": "yes" if said.more_than_minutes else "",
+            "SB_ANNOUNCE_OFFER": "yes" if self._offers(due) else "",
         }
         spy = f"sb-announce-{uuid.uuid4().hex}"
         action = {
@@ -97,6 +109,15 @@ class WaitAnnouncer:
             reply = {"Response": "Error"}
         if reply.get("Response") != "Success":
             self._forget(unique_id, spy)
+
+    def _offers(self, due: Due) -> bool:
+        minutes = due.said.minutes
+        return (
+            self._offer_from > 0
+            and due.call.queue in self._offer_queues
+            and minutes is not None
+            and (minutes >= self._offer_from or due.said.more_than_minutes)
+        )
 
     async def _language_of(self, channel_name: str) -> str:
         """The caller's CHANNEL(language), set by the dialplan from recognition; "en"

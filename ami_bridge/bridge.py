@@ -18,7 +18,7 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from switchboard.board.pbxs import PBXRefused, PBXs, PBXUnavailable
 from switchboard.config import CallbacksConfig, PBXConfig
 from switchboard.core.calls.announcements import Announcements
 from switchboard.core.calls.control import Act, Actor, Claim, Refusal
-from switchboard.core.calls.model import CallState, PBXModel
+from switchboard.core.calls.model import Call, CallState, PBXModel
 from switchboard.core.calls.presence import (
     Extension,
     ExtensionChanged,
@@ -215,6 +215,8 @@ class AMIBridge:
         pool: asyncpg.Pool | None = None,
         queues: Mapping[str, WaitSettings] | None = None,
         callbacks: CallbacksConfig | None = None,
+        region: str = "NL",
+        is_open: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.pbx = pbx
         self.state = PBXState(pbx.name)
@@ -237,7 +239,11 @@ class AMIBridge:
         self._waits_shown: list[dict[str, Any]] = []
         # What the waiting callers hear about their place and wait (``queues``: per queue).
         self._announcements = Announcements(queues)
-        self._announcer = WaitAnnouncer(self.send_action)
+        self._announcer = WaitAnnouncer(
+            self.send_action,
+            offer_queues=frozenset(callbacks.queues) if callbacks and pool else frozenset(),
+            offer_from_minutes=callbacks.offer_from_minutes if callbacks else 0,
+        )
         self._announcing: asyncio.Task[None] | None = None
         # Callbacks whose turn it is are dialled from here (needs the database).
         self._dialer = (
@@ -251,6 +257,8 @@ class AMIBridge:
                 is_ringing=self._announcements.is_ringing,
                 clock=lambda: datetime.fromtimestamp(self._clock(), UTC),
                 spawn=self._spawn,
+                region=region,
+                is_open=is_open,
             )
             if pool is not None and callbacks is not None
             else None
@@ -528,6 +536,8 @@ class AMIBridge:
             if self._journal is not None:
                 self._journal.record(changes.calls)
             self._waits.record(changes.calls)
+            if self._dialer is not None:
+                self._dialer.on_calls(changes.calls)
             if changes.calls or changes.presence:
                 self._publish_waits()
             # After the model: the board's actions are confirmed by what the model shows.
@@ -584,12 +594,22 @@ class AMIBridge:
         now = self._clock()
         members = answering_members(self.presence.extensions.values())
         due = self._announcements.due(
-            self.model.snapshot(), lambda call: self._waits.estimate(call, members, now), now
+            self.model.snapshot(),
+            lambda call: self._waits.estimate(call, members, now, self._callbacks_ahead(call)),
+            now,
+            self._callbacks_ahead,
         )
         for one in due:
             channel = self.model.channels.get(one.call.linked_id)
             if channel is not None:
                 self._spawn(self._announcer.announce(one, channel.name, channel.unique_id))
+
+    def _callbacks_ahead(self, call: Call) -> int:
+        """Callbacks waiting their turn ahead of ``call``: they count in its place."""
+        if self._dialer is None:
+            return 0
+        joined = call.queued_at if call.queued_at is not None else call.started_at
+        return self._dialer.callbacks_ahead(call.queue, joined)
 
     def callback_minutes(self, queue: str, joined_at: float) -> int | None:
         """About how many minutes until a callback that joined ``queue`` at ``joined_at``
@@ -603,6 +623,8 @@ class AMIBridge:
             and (call.queued_at if call.queued_at is not None else call.started_at) < joined_at
         )
         members = answering_members(self.presence.extensions.values())
+        if self._dialer is not None:
+            ahead += self._dialer.callbacks_ahead(queue, joined_at)
         estimate = self._waits.estimate_at(queue, ahead, members, now)
         if estimate is None:
             return None

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,8 +37,9 @@ from switchboard.core.callbacks import (
     line_up,
     to_dispatch,
 )
-from switchboard.core.calls.model import Call, CallState, PBXModel
+from switchboard.core.calls.model import Call, CallEnded, CallState, Change, PBXModel
 from switchboard.core.calls.presence import PresenceModel
+from switchboard.core.numbers import NumberKind, normalise
 from switchboard.store import callbacks
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,14 @@ class CallbackDialer:
         is_ringing: Callable[[str], bool] = lambda _linked_id: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
+        region: str = "NL",
+        is_open: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._pbx = pbx
+        # Whether a queue's line is open now (its opening hours): never dialled closed.
+        self._is_open = is_open
+        self._region = region
+        self._answered: set[str] = set()  # linked ids whose answer was looked at
         self._pool = pool
         self._send = send_action
         self._model = model
@@ -95,6 +102,9 @@ class CallbackDialer:
         # Members who did not answer a callback are left alone this long (they may
         # be away from their desk without saying so).
         self._resting: dict[str, datetime] = {}
+        # The join times of each queue's waiting callbacks, as last read (every
+        # second): the virtual callers ahead of a live one (callbacks_ahead).
+        self._waiting: dict[str, list[float]] = {}
 
     def sizes(self) -> dict[str, int]:
         return {"attempts": len(self._attempts), "members": len(self._busy_members)}
@@ -106,7 +116,8 @@ class CallbackDialer:
         now = self._clock()
         await self._reconcile(now)
         for queue in self._settings.queues:
-            await self._dispatch(queue, now)
+            if self._is_open is None or await self._is_open(queue):
+                await self._dispatch(queue, now)
 
     async def _reconcile(self, now: datetime) -> None:
         live = {c.unique_id for c in self._model.channels.values()}
@@ -127,6 +138,8 @@ class CallbackDialer:
                 log.warning("callback %d: its dialler went away; back in line", stale.id)
 
     async def _dispatch(self, queue: str, now: datetime) -> None:
+        waiting = await callbacks.in_line(self._pool, self._pbx, queue)
+        self._waiting[queue] = [c.joined_at.timestamp() for c in waiting]
         self._resting = {m: t for m, t in self._resting.items() if t > now}
         members = [
             m
@@ -135,7 +148,6 @@ class CallbackDialer:
         ]
         if not members:
             return
-        waiting = await callbacks.in_line(self._pool, self._pbx, queue)
         due = [c for c in waiting if c.not_before <= now]
         if not due:
             return
@@ -206,6 +218,30 @@ class CallbackDialer:
             if attempt is not None and not attempt.member_answered:
                 del self._attempts[channel_id]
                 await self._member_missed(attempt)
+
+    def callbacks_ahead(self, queue: str, joined_at: float) -> int:
+        """Waiting callbacks of ``queue`` that joined before ``joined_at`` (as last read)."""
+        return sum(1 for at in self._waiting.get(queue, ()) if at < joined_at)
+
+    def on_calls(self, changes: Iterable[Change]) -> None:
+        """Follow the model: a caller answered resolves the callbacks they wait for."""
+        for change in changes:
+            call = change.call
+            if isinstance(change, CallEnded):
+                self._answered.discard(call.linked_id)
+                continue
+            if call.answered_at is None or call.linked_id in self._answered:
+                continue
+            self._answered.add(call.linked_id)
+            number = normalise(call.caller_number, self._region)
+            if number.kind is NumberKind.PUBLIC and number.e164:
+                self._spawn(self.answered(number.e164))
+
+    async def answered(self, e164: str) -> None:
+        """A caller was answered: callbacks they still wait for are done."""
+        resolved = await callbacks.answered_meanwhile(self._pool, self._pbx, e164)
+        if resolved:
+            log.info("%d callback(s) resolved: the caller called again and was answered", resolved)
 
     # -- what the PBX says -------------------------------------------------------------
 

@@ -68,6 +68,11 @@ class HoursRoute:
             log.info("%s is closed (%s): callers go to %s", hours.name, state.reason, state.route)
         return dialplan_variables(hours, state)
 
+    async def is_open(self, queue: str) -> bool:
+        """Whether ``queue``'s line is open now (no schedule: always)."""
+        _hours, state = await self.state(queue)
+        return state is None or state.open
+
     async def state(self, queue: str, did: str = "") -> tuple[Hours | None, OpenState | None]:
         """The schedule that rules ``queue`` (or ``did``) and its state now; (None, None)
         when none does (always open)."""

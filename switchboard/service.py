@@ -104,6 +104,11 @@ async def start_services(config: Config) -> Services:
     for name, feed in feeds.items():
         follow = feed.keep_fresh(lambda: datetime.now(UTC))
         services.calendars.append(asyncio.create_task(follow, name=f"calendar-{name}"))
+    # The opening hours, for the calls (FastAGI) and for the callbacks (never dialled
+    # while closed).
+    hours_route = HoursRoute.from_pool(
+        services.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
+    )
     try:
         if config.services.ami:
             for pbx in config.pbx:
@@ -116,6 +121,8 @@ async def start_services(config: Config) -> Services:
                     pool=database.pool,
                     queues=config.queues,
                     callbacks=config.callbacks,
+                    region=config.default_region,
+                    is_open=hours_route.is_open,
                 )
                 await bridge.start()
                 services.bridges.append(bridge)
@@ -134,9 +141,6 @@ async def start_services(config: Config) -> Services:
                     budget_s=config.fastagi.budget_ms / 1000,
                     repeat_window=timedelta(hours=config.fastagi.repeat_window_hours),
                 ),
-            )
-            hours_route = HoursRoute.from_pool(
-                services.hours, database.pool, budget_s=config.fastagi.budget_ms / 1000
             )
             services.fastagi.add_route("hours", hours_route)
             # Callbacks asked for in the queue; the first PBX's bridge (in this process)

@@ -435,6 +435,7 @@ DUTCH: dict[str, str] = {
     ),
     "waiting in the back office": "wacht bij de backoffice",
     "leaving a voicemail": "spreekt een bericht in",
+    "asking to be called back": "vraagt om teruggebeld te worden",
     "hearing the goodbye": "hoort het afscheid",
     "no answer in time": "niet op tijd aangenomen",
     "no receptionist available": "geen receptionist beschikbaar",

@@ -152,6 +152,7 @@ function fallbackText(call) {
   const step = {
     operator: t("ringing the operator"),
     backoffice: t("waiting in the back office"),
+    callback: t("asking to be called back"),
     voicemail: t("leaving a voicemail"),
     urgent: t("ringing the on-call line"),
     goodbye: t("hearing the goodbye"),

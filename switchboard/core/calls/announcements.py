@@ -67,10 +67,13 @@ class Announcements:
         calls: Iterable[Call],
         estimate: Callable[[Call], WaitEstimate | None],
         now: float,
+        virtual_ahead: Callable[[Call], int] = lambda _call: 0,
     ) -> list[Due]:
         """The callers who hear something at ``now``, each with what; every one of them
         is remembered as told (say it, or it is lost: the next comes ``every_s`` later).
-        ``estimate`` gives a call's expected wait, None for none (no minutes are said)."""
+        ``estimate`` gives a call's expected wait, None for none (no minutes are said);
+        ``virtual_ahead`` the callbacks waiting their turn ahead of it, which count in
+        the place it hears (issue 14: a callback keeps its caller's place)."""
         due: list[Due] = []
         waiting: dict[str, tuple[str, CallerState]] = {}
         linked: set[str] = set()
@@ -84,7 +87,9 @@ class Announcements:
             else:
                 state = known[1]
             state = replace(
-                state, position=call.queue_position, ringing=call.linked_id in self._ringing
+                state,
+                position=call.queue_position + virtual_ahead(call),
+                ringing=call.linked_id in self._ringing,
             )
             # The estimate only when something may be said: it reads the queue's window.
             if settings.announce and not state.ringing and now >= state.due_at(settings):

@@ -53,7 +53,7 @@ class CallOutcome:
 HUNG_UP_REMEMBERED = 4096
 
 #: The fallback chain's steps (extensions.conf [switchboard-fallback]).
-FALLBACK_STEPS = frozenset({"operator", "backoffice", "voicemail", "urgent", "goodbye"})
+FALLBACK_STEPS = frozenset({"operator", "backoffice", "callback", "voicemail", "urgent", "goodbye"})
 # Why the queue gave the caller up (its QUEUESTATUS), as the board says it; any other
 # status the chain treats as waited too long.
 _FALLBACK_REASONS = {

@@ -90,13 +90,16 @@ class WaitBoard:
             )
         return shown
 
-    def estimate(self, call: Call, members: Mapping[str, int], now: float) -> WaitEstimate | None:
+    def estimate(
+        self, call: Call, members: Mapping[str, int], now: float, virtual_ahead: int = 0
+    ) -> WaitEstimate | None:
         """The wait still ahead of ``call`` if it waits in a queue (``members``: who can
         answer each queue, :func:`answering_members`); None when it does not, nobody can
-        answer, or the queue has no history yet."""
+        answer, or the queue has no history yet. ``virtual_ahead``: callbacks waiting
+        their turn ahead of it."""
         if call.state is not CallState.QUEUED or call.queue_position < 1:
             return None
-        return self.estimate_at(call.queue, call.queue_position - 1, members, now)
+        return self.estimate_at(call.queue, call.queue_position - 1 + virtual_ahead, members, now)
 
     def estimate_at(
         self, queue: str, ahead: int, members: Mapping[str, int], now: float

@@ -1,0 +1,247 @@
+"""The callback dialer against the real PostgreSQL, with the PBX played by the test
+(issue 14): whose turn it is, member first, done only when the caller accepted, a member
+who did not answer costs no attempt, and a dialler that went away is reconciled with the
+PBX's live channels before anything is dialled."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ami_bridge.callback_dialer import CallbackDialer
+from switchboard.config import CallbacksConfig
+from switchboard.core.calls.model import Call, CallState, Channel
+from switchboard.core.calls.presence import Extension, QueueMembership
+from switchboard.store import callbacks
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
+
+
+@dataclass
+class FakeModel:
+    calls: list[Call] = field(default_factory=list)
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def snapshot(self) -> list[Call]:
+        return self.calls
+
+
+@dataclass
+class FakePresence:
+    extensions: dict[str, Extension] = field(default_factory=dict)
+
+
+class FakeAMI:
+    def __init__(self, answer: str = "Success") -> None:
+        self.sent: list[dict[str, str]] = []
+        self.answer = answer
+
+    async def __call__(self, action: Mapping[str, str], _timeout: float) -> Mapping[str, str]:
+        self.sent.append(dict(action))
+        return {"Response": self.answer}
+
+
+def member(ext: str, queue: str, device: str = "idle") -> Extension:
+    return Extension("sandbox", ext, device=device, queues=(QueueMembership(queue),))
+
+
+def live_caller(queue: str, joined: datetime, linked_id: str) -> Call:
+    return Call(
+        call_id=f"sandbox:{linked_id}",
+        pbx="sandbox",
+        linked_id=linked_id,
+        caller_number="0612345678",
+        caller_name="",
+        state=CallState.QUEUED,
+        started_at=joined.timestamp(),
+        queue=queue,
+        queue_position=1,
+        queued_at=joined.timestamp(),
+    )
+
+
+async def setup(
+    db: asyncpg.Pool,
+    members: list[Extension],
+    queue: str,
+    ami: FakeAMI,
+    model: FakeModel | None = None,
+) -> tuple[CallbackDialer, list[asyncio.Task[None]]]:
+    tasks: list[asyncio.Task[None]] = []
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        tasks.append(asyncio.create_task(work))
+
+    dialer = CallbackDialer(
+        "sandbox",
+        db,
+        ami,
+        model or FakeModel(),  # type: ignore[arg-type]
+        FakePresence({m.extension: m for m in members}),  # type: ignore[arg-type]
+        CallbacksConfig(queues=(queue,)),
+        clock=lambda: NOW,
+        spawn=spawn,
+    )
+    return dialer, tasks
+
+
+async def ask(db: asyncpg.Pool, queue: str, e164: str, joined: datetime) -> int:
+    stored, _ = await callbacks.request(
+        db,
+        pbx="sandbox",
+        queue=queue,
+        e164=e164,
+        source="queue",
+        joined_at=joined,
+        not_before=joined,
+    )
+    return stored.id
+
+
+async def test_the_callback_at_the_front_rings_a_free_member_and_is_done_when_accepted(
+    db: asyncpg.Pool,
+) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    first = await ask(db, queue, "+31612000201", NOW - timedelta(minutes=12))
+    await ask(db, queue, "+31612000202", NOW - timedelta(minutes=2))
+    ami = FakeAMI()
+    # A live caller joined between the two: with two free members, the first
+    # callback and the live caller are served; the second callback waits.
+    model = FakeModel([live_caller(queue, NOW - timedelta(minutes=5), "live.1")])
+    dialer, tasks = await setup(db, [member("201", queue), member("202", queue)], queue, ami, model)
+    await dialer.tick()
+    await asyncio.gather(*tasks)
+    (originate,) = ami.sent
+    assert originate["Channel"] == "PJSIP/201"
+    assert originate["ChannelId"] == originate["ActionID"] == f"sb-callback-{first}-1"
+    assert "SB_CALLBACK_WAITED=12" in originate["Variable"]
+    assert "SB_CALLBACK_NUMBER=+31612000201" in originate["Variable"]
+    channel = f"sb-callback-{first}-1"
+    for result in ("member answered", "accepted"):
+        dialer.on_event(
+            {
+                "Event": "UserEvent",
+                "UserEvent": "SwitchboardCallback",
+                "Id": str(first),
+                "Attempt": "1",
+                "Result": result,
+            }
+        )
+    dialer.on_event({"Event": "Hangup", "Uniqueid": channel})
+    await asyncio.gather(*tasks)
+    row = await db.fetchrow("SELECT state, attempts FROM callbacks WHERE id = $1", first)
+    assert (row["state"], row["attempts"]) == ("done", 1)
+
+
+async def test_a_member_who_does_not_answer_costs_the_caller_no_attempt(db: asyncpg.Pool) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    first = await ask(db, queue, "+31612000211", NOW - timedelta(minutes=3))
+    ami = FakeAMI(answer="Failure")
+    dialer, tasks = await setup(db, [member("201", queue)], queue, ami)
+    await dialer.tick()
+    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{first}-1"})
+    await asyncio.gather(*tasks)
+    row = await db.fetchrow("SELECT state, attempts FROM callbacks WHERE id = $1", first)
+    assert (row["state"], row["attempts"]) == ("waiting", 0)
+    # That member rests a minute: nobody else free, nothing is dialled.
+    await dialer.tick()
+    assert len(ami.sent) == 1
+
+
+async def test_an_unaccepted_callback_goes_back_in_line_and_busy_members_are_not_rung(
+    db: asyncpg.Pool,
+) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    first = await ask(db, queue, "+31612000221", NOW - timedelta(minutes=3))
+    ami = FakeAMI()
+    dialer, tasks = await setup(db, [member("201", queue, device="in_use")], queue, ami)
+    await dialer.tick()
+    assert ami.sent == []
+    dialer, tasks = await setup(db, [member("202", queue)], queue, ami)
+    await dialer.tick()
+    await asyncio.gather(*tasks)
+    dialer.on_event(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "SwitchboardCallback",
+            "Id": str(first),
+            "Attempt": "1",
+            "Result": "member answered",
+        }
+    )
+    dialer.on_event(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "SwitchboardCallback",
+            "Id": str(first),
+            "Attempt": "1",
+            "Result": "not accepted",
+        }
+    )
+    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{first}-1"})
+    await asyncio.gather(*tasks)
+    row = await db.fetchrow(
+        "SELECT state, attempts, not_before FROM callbacks WHERE id = $1", first
+    )
+    assert (row["state"], row["attempts"]) == ("waiting", 1)
+    assert row["not_before"] == NOW + timedelta(minutes=5)
+    result = await db.fetchval("SELECT result FROM callback_attempts WHERE callback_id = $1", first)
+    assert result == "not accepted"
+
+
+async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
+    db: asyncpg.Pool,
+) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    talking = await ask(db, queue, "+31612000231", NOW - timedelta(minutes=9))
+    gone = await ask(db, queue, "+31612000232", NOW - timedelta(minutes=8))
+    await callbacks.claim(
+        db,
+        pbx="sandbox",
+        queue=queue,
+        owner="dead",
+        limit=2,
+        now=NOW - timedelta(minutes=5),
+        lease=timedelta(seconds=30),
+    )
+    # Asterisk still has the first one's member channel; the second's is gone.
+    model = FakeModel(
+        channels={
+            "x": Channel(unique_id=f"sb-callback-{talking}-1", linked_id="x", name="PJSIP/201-1"),
+        }
+    )
+    ami = FakeAMI()
+    dialer, tasks = await setup(db, [], queue, ami, model)
+    await dialer.tick()
+    rows = {
+        r["id"]: r
+        for r in await db.fetch(
+            "SELECT id, state, lease_owner FROM callbacks WHERE id = ANY($1)", [talking, gone]
+        )
+    }
+    assert rows[talking]["state"] == "dialling" and rows[talking]["lease_owner"] == dialer.owner
+    assert rows[gone]["state"] == "waiting" and rows[gone]["lease_owner"] is None
+    assert ami.sent == []
+    # The adopted call ends, accepted: done, by this instance.
+    for result in ("member answered", "accepted"):
+        dialer.on_event(
+            {
+                "Event": "UserEvent",
+                "UserEvent": "SwitchboardCallback",
+                "Id": str(talking),
+                "Attempt": "1",
+                "Result": result,
+            }
+        )
+    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{talking}-1"})
+    await asyncio.gather(*tasks)
+    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", talking) == "done"

@@ -1,0 +1,95 @@
+"""The FastAGI ``callback`` route (issue 14) with the real PostgreSQL: what the caller is
+told, and hostile arguments (the number and the join time come from the caller's side)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from pbx_agi.callback_route import CallbackRoute
+from pbx_agi.hours_route import HoursRoute
+from switchboard.core.callbacks import NumberPolicy
+from switchboard.core.opening import Hours
+from switchboard.core.schedule import Override, parse_schedule
+
+pytestmark = pytest.mark.integration
+
+# Tuesday 1 December 2026, 18:00 in Amsterdam: closed, open again Wednesday 8:30.
+EVENING = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+
+
+def route(db: asyncpg.Pool, **extra: object) -> CallbackRoute:
+    return CallbackRoute(db, pbx="sandbox", policy=NumberPolicy(), **extra)  # type: ignore[arg-type]
+
+
+def test_the_number_is_read_back_as_the_caller_writes_it(db: asyncpg.Pool) -> None:
+    assert route(db).check("+31612345678") == {
+        "SB_CALLBACK_STATUS": "ok",
+        "SB_CALLBACK_SAY": "0612345678",
+    }
+    assert route(db).check("09001234567")["SB_CALLBACK_STATUS"] == "refused"
+    for hostile in ("", "anonymous", "1; DROP TABLE callbacks", "+" + "9" * 60, "\x00\r\n", "*#*#"):
+        assert route(db).check(hostile) == {"SB_CALLBACK_STATUS": "invalid", "SB_CALLBACK_SAY": ""}
+
+
+async def test_a_request_keeps_the_join_time_and_a_second_one_merges(db: asyncpg.Pool) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    joined = int((datetime.now(UTC) - timedelta(minutes=4)).timestamp())
+    told = await route(db, minutes=lambda _q, _at: 6).request(
+        queue, "0612000301", str(joined), "en"
+    )
+    assert told == {
+        "SB_CALLBACK_STATUS": "ok",
+        "SB_CALLBACK_MERGED": "",
+        "SB_CALLBACK_MINUTES": "6",
+    }
+    again = await route(db).request(queue, "+31612000301", "", "nl")
+    assert again["SB_CALLBACK_MERGED"] == "yes"
+    row = await db.fetchrow(
+        "SELECT joined_at, language, requests FROM callbacks WHERE queue = $1", queue
+    )
+    assert int(row["joined_at"].timestamp()) == joined and row["language"] == "en"
+    assert row["requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("queue", "since"),
+    [
+        ("bad queue; --", "1"),  # refused by the store: not stored, back to the queue
+        ("cb-{}", "99999999999"),  # a join time in the future: now
+        ("cb-{}", "-5"),
+        ("cb-{}", "x" * 64),
+    ],
+)
+async def test_hostile_arguments_are_stored_sanely_or_not_at_all(
+    db: asyncpg.Pool, queue: str, since: str
+) -> None:
+    name = queue.format(uuid.uuid4().hex[:10])
+    told = await route(db).request(name, "0612000302", since, "xx")
+    if "bad" in name:
+        assert told["SB_CALLBACK_STATUS"] == "failed"
+        return
+    assert told["SB_CALLBACK_STATUS"] == "ok"
+    row = await db.fetchrow("SELECT joined_at, language FROM callbacks WHERE queue = $1", name)
+    assert row["joined_at"] <= datetime.now(UTC) and row["language"] == "nl"
+
+
+async def test_closed_the_callback_is_dialled_from_the_next_opening(db: asyncpg.Pool) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    weekdays = {d: "08:30-17:30" for d in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+    hours = Hours(parse_schedule("cb", weekdays), queues=(queue,))
+
+    async def no_override(_name: str, _now: datetime) -> Override | None:
+        return None
+
+    clock = lambda: EVENING  # noqa: E731
+    told = await route(
+        db, hours=HoursRoute([hours], no_override, budget_s=1, clock=clock), clock=clock
+    ).request(queue, "0612000303", "", "nl")
+    assert (told["SB_CALLBACK_FROM_DAY"], told["SB_CALLBACK_FROM_HOUR"]) == ("2", "8")
+    assert told["SB_CALLBACK_FROM_MINUTE"] == "30"
+    not_before = await db.fetchval("SELECT not_before FROM callbacks WHERE queue = $1", queue)
+    assert not_before == datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
