@@ -189,6 +189,7 @@ async def test_the_whisper_is_an_originate_into_the_announce_context_in_the_call
         "SB_ANNOUNCE_POSITION_MORE": "",
         "SB_ANNOUNCE_MINUTES": "16",
         "SB_ANNOUNCE_MINUTES_MORE": "yes",
+        "SB_ANNOUNCE_OFFER": "",  # no callbacks configured for the queue
     }
     assert announcer.playing_to("1800000000.7") == {originate["ChannelId"]}
 
@@ -231,3 +232,11 @@ async def test_a_refused_originate_is_forgotten() -> None:
     await announcer.announce(due(), "PJSIP/trunk-0000002a", "1800000000.7")
     assert announcer.sizes() == {"playing": 0}
     assert ami.sent[-1]["Action"] == "Originate"
+
+
+async def test_a_long_wait_in_a_queue_with_callbacks_offers_one() -> None:
+    ami = FakeAMI()
+    announcer = WaitAnnouncer(ami, offer_queues=frozenset({"switchboard"}), offer_from_minutes=3)
+    for minutes, offered in ((2, ""), (3, "yes"), (None, "")):
+        await announcer.announce(due(minutes=minutes), "PJSIP/trunk-0000002a", "1800000000.7")
+        assert variables(ami.sent[-1])["SB_ANNOUNCE_OFFER"] == offered, minutes
