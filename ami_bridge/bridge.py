@@ -259,6 +259,7 @@ class AMIBridge:
                 spawn=self._spawn,
                 region=region,
                 is_open=is_open,
+                notify=lambda: hub.publish({"type": "callbacks", "pbx": pbx.name}),
             )
             if pool is not None and callbacks is not None
             else None

@@ -80,10 +80,13 @@ class CallbackDialer:
         spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
         region: str = "NL",
         is_open: Callable[[str], Awaitable[bool]] | None = None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._pbx = pbx
         # Whether a queue's line is open now (its opening hours): never dialled closed.
         self._is_open = is_open
+        # Tells the boards the list changed (they fetch it again).
+        self._notify = notify
         self._region = region
         self._answered: set[str] = set()  # linked ids whose answer was looked at
         self._pool = pool
@@ -136,6 +139,7 @@ class CallbackDialer:
                 self._pool, stale.id, stale.lease_until, now
             ):
                 log.warning("callback %d: its dialler went away; back in line", stale.id)
+                self._notify()
 
     async def _dispatch(self, queue: str, now: datetime) -> None:
         waiting = await callbacks.in_line(self._pool, self._pbx, queue)
@@ -171,6 +175,8 @@ class CallbackDialer:
             now=now,
             lease=LEASE,
         )
+        if taken:
+            self._notify()
         for callback, member in zip(taken, members, strict=False):
             channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
             self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, member)
@@ -241,6 +247,7 @@ class CallbackDialer:
         """A caller was answered: callbacks they still wait for are done."""
         resolved = await callbacks.answered_meanwhile(self._pool, self._pbx, e164)
         if resolved:
+            self._notify()
             log.info("%d callback(s) resolved: the caller called again and was answered", resolved)
 
     # -- what the PBX says -------------------------------------------------------------
@@ -272,10 +279,12 @@ class CallbackDialer:
         self._busy_members.discard(attempt.member)
         self._resting[attempt.member] = self._clock() + MEMBER_REST
         await callbacks.member_missed(self._pool, attempt.callback_id, self.owner)
+        self._notify()
         log.info("callback %d: member %s did not answer", attempt.callback_id, attempt.member)
 
     async def _connected(self, attempt: _Attempt) -> None:
         await callbacks.connected(self._pool, attempt.callback_id, self.owner, attempt.member)
+        self._notify()
 
     async def _finished(self, attempt: _Attempt) -> None:
         state = await callbacks.finish_attempt(
@@ -287,6 +296,7 @@ class CallbackDialer:
             now=self._clock(),
             policy=self._policy,
         )
+        self._notify()
         log.info("callback %d attempt %d: %s", attempt.callback_id, attempt.attempt, state)
 
 

@@ -21,6 +21,7 @@ from switchboard.core.opening import Hours, HoursBook
 from switchboard.store.users import PasswordChecker
 from switchboard_ui import i18n
 from switchboard_ui.board_socket import add_board_socket_routes
+from switchboard_ui.callbacks_api import add_callback_routes
 from switchboard_ui.caller_card_api import add_caller_card_routes
 from switchboard_ui.calls_api import add_call_routes
 from switchboard_ui.contacts_api import add_contact_routes
@@ -95,5 +96,6 @@ def create_app(
     add_queue_routes(app)
     add_hours_routes(app)
     add_waits_routes(app)
+    add_callback_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

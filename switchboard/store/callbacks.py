@@ -14,8 +14,10 @@ instances racing for one row both run the statement and only one changes it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -59,7 +61,7 @@ class StoredCallback:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> StoredCallback:
+    def from_row(cls, row: asyncpg.Record | Mapping[str, Any]) -> StoredCallback:
         values = dict(row)
         values["state"] = CallbackState(values["state"])
         return cls(**values)
@@ -379,3 +381,38 @@ async def _select(
     """The callbacks ``where`` (a WHERE clause of this module's, with its ORDER BY)."""
     rows = await db.fetch(f"SELECT {_COLUMNS} FROM callbacks WHERE {where}", *args)
     return [StoredCallback.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class ListedCallback:
+    """A callback as the board lists it: the callback, the member of its latest attempt
+    and that attempt's result ("" while it runs or before the first)."""
+
+    callback: StoredCallback
+    member: str
+    result: str
+
+
+async def board_list(
+    db: asyncpg.Pool | asyncpg.Connection, since: datetime, limit: int = 200
+) -> list[ListedCallback]:
+    """Every active callback and those finished since ``since``, by place."""
+    rows = await db.fetch(
+        f"""
+        SELECT {", ".join("c." + c.strip() for c in _COLUMNS.split(","))},
+               COALESCE(a.member, '') AS member, COALESCE(a.result, '') AS result
+        FROM callbacks c
+        LEFT JOIN callback_attempts a ON a.callback_id = c.id AND a.attempt = c.attempts
+        WHERE c.state IN ({_ACTIVE_SQL}) OR c.updated_at >= $1
+        ORDER BY c.queue, c.joined_at, c.id
+        LIMIT $2
+        """,
+        since,
+        limit,
+    )
+    listed = []
+    for row in rows:
+        values = dict(row)
+        member, result = values.pop("member"), values.pop("result")
+        listed.append(ListedCallback(StoredCallback.from_row(values), member, result))
+    return listed

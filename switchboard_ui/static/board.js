@@ -44,6 +44,18 @@ const board = {
     try { data = await response.json(); } catch { data = { error: `HTTP ${response.status}` }; }
     return { ok: response.ok, status: response.status, data };
   },
+  /** Say in ``element`` whether a form's POST (``reply`` from post()) was saved, and
+   *  if not, every refused field with its reason. */
+  report(element, reply) {
+    if (reply.ok) {
+      element.textContent = t("Saved.");
+      return;
+    }
+    const errors = reply.data.errors
+      ? Object.entries(reply.data.errors).map(([field, text]) => `${field}: ${text}`).join("; ")
+      : reply.data.error;
+    element.textContent = t("Not saved: {error}", { error: errors });
+  },
 };
 window.board = board;
 
@@ -279,7 +291,7 @@ async function saveNote(event) {
   const status = document.querySelector(".card-note-status");
   const note = document.querySelector(".card-note textarea").value;
   const reply = await board.post("/api/calls/note", { call_id: selectedCall, note });
-  status.textContent = reply.ok ? t("Saved.") : t("Not saved: {error}", { error: reply.data.error });
+  board.report(status, reply);
 }
 
 document.addEventListener("click", (event) => {

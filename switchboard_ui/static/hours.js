@@ -40,14 +40,7 @@
         reason: form.elements.reason.value.trim(),
         until: form.elements.until.value,
       });
-    if (reply.ok) {
-      status.textContent = t("Saved.");
-    } else {
-      const errors = reply.data.errors
-        ? Object.entries(reply.data.errors).map(([field, text]) => `${field}: ${text}`).join("; ")
-        : reply.data.error;
-      status.textContent = t("Not saved: {error}", { error: errors });
-    }
+    board.report(status, reply);
     load();
   });
 

@@ -136,15 +136,7 @@
   async function send(body) {
     const status = document.getElementById("presence-status");
     status.textContent = "";
-    const reply = await board.post("/api/presence", body);
-    if (reply.ok) {
-      status.textContent = t("Saved.");
-      return;
-    }
-    const errors = reply.data.errors
-      ? Object.entries(reply.data.errors).map(([field, text]) => `${field}: ${text}`).join("; ")
-      : reply.data.error;
-    status.textContent = t("Not saved: {error}", { error: errors });
+    board.report(status, await board.post("/api/presence", body));
   }
 
   // Who answers a queue: join, pause with a reason, resume, leave (kept by the
@@ -165,16 +157,10 @@
       reason: action === "pause" ? queueForm.elements.reason.value.trim() : "",
       pbx: known?.pbx || "",
     });
-    if (reply.ok) {
-      queueStatus.textContent = reply.data.confirmed
-        ? t("Saved.")
-        : t("Saved; the PBX gets it when it is back.");
-      return;
+    board.report(queueStatus, reply);
+    if (reply.ok && !reply.data.confirmed) {
+      queueStatus.textContent = t("Saved; the PBX gets it when it is back.");
     }
-    const errors = reply.data.errors
-      ? Object.entries(reply.data.errors).map(([field, text]) => `${field}: ${text}`).join("; ")
-      : reply.data.error;
-    queueStatus.textContent = t("Not saved: {error}", { error: errors });
   });
 
   form.addEventListener("submit", (event) => {

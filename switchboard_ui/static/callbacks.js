@@ -1,0 +1,77 @@
+// Callbacks on the board (issue 14): every request in line with its place, how long its
+// caller has waited, its attempts and who dials it; a receptionist schedules one for a
+// caller they could not help now, or cancels one with a reason. The service dials them
+// (ami_bridge/callback_dialer.py); this only shows and asks. A "callbacks" message on
+// the websocket says the list changed. Plugs into board.js (window.board).
+"use strict";
+{
+  const board = window.board;
+  const t = board.t;
+  const list = document.getElementById("callbacks");
+  const count = document.getElementById("callbacks-count");
+  const form = document.getElementById("callback-form");
+  const status = document.getElementById("callback-status");
+  const ACTIVE = new Set(["requested", "waiting", "dialling", "connected"]);
+
+  function clock(seconds) {
+    const m = Math.floor(seconds / 60);
+    return `${m}:${String(seconds % 60).padStart(2, "0")}`;
+  }
+
+  function describe(c) {
+    const words = [t(c.state)];
+    if (c.place) words.push(t("place {place}", { place: String(c.place) }));
+    if (ACTIVE.has(c.state)) words.push(t("waited {time}", { time: clock(c.waited_s) }));
+    if (c.attempts) words.push(t("attempt {n}", { n: String(c.attempts) }));
+    if (c.member && ACTIVE.has(c.state)) words.push(t("by {who}", { who: c.member }));
+    return words.join(" · ");
+  }
+
+  async function load() {
+    const response = await fetch("/api/callbacks", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const { callbacks } = await response.json();
+    count.textContent = String(callbacks.filter((c) => ACTIVE.has(c.state)).length);
+    list.replaceChildren(...callbacks.map((c) => {
+      const li = document.createElement("li");
+      li.className = `callback callback-${c.state.replace(" ", "-")}`;
+      li.dataset.id = String(c.id);
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = c.name ? `${c.name} (${c.number})` : c.number;
+      const detail = document.createElement("span");
+      detail.className = "detail";
+      detail.textContent = describe(c);
+      li.append(who, " ", detail);
+      if (c.state === "waiting" || c.state === "requested") {
+        const cancel = document.createElement("button");
+        cancel.type = "button";
+        cancel.textContent = t("Cancel");
+        cancel.addEventListener("click", async () => {
+          const reply = await board.post("/api/callbacks/cancel", { id: c.id, reason: "" });
+          if (!reply.ok) status.textContent = reply.data.error || "";
+          load();
+        });
+        li.append(" ", cancel);
+      }
+      return li;
+    }));
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reply = await board.post("/api/callbacks", {
+      number: form.elements.number.value.trim(),
+      name: form.elements.name.value.trim(),
+    });
+    board.report(status, reply);
+    if (reply.ok) form.reset();
+    load();
+  });
+
+  board.onMessage("callbacks", load);
+  board.onMessage("snapshot", load);
+  // The waited times move on while nothing changes.
+  setInterval(load, 15000);
+  load();
+}
