@@ -438,7 +438,6 @@ DUTCH: dict[str, str] = {
     "asking to be called back": "vraagt om teruggebeld te worden",
     "that callback is no longer in line": "dat terugbelverzoek staat niet meer in de rij",
     "Callbacks": "Terugbelverzoeken",
-    "Call back": "Terugbellen",
     "Schedule a callback": "Terugbelverzoek maken",
     "Cancel": "Annuleren",
     "place {place}": "plek {place}",

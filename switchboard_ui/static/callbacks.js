@@ -12,6 +12,16 @@
   const form = document.getElementById("callback-form");
   const status = document.getElementById("callback-status");
   const ACTIVE = new Set(["requested", "waiting", "dialling", "connected"]);
+  const STATES = {
+    requested: t("requested"),
+    waiting: t("waiting"),
+    dialling: t("dialling"),
+    connected: t("connected"),
+    done: t("done"),
+    "not reached": t("not reached"),
+    cancelled: t("cancelled"),
+    expired: t("expired"),
+  };
 
   function clock(seconds) {
     const m = Math.floor(seconds / 60);
@@ -19,7 +29,7 @@
   }
 
   function describe(c) {
-    const words = [t(c.state)];
+    const words = [STATES[c.state] || c.state];
     if (c.place) words.push(t("place {place}", { place: String(c.place) }));
     if (ACTIVE.has(c.state)) words.push(t("waited {time}", { time: clock(c.waited_s) }));
     if (c.attempts) words.push(t("attempt {n}", { n: String(c.attempts) }));
