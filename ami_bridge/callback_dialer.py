@@ -31,6 +31,7 @@ import asyncpg
 
 from switchboard.config import CallbacksConfig
 from switchboard.core.callbacks import (
+    CallbackState,
     InLine,
     RetryPolicy,
     free_members,
@@ -105,9 +106,10 @@ class CallbackDialer:
         # Members who did not answer a callback are left alone this long (they may
         # be away from their desk without saying so).
         self._resting: dict[str, datetime] = {}
-        # The join times of each queue's waiting callbacks, as last read (every
-        # second): the virtual callers ahead of a live one (callbacks_ahead).
-        self._waiting: dict[str, list[float]] = {}
+        # Per queue, as last counted (every second): the callbacks waiting ahead of each
+        # live caller's join time, and of "now" (for a time not counted: every one).
+        self._ahead: dict[str, dict[float, int]] = {}
+        self._ahead_now: dict[str, int] = {}
 
     def sizes(self) -> dict[str, int]:
         return {"attempts": len(self._attempts), "members": len(self._busy_members)}
@@ -133,34 +135,51 @@ class CallbackDialer:
                 if await callbacks.adopt(
                     self._pool, stale.id, stale.lease_until, self.owner, now + LEASE
                 ):
-                    self._attempts[channel_id] = _Attempt(stale.id, stale.attempts, "")
+                    accepted = stale.state is CallbackState.CONNECTED
+                    self._attempts[channel_id] = _Attempt(
+                        stale.id, stale.attempts, "", member_answered=True, accepted=accepted
+                    )
                     log.info("callback %d: adopted its call %s", stale.id, channel_id)
-            elif stale.lease_until is not None and await callbacks.release(
-                self._pool, stale.id, stale.lease_until, now
-            ):
+            elif stale.state is CallbackState.CONNECTED:
+                # The caller accepted and the call is over: done, never dialled again.
+                if await callbacks.settle_connected(self._pool, stale.id, stale.lease_until, now):
+                    log.warning("callback %d: its dialler went away after the call; done", stale.id)
+                    self._notify()
+            elif await callbacks.release(self._pool, stale.id, stale.lease_until, now):
                 log.warning("callback %d: its dialler went away; back in line", stale.id)
                 self._notify()
 
     async def _dispatch(self, queue: str, now: datetime) -> None:
-        waiting = await callbacks.in_line(self._pool, self._pbx, queue)
-        self._waiting[queue] = [c.joined_at.timestamp() for c in waiting]
+        live = [
+            call
+            for call in self._model.snapshot()
+            if call.state is CallState.QUEUED and call.queue == queue
+        ]
+        joins = [_joined(call) for call in live]
+        counts = await callbacks.waiting_ahead(
+            self._pool,
+            self._pbx,
+            queue,
+            [datetime.fromtimestamp(at, UTC) for at in joins] + [now],
+        )
+        self._ahead[queue] = dict(zip(joins, counts, strict=False))
+        self._ahead_now[queue] = counts[-1]
         self._resting = {m: t for m, t in self._resting.items() if t > now}
         members = [
             m
             for m in free_members(self._presence.extensions.values(), queue)
             if m not in self._busy_members and m not in self._resting
         ]
-        if not members:
+        if not members or counts[-1] == 0:
             return
-        due = [c for c in waiting if c.not_before <= now]
+        # No entry further back than the free members reach can be dispatched.
+        due = await callbacks.in_line(
+            self._pool, self._pbx, queue, limit=len(members) + len(live), due_by=now
+        )
         if not due:
             return
         line = line_up(
-            (
-                _live(call, self._is_ringing(call.linked_id))
-                for call in self._model.snapshot()
-                if call.state is CallState.QUEUED and call.queue == queue
-            ),
+            (_live(call, self._is_ringing(call.linked_id)) for call in live),
             (InLine(f"callback:{c.id}", c.joined_at.timestamp(), virtual=True) for c in due),
         )
         turns = len(to_dispatch(line, len(members)))
@@ -226,8 +245,10 @@ class CallbackDialer:
                 await self._member_missed(attempt)
 
     def callbacks_ahead(self, queue: str, joined_at: float) -> int:
-        """Waiting callbacks of ``queue`` that joined before ``joined_at`` (as last read)."""
-        return sum(1 for at in self._waiting.get(queue, ()) if at < joined_at)
+        """Waiting callbacks of ``queue`` that joined before ``joined_at``, as counted at
+        the last second (a moment not counted: every waiting one, the most there are)."""
+        counted = self._ahead.get(queue, {}).get(joined_at)
+        return counted if counted is not None else self._ahead_now.get(queue, 0)
 
     def on_calls(self, changes: Iterable[Change]) -> None:
         """Follow the model: a caller answered resolves the callbacks they wait for."""
@@ -300,9 +321,12 @@ class CallbackDialer:
         log.info("callback %d attempt %d: %s", attempt.callback_id, attempt.attempt, state)
 
 
+def _joined(call: Call) -> float:
+    return call.queued_at if call.queued_at is not None else call.started_at
+
+
 def _live(call: Call, ringing: bool) -> InLine:
-    joined = call.queued_at if call.queued_at is not None else call.started_at
-    return InLine(call.call_id, joined, virtual=False, being_offered=ringing)
+    return InLine(call.call_id, _joined(call), virtual=False, being_offered=ringing)
 
 
 async def run_forever(

@@ -42,6 +42,7 @@ from switchboard_ui.keys import (
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.pages import add_page_routes
 from switchboard_ui.presence_api import add_presence_routes
+from switchboard_ui.public_callback import add_public_callback_routes
 from switchboard_ui.queues_api import add_queue_routes
 from switchboard_ui.request_guard import input_guard, same_origin_only
 from switchboard_ui.response_headers import add_security_headers
@@ -97,5 +98,6 @@ def create_app(
     add_hours_routes(app)
     add_waits_routes(app)
     add_callback_routes(app)
+    add_public_callback_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

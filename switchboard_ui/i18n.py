@@ -440,6 +440,38 @@ DUTCH: dict[str, str] = {
     "Callbacks": "Terugbelverzoeken",
     "Schedule a callback": "Terugbelverzoek maken",
     "Cancel": "Annuleren",
+    "Call me back": "Bel mij terug",
+    "Leave your number and we will call you back, in the order you asked.": (
+        "Laat uw nummer achter, dan bellen wij u terug, op volgorde van aanvraag."
+    ),
+    "Phone number": "Telefoonnummer",
+    "Subject": "Onderwerp",
+    "Not before (optional)": "Niet voor (optioneel)",
+    "Thank you": "Dank u wel",
+    "We will call you back as soon as it is your turn.": (
+        "Wij bellen u terug zodra u aan de beurt bent."
+    ),
+    "Too many requests; please call us or try again later.": (
+        "Te veel verzoeken; bel ons of probeer het later nog eens."
+    ),
+    "we are closed then; please choose another time": (
+        "dan zijn wij gesloten; kies een ander tijdstip"
+    ),
+    "the form has expired; please fill it in again": (
+        "het formulier is verlopen; vul het opnieuw in"
+    ),
+    "that was too quick; please try again": "dat ging te snel; probeer het nog eens",
+    "the form holds characters it cannot hold": (
+        "het formulier bevat tekens die het niet kan bewaren"
+    ),
+    "at most 120 characters": "hoogstens 120 tekens",
+    "at most 200 characters": "hoogstens 200 tekens",
+    "the number to call you back on": "het nummer waarop wij u terugbellen",
+    "a time like 14:00": "een tijd zoals 14:00",
+    "not a phone number we can call": "geen telefoonnummer dat wij kunnen bellen",
+    "a premium-rate number": "een betaalnummer",
+    "a number the site does not call": "een nummer dat wij niet bellen",
+    "an international number": "een buitenlands nummer",
     "place {place}": "plek {place}",
     "attempt {n}": "poging {n}",
     "by {who}": "door {who}",

@@ -266,17 +266,21 @@ async def expired_leases(
 
 
 async def release(
-    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, lease_until: datetime, now: datetime
+    db: asyncpg.Pool | asyncpg.Connection,
+    callback_id: int,
+    lease_until: datetime | None,
+    now: datetime,
 ) -> bool:
-    """Hand an expired lease's callback back to the line, as an attempt that did not
-    reach the caller (its place kept; the attempt still counts). Only if the lease is
-    still the expired one seen (``lease_until``): an instance that renewed it keeps it."""
+    """Hand an expired lease's callback that was still dialling back to the line, as an
+    attempt that did not reach the caller (its place kept; the attempt still counts).
+    Only if the lease is still the expired one seen (``lease_until``): an instance that
+    renewed it keeps it. (A connected one is :func:`settle_connected`.)"""
     status = await db.execute(
         """
         WITH back AS (
             UPDATE callbacks SET state = 'waiting', lease_owner = NULL, lease_until = NULL,
                 not_before = $3, updated_at = now()
-            WHERE id = $1 AND lease_until = $2 AND state IN ('dialling', 'connected')
+            WHERE id = $1 AND lease_until = $2 AND state = 'dialling'
             RETURNING id, attempts
         )
         UPDATE callback_attempts a SET result = 'lease expired', ended_at = $3
@@ -331,6 +335,33 @@ async def adopt(
     return _changed_one(status)
 
 
+async def settle_connected(
+    db: asyncpg.Pool | asyncpg.Connection,
+    callback_id: int,
+    lease_until: datetime | None,
+    now: datetime,
+) -> bool:
+    """A callback whose caller had accepted (connected) and whose call is gone, its
+    dialler with it: the conversation took place, so it is done, never dialled again.
+    Only if the lease is still the expired one seen."""
+    status = await db.execute(
+        """
+        WITH settled AS (
+            UPDATE callbacks SET state = 'done', lease_owner = NULL, lease_until = NULL,
+                updated_at = now()
+            WHERE id = $1 AND lease_until = $2 AND state = 'connected'
+            RETURNING id, attempts
+        )
+        UPDATE callback_attempts a SET result = 'reached', ended_at = $3
+        FROM settled WHERE a.callback_id = settled.id AND a.attempt = settled.attempts
+        """,
+        callback_id,
+        lease_until,
+        now,
+    )
+    return _changed_one(status)
+
+
 async def answered_meanwhile(db: asyncpg.Pool | asyncpg.Connection, pbx: str, e164: str) -> int:
     """The caller called in again and was answered: their waiting callbacks are done.
     Returns how many."""
@@ -362,17 +393,47 @@ async def cancel(
 
 
 async def in_line(
-    db: asyncpg.Pool | asyncpg.Connection, pbx: str, queue: str
+    db: asyncpg.Pool | asyncpg.Connection,
+    pbx: str,
+    queue: str,
+    *,
+    limit: int | None = None,
+    due_by: datetime | None = None,
 ) -> list[StoredCallback]:
-    """The queue's waiting callbacks, by their place."""
+    """The queue's waiting callbacks, by their place: the first ``limit`` of them (all:
+    None), only those that may be dialled by ``due_by`` when given. The dialer reads no
+    further than its free members can reach (bench/callback_dispatch.py)."""
+    due = "" if due_by is None else " AND not_before <= $4"
+    args: list[object] = [pbx, queue, limit]
+    if due_by is not None:
+        args.append(due_by)
     return await _select(
-        db, "pbx = $1 AND queue = $2 AND state = 'waiting' ORDER BY joined_at, id", pbx, queue
+        db,
+        f"pbx = $1 AND queue = $2 AND state = 'waiting'{due} ORDER BY joined_at, id LIMIT $3",
+        *args,
     )
 
 
-def _changed_one(status: object) -> bool:
-    """Whether a command's status ("UPDATE 1") says it changed exactly one row."""
-    return str(status).endswith(" 1")
+async def waiting_ahead(
+    db: asyncpg.Pool | asyncpg.Connection, pbx: str, queue: str, moments: list[datetime]
+) -> list[int]:
+    """For each of ``moments``, how many of the queue's callbacks wait in line having
+    joined before it: the virtual callers ahead of a live caller who joined then. One
+    query, each count read from the line's index."""
+    if not moments:
+        return []
+    rows = await db.fetch(
+        """
+        SELECT (SELECT count(*) FROM callbacks
+                WHERE pbx = $1 AND queue = $2 AND state = 'waiting' AND joined_at < m.at)
+               AS ahead
+        FROM unnest($3::timestamptz[]) WITH ORDINALITY AS m(at, n) ORDER BY m.n
+        """,
+        pbx,
+        queue,
+        moments,
+    )
+    return [int(r["ahead"]) for r in rows]
 
 
 async def _select(
@@ -416,3 +477,23 @@ async def board_list(
         member, result = values.pop("member"), values.pop("result")
         listed.append(ListedCallback(StoredCallback.from_row(values), member, result))
     return listed
+
+
+async def requests_within(
+    db: asyncpg.Pool | asyncpg.Connection, e164: str, source: str, within: timedelta
+) -> int:
+    """How often ``e164`` asked from ``source`` in the last ``within`` (by the database's
+    clock; merged requests count)."""
+    count = await db.fetchval(
+        "SELECT COALESCE(sum(requests), 0) FROM callbacks"
+        " WHERE e164 = $1 AND source = $2 AND requested_at >= now() - $3::interval",
+        e164,
+        source,
+        within,
+    )
+    return int(count)
+
+
+def _changed_one(status: object) -> bool:
+    """Whether a command's status ("UPDATE 1") says it changed exactly one row."""
+    return str(status).endswith(" 1")

@@ -204,16 +204,19 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
     queue = f"cb-{uuid.uuid4().hex[:10]}"
     talking = await ask(db, queue, "+31612000231", NOW - timedelta(minutes=9))
     gone = await ask(db, queue, "+31612000232", NOW - timedelta(minutes=8))
+    talked = await ask(db, queue, "+31612000233", NOW - timedelta(minutes=7))
     await callbacks.claim(
         db,
         pbx="sandbox",
         queue=queue,
         owner="dead",
-        limit=2,
+        limit=3,
         now=NOW - timedelta(minutes=5),
         lease=timedelta(seconds=30),
     )
-    # Asterisk still has the first one's member channel; the second's is gone.
+    # The third's caller had accepted before its dialler died.
+    assert await callbacks.connected(db, talked, "dead", "202")
+    # Asterisk still has the first one's member channel; the others' are gone.
     model = FakeModel(
         channels={
             "x": Channel(unique_id=f"sb-callback-{talking}-1", linked_id="x", name="PJSIP/201-1"),
@@ -230,6 +233,8 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
     }
     assert rows[talking]["state"] == "dialling" and rows[talking]["lease_owner"] == dialer.owner
     assert rows[gone]["state"] == "waiting" and rows[gone]["lease_owner"] is None
+    # The conversation took place: done, and it is never dialled again.
+    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", talked) == "done"
     assert ami.sent == []
     # The adopted call ends, accepted: done, by this instance.
     for result in ("member answered", "accepted"):
