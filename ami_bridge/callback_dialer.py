@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 SendAction = Callable[[Mapping[str, str], float], Awaitable[Mapping[str, str]]]
 _CHANNEL_ID = re.compile(r"sb-callback-(\d{1,18})-(\d{1,2})")
-#: How long a lease lasts; renewed while the call goes on.
-LEASE = timedelta(seconds=60)
 MEMBER_REST = timedelta(seconds=60)
 # After a failed Originate, how long its channel's Hangup may still take to arrive.
 _NO_CHANNEL_GRACE_S = 2.0
@@ -96,11 +94,14 @@ class CallbackDialer:
         self._presence = presence
         self._settings = settings
         self._policy = RetryPolicy(settings.attempts, timedelta(minutes=settings.retry_minutes))
+        # How long a lease lasts; renewed every second while the call goes on.
+        self._lease = timedelta(seconds=settings.lease_s)
         self._is_ringing = is_ringing
         self._clock = clock
         self._spawn = spawn or (lambda work: None)
         # Who this instance is, for the leases: unique per process start.
         self.owner = f"{pbx}-{uuid.uuid4().hex[:12]}"
+        log.info("callback dialer for %s: %s", ", ".join(settings.queues), self.owner)
         self._attempts: dict[str, _Attempt] = {}  # channel id -> the attempt it carries
         self._busy_members: set[str] = set()  # rung for a callback by this instance
         # Members who did not answer a callback are left alone this long (they may
@@ -125,15 +126,18 @@ class CallbackDialer:
                 await self._dispatch(queue, now)
 
     async def _reconcile(self, now: datetime) -> None:
+        # This instance's calls keep their leases while they go on.
+        for attempt in list(self._attempts.values()):
+            await callbacks.renew(self._pool, attempt.callback_id, self.owner, now + self._lease)
         live = {c.unique_id for c in self._model.channels.values()}
         for stale in await callbacks.expired_leases(self._pool, self._pbx, now):
             channel_id = f"sb-callback-{stale.id}-{stale.attempts}"
             if channel_id in self._attempts:
-                await callbacks.renew(self._pool, stale.id, self.owner, now + LEASE)
-            elif channel_id in live:
+                continue  # renewed just now (it ran out between two seconds)
+            if channel_id in live:
                 # Its dialler is gone, the call is not: this instance follows it.
                 if await callbacks.adopt(
-                    self._pool, stale.id, stale.lease_until, self.owner, now + LEASE
+                    self._pool, stale.id, stale.lease_until, self.owner, now + self._lease
                 ):
                     accepted = stale.state is CallbackState.CONNECTED
                     self._attempts[channel_id] = _Attempt(
@@ -192,7 +196,7 @@ class CallbackDialer:
             owner=self.owner,
             limit=turns,
             now=now,
-            lease=LEASE,
+            lease=self._lease,
         )
         if taken:
             self._notify()

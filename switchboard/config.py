@@ -103,6 +103,9 @@ class CallbacksConfig:
     blocked_prefixes: tuple[str, ...] = ()
     # How long the member's phone rings for a callback before the next try.
     member_ring_s: int = 20
+    # How long a callback being dialled stays this instance's without a renewal: after
+    # it, another instance (or this one restarted) settles it from the PBX's channels.
+    lease_s: int = 60
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,7 @@ def _callbacks(table: Mapping[str, Any], read: _Reader) -> CallbacksConfig:
             "international",
             "blocked_prefixes",
             "member_ring_s",
+            "lease_s",
         },
     )
     lists: dict[str, tuple[str, ...]] = {}
@@ -439,6 +443,7 @@ def _callbacks(table: Mapping[str, Any], read: _Reader) -> CallbacksConfig:
         member_ring_s=read.integer(
             section, table, "member_ring_s", defaults.member_ring_s, low=5, high=120
         ),
+        lease_s=read.integer(section, table, "lease_s", defaults.lease_s, low=5, high=600),
     )
 
 
