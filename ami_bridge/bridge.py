@@ -554,6 +554,8 @@ class AMIBridge:
                 if isinstance(change, ExtensionChanged) and self.connected:
                     for pause in presence_pauses(change.extension):
                         self._spawn(self._pause(pause))
+                    if self._dialer is not None and change.extension.device == "idle":
+                        self._dialer.wake()
 
     async def _pause(self, pause: PauseChange) -> None:
         """Carry out what presence asks of a queue member (presence_pauses); the PBX's
@@ -611,6 +613,14 @@ class AMIBridge:
             return 0
         joined = call.queued_at if call.queued_at is not None else call.started_at
         return self._dialer.callbacks_ahead(call.queue, joined)
+
+    async def call_back_now(self, callback_id: int, extension: str) -> bool:
+        """Dial waiting callback ``callback_id`` now, ringing ``extension`` first; False
+        when it is not waiting any more. Raises PBXUnavailable when this PBX is not
+        connected or dials no callbacks."""
+        if self._dialer is None or not self.connected:
+            raise PBXUnavailable(f"{self.pbx.name} dials no callbacks now")
+        return await self._dialer.call_now(callback_id, extension)
 
     def callback_minutes(self, queue: str, joined_at: float) -> int | None:
         """About how many minutes until a callback that joined ``queue`` at ``joined_at``

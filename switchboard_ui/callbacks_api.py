@@ -6,6 +6,10 @@
     POST /api/callbacks          {"queue": "switchboard", "number": "0612345678",
                                   "name": "Anna", "subject": "invoice"}
     POST /api/callbacks/cancel   {"id": 12, "reason": "reached by e-mail"}
+    POST /api/callbacks/now      {"id": 12}: call back now, out of line, from the
+                                 receptionist's own phone (which rings first)
+    POST /api/callbacks/reschedule {"id": 12, "after": "14:00"}: not before then (the
+                                 next such moment, in the opening hours' time zone)
 
 A callback the board asks for joins the line now, as a caller who called now would
 (``source`` board, ``requested_by`` the receptionist); one for a number already in line
@@ -13,26 +17,33 @@ merges into it. ``place`` counts the callbacks of the queue in line (1 = next). 
 change is announced to the open boards (``{"type": "callbacks"}``), which fetch the list
 again. Needs a board session (401), and for POST its CSRF token (403); a body that is not
 a JSON object is a 400, a refused field a 422 ``{"errors": {field: message}}``, a
-callback no longer in line a 404.
+callback no longer in line a 404, a receptionist without a phone a 409, a PBX that dials
+no callbacks now a 503.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from switchboard.board.pbxs import PBXUnavailable
 from switchboard.core.callbacks import CallbackError, CallbackState, NumberPolicy, check_number
 from switchboard.core.contact_form import display_number
+from switchboard.core.web_callback import first_moment_after
 from switchboard.store import callbacks
-from switchboard.store.users import BoardSession
+from switchboard.store.users import BoardSession, user_extension
 from switchboard_ui.i18n import marked as t
-from switchboard_ui.keys import HUB, PBXS, POOL, REGION
-from switchboard_ui.refusals import json_object, refusal
+from switchboard_ui.keys import HOURS, HUB, PBXS, POOL, REGION
+from switchboard_ui.refusals import json_error, json_object, refusal
 from switchboard_ui.session import require_csrf, require_session
 
 NOT_IN_LINE = t("that callback is no longer in line")
+NO_PHONE = t("You have no phone on the board: ask an admin to give you an extension.")
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 MAX_TEXT = 200
 
 
@@ -40,6 +51,8 @@ def add_callback_routes(app: web.Application) -> None:
     app.router.add_get("/api/callbacks", callbacks_api)
     app.router.add_post("/api/callbacks", request_callback_api)
     app.router.add_post("/api/callbacks/cancel", cancel_callback_api)
+    app.router.add_post("/api/callbacks/now", call_now_api)
+    app.router.add_post("/api/callbacks/reschedule", reschedule_api)
 
 
 @require_session
@@ -122,16 +135,65 @@ async def cancel_callback_api(request: web.Request, session: BoardSession) -> we
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
-    callback_id, reason = body.get("id"), body.get("reason", "")
-    if not isinstance(callback_id, int) or isinstance(callback_id, bool) or callback_id < 1:
+    callback_id, reason = _callback_id(body), body.get("reason", "")
+    if callback_id is None:
         return web.json_response({"errors": {"id": "a callback id"}}, status=422)
     if not isinstance(reason, str) or len(reason) > MAX_TEXT:
         return web.json_response(
             {"errors": {"reason": "text of at most 200 characters"}}, status=422
         )
-    if callback_id > 2**62 or not await callbacks.cancel(
-        request.app[POOL], callback_id, session.username, reason.strip()
-    ):
+    if not await callbacks.cancel(request.app[POOL], callback_id, session.username, reason.strip()):
         return refusal(request, 404, NOT_IN_LINE)
     request.app[HUB].publish({"type": "callbacks"})
     return web.json_response({"cancelled": callback_id})
+
+
+def _callback_id(body: dict[str, Any]) -> int | None:
+    value = body.get("id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**62:
+        return None
+    return value
+
+
+@require_csrf
+async def call_now_api(request: web.Request, session: BoardSession) -> web.Response:
+    body = await json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    callback_id = _callback_id(body)
+    if callback_id is None:
+        return web.json_response({"errors": {"id": "a callback id"}}, status=422)
+    extension = await user_extension(request.app[POOL], session.username)
+    if not extension:
+        return refusal(request, 409, NO_PHONE)
+    callback = await callbacks.get(request.app[POOL], callback_id)
+    pbx = request.app[PBXS].get(callback.pbx) if callback is not None else None
+    if callback is None or pbx is None:
+        return refusal(request, 404, NOT_IN_LINE)
+    try:
+        dialling = await pbx.call_back_now(callback_id, extension)
+    except PBXUnavailable as exc:
+        return json_error(503, str(exc))
+    if not dialling:
+        return refusal(request, 404, NOT_IN_LINE)
+    return web.json_response({"dialling": callback_id, "extension": extension})
+
+
+@require_csrf
+async def reschedule_api(request: web.Request, session: BoardSession) -> web.Response:
+    body = await json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    callback_id, after = _callback_id(body), body.get("after")
+    if callback_id is None:
+        return web.json_response({"errors": {"id": "a callback id"}}, status=422)
+    if not isinstance(after, str) or not _TIME.fullmatch(after):
+        return web.json_response({"errors": {"after": "a time like 14:00"}}, status=422)
+    book = request.app[HOURS]
+    first = next(iter(book), None)
+    zone = first.schedule.timezone if first else ZoneInfo("Europe/Amsterdam")
+    when = first_moment_after(time(int(after[:2]), int(after[3:])), datetime.now(UTC), zone)
+    if not await callbacks.reschedule(request.app[POOL], callback_id, when):
+        return refusal(request, 404, NOT_IN_LINE)
+    request.app[HUB].publish({"type": "callbacks"})
+    return web.json_response({"not_before": when.isoformat()})

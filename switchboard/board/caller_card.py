@@ -9,11 +9,11 @@ from typing import Any
 
 import asyncpg
 
-from switchboard.core.caller_card import describe, explain
+from switchboard.core.caller_card import describe, describe_callback, explain
 from switchboard.core.messages import Translate, english
 from switchboard.core.numbers import normalise
 from switchboard.core.recognition import recognise
-from switchboard.store import calls
+from switchboard.store import callbacks, calls
 from switchboard.store.contacts import find_by_number
 
 HISTORY_LIMIT = 10
@@ -48,6 +48,25 @@ async def caller_card(
             }
             for r in rows
         ]
+        # Callbacks asked for by this number, among its calls, newest first.
+        for callback, attempts in await callbacks.history(pool, number.e164, HISTORY_LIMIT):
+            history.append(
+                {
+                    "call_id": f"callback:{callback.id}",
+                    "started_at": callback.requested_at.timestamp(),
+                    "direction": "callback",
+                    "outcome": describe_callback(
+                        callback.source, callback.state.value, attempts, t
+                    ),
+                    "result": callback.state.value,
+                    "called_back_at": None,
+                    "called_back_by": "",
+                    "duration_s": None,
+                    "note": callback.subject,
+                }
+            )
+        history.sort(key=lambda h: -h["started_at"])
+        history = history[:HISTORY_LIMIT]
     contact = recognition.contact
     return {
         "number": number.e164 or raw_number,

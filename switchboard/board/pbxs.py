@@ -80,6 +80,11 @@ class PBX(Protocol):
         PBX accepted it, else why not (never raises for a PBX that is gone)."""
         ...
 
+    async def call_back_now(self, callback_id: int, extension: str) -> bool:
+        """Dial waiting callback ``callback_id`` now, out of line, ringing ``extension``
+        first; False when it is not waiting any more. Raises :class:`PBXUnavailable`."""
+        ...
+
     async def set_presence(self, extension: str, status: str, until: str, note: str) -> None:
         """Set ``extension``'s presence (available, dnd, away) with its return time and
         note; the boards see it once the PBX reports it. Raises :class:`PBXUnavailable`

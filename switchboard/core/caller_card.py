@@ -7,7 +7,7 @@ number was last verified, so a receptionist knows when to check before trusting 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -211,3 +211,40 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
             when=_later((called_back - ended).total_seconds(), t),
         )
     return text
+
+
+def describe_callback(
+    source: str,
+    state: str,
+    attempts: Sequence[tuple[int, str, str]],
+    t: Translate = english,
+) -> str:
+    """One line for a callback in the caller's history: "callback asked for in the
+    queue, reached by 201 at attempt 2". ``attempts``: (attempt, member, result) of each
+    attempt made, in order."""
+    if source == "web":
+        asked = t("callback asked for on the website")
+    elif source == "board":
+        asked = t("callback scheduled on the board")
+    else:
+        asked = t("callback asked for in the queue")
+    made = len(attempts)
+    if state == "done" and attempts and attempts[-1][2] == "reached":
+        member = attempts[-1][1]
+        if member:
+            then = t("reached by {who} at attempt {n}", who=member, n=str(made))
+        else:
+            then = t("reached at attempt {n}", n=str(made))
+    elif state == "done":
+        then = t("answered when they called again")
+    elif state == "not reached":
+        then = t("not reached after {n} attempts", n=str(made))
+    elif state == "cancelled":
+        then = t("cancelled")
+    elif state == "expired":
+        then = t("expired")
+    elif made:
+        then = t("waiting, {n} attempts so far", n=str(made))
+    else:
+        then = t("waiting in line")
+    return f"{asked}, {then}"

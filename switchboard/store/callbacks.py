@@ -168,6 +168,56 @@ async def claim(
     return [StoredCallback.from_row(r) for r in rows]
 
 
+async def claim_one(
+    db: asyncpg.Pool | asyncpg.Connection,
+    callback_id: int,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> StoredCallback | None:
+    """Take one waiting callback out of line to dial it now (a receptionist's "call back
+    now"), whatever its place; None when it is not waiting (dialled, done, cancelled)."""
+    row = await db.fetchrow(
+        f"""
+        WITH taken AS (
+            UPDATE callbacks SET state = 'dialling', attempts = attempts + 1,
+                lease_owner = $2, lease_until = $3 + $4 * interval '1 second',
+                not_before = LEAST(not_before, $3), updated_at = now()
+            WHERE id = $1 AND state = 'waiting'
+            RETURNING *
+        ), started AS (
+            INSERT INTO callback_attempts (callback_id, attempt, started_at, owner)
+            SELECT id, attempts, $3, $2 FROM taken
+        )
+        SELECT {_COLUMNS} FROM taken
+        """,
+        callback_id,
+        owner,
+        now,
+        lease.total_seconds(),
+    )
+    return StoredCallback.from_row(row) if row is not None else None
+
+
+async def reschedule(
+    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, not_before: datetime
+) -> bool:
+    """Not before ``not_before`` (its place kept); False when it is not in line."""
+    status = await db.execute(
+        "UPDATE callbacks SET not_before = $2, updated_at = now()"
+        " WHERE id = $1 AND state IN ('requested', 'waiting')",
+        callback_id,
+        not_before,
+    )
+    return _changed_one(status)
+
+
+async def get(db: asyncpg.Pool | asyncpg.Connection, callback_id: int) -> StoredCallback | None:
+    found = await _select(db, "id = $1", callback_id)
+    return found[0] if found else None
+
+
 async def renew(
     db: asyncpg.Pool | asyncpg.Connection, callback_id: int, owner: str, until: datetime
 ) -> bool:
@@ -436,6 +486,33 @@ async def waiting_ahead(
     return [int(r["ahead"]) for r in rows]
 
 
+async def history(
+    db: asyncpg.Pool | asyncpg.Connection, e164: str, limit: int
+) -> list[tuple[StoredCallback, list[tuple[int, str, str]]]]:
+    """The number's last ``limit`` callbacks, newest first, each with its attempts
+    (attempt, member, result) in order, as the caller card tells them."""
+    rows = await db.fetch(
+        f"""
+        SELECT {", ".join("c." + c.strip() for c in _COLUMNS.split(","))},
+               COALESCE(array_agg(ARRAY[a.attempt::text, a.member, COALESCE(a.result, '')]
+                                  ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL),
+                        '{{}}') AS made
+        FROM callbacks c LEFT JOIN callback_attempts a ON a.callback_id = c.id
+        WHERE c.e164 = $1
+        GROUP BY c.id ORDER BY c.requested_at DESC LIMIT $2
+        """,
+        e164,
+        limit,
+    )
+    found = []
+    for row in rows:
+        values = dict(row)
+        made = values.pop("made") or []
+        attempts = [(int(a[0]), a[1], a[2]) for a in made]
+        found.append((StoredCallback.from_row(values), attempts))
+    return found
+
+
 async def _select(
     db: asyncpg.Pool | asyncpg.Connection, where: str, *args: object
 ) -> list[StoredCallback]:
@@ -455,24 +532,35 @@ class ListedCallback:
 
 
 async def board_list(
-    db: asyncpg.Pool | asyncpg.Connection, since: datetime, limit: int = 200
+    db: asyncpg.Pool | asyncpg.Connection,
+    since: datetime,
+    *,
+    active_limit: int = 500,
+    finished_limit: int = 50,
 ) -> list[ListedCallback]:
-    """Every active callback and those finished since ``since``, by place."""
-    rows = await db.fetch(
-        f"""
-        SELECT {", ".join("c." + c.strip() for c in _COLUMNS.split(","))},
-               COALESCE(a.member, '') AS member, COALESCE(a.result, '') AS result
+    """Every active callback (by queue and place), then the latest ones finished since
+    ``since`` (newest first): what the board's panel shows."""
+    columns = ", ".join("c." + c.strip() for c in _COLUMNS.split(","))
+    query = f"""
+        SELECT {columns}, COALESCE(a.member, '') AS member, COALESCE(a.result, '') AS result
         FROM callbacks c
         LEFT JOIN callback_attempts a ON a.callback_id = c.id AND a.attempt = c.attempts
-        WHERE c.state IN ({_ACTIVE_SQL}) OR c.updated_at >= $1
-        ORDER BY c.queue, c.joined_at, c.id
-        LIMIT $2
-        """,
+        WHERE {{where}} ORDER BY {{order}} LIMIT $1
+    """
+    active = await db.fetch(
+        query.format(where=f"c.state IN ({_ACTIVE_SQL})", order="c.queue, c.joined_at, c.id"),
+        active_limit,
+    )
+    finished = await db.fetch(
+        query.format(
+            where=f"c.state NOT IN ({_ACTIVE_SQL}) AND c.updated_at >= $2",
+            order="c.updated_at DESC, c.id DESC",
+        ),
+        finished_limit,
         since,
-        limit,
     )
     listed = []
-    for row in rows:
+    for row in [*active, *finished]:
         values = dict(row)
         member, result = values.pop("member"), values.pop("result")
         listed.append(ListedCallback(StoredCallback.from_row(values), member, result))

@@ -37,6 +37,30 @@
     return words.join(" · ");
   }
 
+  function button(text, url, body) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.textContent = text;
+    element.addEventListener("click", async () => {
+      const reply = await board.post(url, body());
+      if (!reply.ok) board.report(status, reply);
+      load();
+    });
+    return element;
+  }
+
+  // "Later": not before a time of day, keeping its place.
+  function later(c) {
+    const time = document.createElement("input");
+    time.type = "time";
+    time.setAttribute("aria-label", t("Not before"));
+    const span = document.createElement("span");
+    span.append(time, " ", button(t("Later"), "/api/callbacks/reschedule", () => ({
+      id: c.id, after: time.value,
+    })));
+    return span;
+  }
+
   async function load() {
     const response = await fetch("/api/callbacks", { credentials: "same-origin" });
     if (!response.ok) return;
@@ -54,15 +78,11 @@
       detail.textContent = describe(c);
       li.append(who, " ", detail);
       if (c.state === "waiting" || c.state === "requested") {
-        const cancel = document.createElement("button");
-        cancel.type = "button";
-        cancel.textContent = t("Cancel");
-        cancel.addEventListener("click", async () => {
-          const reply = await board.post("/api/callbacks/cancel", { id: c.id, reason: "" });
-          if (!reply.ok) status.textContent = reply.data.error || "";
-          load();
-        });
-        li.append(" ", cancel);
+        li.append(
+          " ", button(t("Call back now"), "/api/callbacks/now", () => ({ id: c.id })),
+          " ", later(c),
+          " ", button(t("Cancel"), "/api/callbacks/cancel", () => ({ id: c.id, reason: "" })),
+        );
       }
       return li;
     }));
