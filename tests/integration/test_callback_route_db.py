@@ -4,16 +4,19 @@ told, and hostile arguments (the number and the join time come from the caller's
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from pbx_agi.callback_route import CallbackRoute
+from pbx_agi.fastagi.server import FastAGIServer
 from pbx_agi.hours_route import HoursRoute
 from switchboard.core.callbacks import NumberPolicy
 from switchboard.core.opening import Hours
 from switchboard.core.schedule import Override, parse_schedule
+from tests.unit.test_fastagi import FakeAsterisk, agi_headers
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +96,49 @@ async def test_closed_the_callback_is_dialled_from_the_next_opening(db: asyncpg.
     assert told["SB_CALLBACK_FROM_MINUTE"] == "30"
     not_before = await db.fetchval("SELECT not_before FROM callbacks WHERE queue = $1", queue)
     assert not_before == datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FastAGIServer]:
+    running = FastAGIServer()
+    await running.start("127.0.0.1", 0)
+    yield running
+    await running.close()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},  # no arguments at all
+        {"agi_arg_1": "request"},
+        {"agi_arg_1": "check", "agi_arg_2": "switchboard", "agi_arg_3": "06\x00\x1b[2J"},
+        {"agi_arg_1": "request", "agi_arg_2": "q" * 4000, "agi_arg_3": "9" * 4000},
+        {
+            "agi_arg_1": "request",
+            "agi_arg_2": "switchboard",
+            "agi_arg_3": "'; DROP TABLE x",
+            "agi_arg_4": "-1",
+        },
+        {"agi_arg_1": "x" * 100, "agi_arg_2": '"\\\n'},
+    ],
+)
+async def test_the_callback_route_over_fastagi_answers_hostile_arguments_with_one_clean_mset(
+    server: FastAGIServer, db: asyncpg.Pool, arguments: dict[str, str]
+) -> None:
+    # What comes from the caller's side (the number typed, a join time) is checked;
+    # whatever arrives, one EXEC MSet of the route's own variables, nothing stored,
+    # and the connection ends cleanly.
+    before = await db.fetchval("SELECT count(*) FROM callbacks")
+    server.add_route("callback", route(db))
+    asterisk = await FakeAsterisk.connect(server.port)
+    await asterisk.send(agi_headers("callback", **arguments))
+    command = await asterisk.reader.readline()
+    if command.startswith(b"GET VARIABLE"):
+        await asterisk.reply("200 result=1 (nl)\n")
+        command = await asterisk.reader.readline()
+    await asterisk.reply("200 result=0\n")
+    assert await asterisk.read_to_eof() == b""
+    assert command.startswith(b'EXEC "MSet" ') and command.count(b"\n") == 1
+    assert b"SB_CALLBACK_STATUS=invalid" in command
+    assert b"DROP" not in command and b"\x1b" not in command
+    assert await db.fetchval("SELECT count(*) FROM callbacks") == before
