@@ -325,22 +325,15 @@ async def release(
     attempt that did not reach the caller (its place kept; the attempt still counts).
     Only if the lease is still the expired one seen (``lease_until``): an instance that
     renewed it keeps it. (A connected one is :func:`settle_connected`.)"""
-    status = await db.execute(
-        """
-        WITH back AS (
-            UPDATE callbacks SET state = 'waiting', lease_owner = NULL, lease_until = NULL,
-                not_before = $3, updated_at = now()
-            WHERE id = $1 AND lease_until = $2 AND state = 'dialling'
-            RETURNING id, attempts
-        )
-        UPDATE callback_attempts a SET result = 'lease expired', ended_at = $3
-        FROM back WHERE a.callback_id = back.id AND a.attempt = back.attempts
-        """,
+    return await _end_expired_lease(
+        db,
         callback_id,
         lease_until,
         now,
+        ended="dialling",
+        becomes="waiting",
+        result="lease expired",
     )
-    return _changed_one(status)
 
 
 async def member_missed(
@@ -394,20 +387,42 @@ async def settle_connected(
     """A callback whose caller had accepted (connected) and whose call is gone, its
     dialler with it: the conversation took place, so it is done, never dialled again.
     Only if the lease is still the expired one seen."""
+    return await _end_expired_lease(
+        db, callback_id, lease_until, now, ended="connected", becomes="done", result="reached"
+    )
+
+
+async def _end_expired_lease(
+    db: asyncpg.Pool | asyncpg.Connection,
+    callback_id: int,
+    lease_until: datetime | None,
+    now: datetime,
+    *,
+    ended: str,
+    becomes: str,
+    result: str,
+) -> bool:
+    """A callback whose lease ran out (still ``lease_until``, still ``ended``) becomes
+    ``becomes``, its latest attempt ending with ``result``; whether it did. Back in
+    line, it may be dialled from ``now``."""
     status = await db.execute(
         """
-        WITH settled AS (
-            UPDATE callbacks SET state = 'done', lease_owner = NULL, lease_until = NULL,
+        WITH ended AS (
+            UPDATE callbacks SET state = $5, lease_owner = NULL, lease_until = NULL,
+                not_before = CASE WHEN $5 = 'waiting' THEN $3 ELSE not_before END,
                 updated_at = now()
-            WHERE id = $1 AND lease_until = $2 AND state = 'connected'
+            WHERE id = $1 AND lease_until = $2 AND state = $4
             RETURNING id, attempts
         )
-        UPDATE callback_attempts a SET result = 'reached', ended_at = $3
-        FROM settled WHERE a.callback_id = settled.id AND a.attempt = settled.attempts
+        UPDATE callback_attempts a SET result = $6, ended_at = $3
+        FROM ended WHERE a.callback_id = ended.id AND a.attempt = ended.attempts
         """,
         callback_id,
         lease_until,
         now,
+        ended,
+        becomes,
+        result,
     )
     return _changed_one(status)
 
