@@ -215,6 +215,29 @@ def wait_until_live(base_url: str, process: subprocess.Popen[bytes], log_path: P
     raise RuntimeError(f"switchboard not live within 60 s:\n{log_path.read_text()}")
 
 
+def start_switchboard(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`switchboard run -c config`, its output in ``log_path``, none of our environment's
+    SWITCHBOARD_* settings."""
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli", "-c", str(config), "run"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
+        )
+
+
+def stop_switchboard(process: subprocess.Popen[bytes]) -> None:
+    """As an admin's systemctl stop would: SIGTERM, then SIGKILL after 20 s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture(scope="session")
 def switchboard(
     sandbox: Sandbox, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
@@ -225,23 +248,13 @@ def switchboard(
     config = workdir / "switchboard.toml"
     config.write_text(service_config(postgres_dsn, web_port, sandbox.settings))
     log_path = workdir / "switchboard.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.cli", "-c", str(config), "run"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
-        )
+    process = start_switchboard(config, log_path)
     base_url = f"http://127.0.0.1:{web_port}"
     running = RunningSwitchboard(process, f"{base_url}/board", base_url, log_path)
     try:
         wait_until_live(base_url, process, log_path)
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_switchboard(process)
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "switchboard.log").write_text(running.log())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from panoramisk import Manager
@@ -73,3 +74,29 @@ async def call_and_read(asterisk: Asterisk, number: str, name: str | None = None
         return await asterisk.recognised_call(number)
     finally:
         await asyncio.to_thread(call.wait, 30)
+
+
+def collect(asterisk: Asterisk) -> list[dict[str, str]]:
+    """Every AMI event from now on, in order, as a list the test reads when it likes."""
+    events: list[dict[str, str]] = []
+
+    def keep(_manager: Manager, event: Any) -> None:
+        events.append(event_headers(event))
+
+    asterisk.manager.register_event("*", keep)
+    return events
+
+
+async def until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """``predicate()``'s first true value (it may be a coroutine, a database query),
+    asked every 0.2 s; AssertionError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what}")
+        await asyncio.sleep(0.2)

@@ -8,26 +8,27 @@ once. Restarted, the killed instance dials nothing again."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-from panoramisk import Manager
 
-from ami_bridge.bridge import event_headers
 from devtools.sandbox import Sandbox
 from devtools.sipp import start_phone
 from switchboard.store import callbacks
-from tests.conftest import RunningSwitchboard, free_port, wait_until_live
-from tests.sandbox_ami import Asterisk
+from tests.conftest import (
+    RunningSwitchboard,
+    free_port,
+    start_switchboard,
+    stop_switchboard,
+    wait_until_live,
+)
+from tests.sandbox_ami import Asterisk, collect, until
 
 pytestmark = pytest.mark.integration
 
@@ -69,48 +70,14 @@ def second_instance(
         config = tmp_path / f"second-{len(started)}.toml"
         config.write_text(second_instance_config(postgres_dsn, sandbox, web_port))
         log_path = tmp_path / f"second-{len(started)}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "switchboard.cli", "-c", str(config), "run"],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env={k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")},
-            )
+        process = start_switchboard(config, log_path)
         started.append(process)
         wait_until_live(f"http://127.0.0.1:{web_port}", process, log_path)
         return process
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def collect(asterisk: Asterisk) -> list[dict[str, str]]:
-    events: list[dict[str, str]] = []
-
-    def keep(_manager: Manager, event: Any) -> None:
-        events.append(event_headers(event))
-
-    asterisk.manager.register_event("*", keep)
-    return events
-
-
-async def until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
-        await asyncio.sleep(0.2)
+        stop_switchboard(process)
 
 
 async def test_a_dialler_killed_mid_callback_leaves_it_dialled_once_and_done(

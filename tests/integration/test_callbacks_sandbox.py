@@ -7,42 +7,14 @@ operator's phone rings first (who it is for), then the caller is dialled over th
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 import asyncpg
 import pytest
-from panoramisk import Manager
 
-from ami_bridge.bridge import event_headers
 from devtools.sipp import place_call, start_phone
-from tests.sandbox_ami import Asterisk
+from tests.sandbox_ami import Asterisk, collect, until
 
 pytestmark = pytest.mark.integration
-
-
-def collect(asterisk: Asterisk) -> list[dict[str, str]]:
-    events: list[dict[str, str]] = []
-
-    def keep(_manager: Manager, event: Any) -> None:
-        events.append(event_headers(event))
-
-    asterisk.manager.register_event("*", keep)
-    return events
-
-
-async def until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
-        await asyncio.sleep(0.2)
 
 
 async def make_busy(asterisk: Asterisk, channel_id: str) -> None:

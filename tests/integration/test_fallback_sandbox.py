@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from panoramisk import Manager
 
-from ami_bridge.bridge import event_headers
 from devtools.sandbox import Sandbox
 from devtools.sipp import place_call, start_phone
-from tests.sandbox_ami import Asterisk
+from tests.sandbox_ami import Asterisk, collect
 
 pytestmark = pytest.mark.integration
 
@@ -30,16 +27,6 @@ def short_waits(sandbox: Sandbox) -> Iterator[None]:
         sandbox.cli(f"dialplan set global {name} {seconds}")
     yield
     sandbox.cli("dialplan reload")
-
-
-def collect(asterisk: Asterisk) -> list[dict[str, str]]:
-    events: list[dict[str, str]] = []
-
-    def keep(_manager: Manager, event: Any) -> None:
-        events.append(event_headers(event))
-
-    asterisk.manager.register_event("*", keep)
-    return events
 
 
 async def test_a_busy_operator_after_the_queue_timeout_does_not_cut_the_caller_off(

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import pytest
-from panoramisk import Manager
 
-from ami_bridge.bridge import event_headers
 from devtools.sandbox import Sandbox
 from devtools.sipp import place_call
 from pbx_agi.fastagi.server import FastAGIServer
@@ -23,19 +20,9 @@ from switchboard.core.opening import Hours
 from switchboard.core.schedule import Override, parse_schedule
 from switchboard.store.hours_overrides import add_override, end_override
 from tests.integration.test_classic_agi_sandbox import closed_port, fastagi_global
-from tests.sandbox_ami import Asterisk
+from tests.sandbox_ami import Asterisk, collect
 
 pytestmark = pytest.mark.integration
-
-
-def collect(asterisk: Asterisk) -> list[dict[str, str]]:
-    events: list[dict[str, str]] = []
-
-    def keep(_manager: Manager, event: Any) -> None:
-        events.append(event_headers(event))
-
-    asterisk.manager.register_event("*", keep)
-    return events
 
 
 async def call(number: str, duration_s: float = 16) -> None:
