@@ -52,6 +52,8 @@ from switchboard.core.wait_estimate import WaitSettings, announced_minutes
 log = logging.getLogger(__name__)
 
 _RESYNC = {"Event": "__resync__"}
+# After a resync's lists: from here the model holds the PBX's channels again.
+_SYNCED = {"Event": "__synced__"}
 # A PBX that answers no Ping for one interval is taken as gone: it is noticed within
 # two intervals of going silent (the Ping in flight, then the one that finds no answer).
 PING_INTERVAL_S = 5.0
@@ -222,6 +224,9 @@ class AMIBridge:
         self.state = PBXState(pbx.name)
         self._presence_journal = presence_journal
         self.connected = False
+        # The model holds what the PBX has (False from a lost connection until the
+        # resync's lists are in): the callback dialer settles nothing from it before.
+        self._synced = False
         self._hub = hub
         self._journal = journal
         self._clock = clock
@@ -317,7 +322,7 @@ class AMIBridge:
         )
         if self._dialer is not None:
             self._dialling = asyncio.create_task(
-                run_forever(self._dialer, lambda: self.connected),
+                run_forever(self._dialer, lambda: self.connected and self._synced),
                 name=f"ami-{self.pbx.name}-callbacks",
             )
         self._manager.connect()
@@ -440,6 +445,7 @@ class AMIBridge:
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         log.warning("AMI connection to %s lost (%s); reconnecting", self.pbx.name, exc)
         self.connected = False
+        self._synced = False
         self._booted = False
         # A resynchronisation still waiting for the lost connection would otherwise
         # announce "connected" later, while the PBX is still gone.
@@ -495,6 +501,7 @@ class AMIBridge:
                     "Callerid": reply.get("Value", ""),
                 }
             )
+        self._events.put_nowait(_SYNCED)
         self._hub.publish({"type": "pbx", "pbx": {"name": self.pbx.name, "connected": True}})
 
     async def _check_channels_forever(self) -> None:
@@ -543,7 +550,10 @@ class AMIBridge:
                 self._publish_waits()
             # After the model: the board's actions are confirmed by what the model shows.
             if event is _RESYNC:
+                self._synced = False
                 self.desk.reset()
+            elif event is _SYNCED:
+                self._synced = True
             else:
                 self.desk.on_event(event)
                 self._follow_announcements(event)
@@ -667,5 +677,7 @@ class AMIBridge:
         if event is _RESYNC:
             self.state.reset()
             self._hub.publish({"type": "resync", "pbx": self.pbx.name})
+            return StateChanges()
+        if event is _SYNCED:
             return StateChanges()
         return self.state.apply(event, self._clock())

@@ -61,6 +61,7 @@ class _Attempt:
     member_answered: bool = False
     accepted: bool = False
     result: str = "no answer"
+    seen: bool = False  # its channel was seen in the PBX (a Newchannel, the channel list)
 
 
 class CallbackDialer:
@@ -134,10 +135,24 @@ class CallbackDialer:
                 await self._dispatch(queue, now)
 
     async def _reconcile(self, now: datetime) -> None:
-        # This instance's calls keep their leases while they go on.
-        for attempt in list(self._attempts.values()):
-            await callbacks.renew(self._pool, attempt.callback_id, self.owner, now + self._lease)
         live = {c.unique_id for c in self._model.channels.values()}
+        # This instance's calls keep their leases while they go on. One whose channel
+        # was there and is gone ended while its Hangup was lost (the AMI connection cut,
+        # Asterisk restarted): it ends now. One whose lease another instance took (this
+        # one was away too long) is that instance's to follow.
+        for channel_id, attempt in list(self._attempts.items()):
+            if channel_id in live:
+                attempt.seen = True
+            elif attempt.seen:
+                log.warning("callback %d: its call ended unseen", attempt.callback_id)
+                attempt.result = "ended unseen"
+                self._end_attempt(channel_id)
+                continue
+            if not await callbacks.renew(
+                self._pool, attempt.callback_id, self.owner, now + self._lease
+            ):
+                log.warning("callback %d: followed by another instance", attempt.callback_id)
+                self._drop_attempt(channel_id)
         for stale in await callbacks.expired_leases(self._pool, self._pbx, now):
             channel_id = f"sb-callback-{stale.id}-{stale.attempts}"
             if channel_id in self._attempts:
@@ -149,8 +164,14 @@ class CallbackDialer:
                 ):
                     accepted = stale.state is CallbackState.CONNECTED
                     self._attempts[channel_id] = _Attempt(
-                        stale.id, stale.attempts, "", member_answered=True, accepted=accepted
+                        stale.id,
+                        stale.attempts,
+                        stale.member,
+                        member_answered=True,
+                        accepted=accepted,
+                        seen=True,
                     )
+                    self._busy_members.add(stale.member)
                     log.info("callback %d: adopted its call %s", stale.id, channel_id)
             elif stale.state is CallbackState.CONNECTED:
                 # The caller accepted and the call is over: done, never dialled again.
@@ -202,18 +223,21 @@ class CallbackDialer:
             pbx=self._pbx,
             queue=queue,
             owner=self.owner,
-            limit=turns,
+            members=members[:turns],
             now=now,
             lease=self._lease,
         )
         if taken:
             self._notify()
-        for callback, member in zip(taken, members, strict=False):
-            channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
-            self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, member)
-            self._busy_members.add(member)
-            waited = max(0, int((now - callback.joined_at).total_seconds() // 60))
-            self._spawn(self._ring_member(channel_id, member, callback, min(waited, 59)))
+        for callback in taken:
+            self._start_attempt(callback, now)
+
+    def _start_attempt(self, callback: callbacks.StoredCallback, now: datetime) -> None:
+        channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
+        self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, callback.member)
+        self._busy_members.add(callback.member)
+        waited = max(0, int((now - callback.joined_at).total_seconds() // 60))
+        self._spawn(self._ring_member(channel_id, callback.member, callback, min(waited, 59)))
 
     async def call_now(self, callback_id: int, extension: str) -> bool:
         """A receptionist calls a waiting callback back now from ``extension``, out of
@@ -221,16 +245,17 @@ class CallbackDialer:
         waiting."""
         now = self._clock()
         callback = await callbacks.claim_one(
-            self._pool, callback_id, owner=self.owner, now=now, lease=self._lease
+            self._pool,
+            callback_id,
+            owner=self.owner,
+            member=extension,
+            now=now,
+            lease=self._lease,
         )
         if callback is None:
             return False
-        channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
-        self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, extension)
-        self._busy_members.add(extension)
-        waited = max(0, int((now - callback.joined_at).total_seconds() // 60))
         self._notify()
-        self._spawn(self._ring_member(channel_id, extension, callback, min(waited, 59)))
+        self._start_attempt(callback, now)
         return True
 
     async def _ring_member(
@@ -263,7 +288,7 @@ class CallbackDialer:
             reply = await self._send(action, ring_s + 10.0)
         except Exception as exc:  # the PBX gone: the lease runs out, then reconciled
             log.warning("callback %d: member %s not rung: %s", callback.id, member, exc)
-            self._busy_members.discard(member)
+            self._drop_attempt(channel_id)
             return
         if reply.get("Response") != "Success":
             # The member did not answer (or could not be rung): not the caller's fault.
@@ -317,14 +342,29 @@ class CallbackDialer:
             elif result == "accepted":
                 attempt.accepted = True
                 self._spawn(self._connected(attempt))
-        elif kind == "Hangup":
-            attempt = self._attempts.pop(event.get("Uniqueid", ""), None)
+        elif kind == "Newchannel":
+            attempt = self._attempts.get(event.get("Uniqueid", ""))
             if attempt is not None:
-                self._busy_members.discard(attempt.member)
-                if attempt.member_answered:
-                    self._spawn(self._finished(attempt))
-                else:
-                    self._spawn(self._member_missed(attempt))
+                attempt.seen = True
+        elif kind == "Hangup":
+            self._end_attempt(event.get("Uniqueid", ""))
+
+    def _end_attempt(self, channel_id: str) -> None:
+        """The member's channel is gone: the attempt ends as far as it got."""
+        attempt = self._attempts.pop(channel_id, None)
+        if attempt is not None:
+            self._busy_members.discard(attempt.member)
+            if attempt.member_answered:
+                self._spawn(self._finished(attempt))
+            else:
+                self._spawn(self._member_missed(attempt))
+
+    def _drop_attempt(self, channel_id: str) -> None:
+        """No longer this instance's to follow: its lease runs out (or ran out) and the
+        reconciliation settles it from the PBX's channels."""
+        attempt = self._attempts.pop(channel_id, None)
+        if attempt is not None:
+            self._busy_members.discard(attempt.member)
 
     async def _member_missed(self, attempt: _Attempt) -> None:
         self._busy_members.discard(attempt.member)
@@ -334,7 +374,7 @@ class CallbackDialer:
         log.info("callback %d: member %s did not answer", attempt.callback_id, attempt.member)
 
     async def _connected(self, attempt: _Attempt) -> None:
-        await callbacks.connected(self._pool, attempt.callback_id, self.owner, attempt.member)
+        await callbacks.connected(self._pool, attempt.callback_id, attempt.attempt)
         self._notify()
 
     async def _finished(self, attempt: _Attempt) -> None:

@@ -67,10 +67,9 @@ async def one_second(
         tracemalloc.stop()
     started = time.perf_counter()
     taken = await callbacks.claim(
-        pool, pbx="main", queue=queue, owner="bench", limit=1, now=now, lease=LEASE
+        pool, pbx="main", queue=queue, owner="bench", members=["201"], now=now, lease=LEASE
     )
     for callback in taken:
-        await callbacks.connected(pool, callback.id, "bench", "201")
         await callbacks.finish_attempt(
             pool,
             callback.id,

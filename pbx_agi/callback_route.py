@@ -9,6 +9,11 @@
         SB_CALLBACK_MERGED  yes when the number was in line already (its place kept)
         SB_CALLBACK_MINUTES about how long until the call back, when known
         SB_CALLBACK_FROM_DAY, _HOUR, _MINUTE  closed: from when (the next opening)
+    AGI(agi://HOST:PORT/callback,accepted,ID,ATTEMPT)
+        SB_CALLBACK_STATUS  ok / invalid (not that attempt dialling) / failed
+        The caller we called back pressed 1: the callback is connected in PostgreSQL
+        from the dialplan itself, so that a dialler whose AMI connection is cut at that
+        moment (or who is killed) cannot lose it and dial the caller again.
 
 NUMBER is the caller ID or what the caller typed, SINCE the epoch second the caller first
 joined the queue (SB_QUEUE_SINCE): the callback's place. All of it comes from the
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -34,6 +40,8 @@ from switchboard.store import callbacks
 log = logging.getLogger(__name__)
 
 MAX_ARGUMENT = 64
+_ID = re.compile(r"[1-9][0-9]{0,17}")
+_ATTEMPT = re.compile(r"[1-9][0-9]?")
 #: The minutes until a callback, for a queue and the moment its caller joined (epoch
 #: seconds): the bridge's estimate; None when it has none.
 Minutes = Callable[[str, float], int | None]
@@ -66,6 +74,9 @@ class CallbackRoute:
         if mode == "request":
             language = await session.get_variable("CHANNEL(language)") or ""
             variables = await self.request(queue, number, since, language)
+        elif mode == "accepted":
+            # (callback,accepted,ID,ATTEMPT: the second and third arguments.)
+            variables = await self.accepted(queue, number)
         else:
             variables = self.check(number)
         for command in self._mset.lines(variables):
@@ -74,6 +85,19 @@ class CallbackRoute:
     def check(self, number: str) -> dict[str, str]:
         checked = check_number(number, self._policy)
         return {"SB_CALLBACK_STATUS": checked.status, "SB_CALLBACK_SAY": checked.say}
+
+    async def accepted(self, callback_id: str, attempt: str) -> dict[str, str]:
+        """The caller of callback ``callback_id`` accepted attempt ``attempt``."""
+        if not (_ID.fullmatch(callback_id) and _ATTEMPT.fullmatch(attempt)):
+            return {"SB_CALLBACK_STATUS": "invalid"}
+        try:
+            changed = await asyncio.wait_for(
+                callbacks.connected(self._pool, int(callback_id), int(attempt)), self._budget_s
+            )
+        except Exception as exc:  # the database slow or gone: the dialler's event remains
+            log.warning("callback %s accepted, not stored (%r)", callback_id, exc)
+            return {"SB_CALLBACK_STATUS": "failed"}
+        return {"SB_CALLBACK_STATUS": "ok" if changed else "invalid"}
 
     async def request(self, queue: str, number: str, since: str, language: str) -> dict[str, str]:
         """Store the request; what the caller is told."""

@@ -14,7 +14,7 @@ instances racing for one row both run the statement and only one changes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from switchboard.core.callbacks import (
 
 _COLUMNS = """id, pbx, queue, e164, name, subject, language, source, state, joined_at,
     not_before, attempts, lease_owner, lease_until, linked_id, requested_by, requests,
-    reason, requested_at, updated_at"""
+    reason, requested_at, updated_at, member"""
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
 
@@ -59,6 +59,7 @@ class StoredCallback:
     reason: str
     requested_at: datetime
     updated_at: datetime
+    member: str  # the member rung for the latest attempt ("" before the first)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record | Mapping[str, Any]) -> StoredCallback:
@@ -128,23 +129,26 @@ def _without(row: asyncpg.Record, key: str) -> dict[str, object]:
     return {k: v for k, v in dict(row).items() if k != key}
 
 
+# One waiting callback whose turn it is, for one member. The member is taken while the
+# callback is dialling or connected (index callbacks_member_busy): a second instance
+# taking the same member at the same moment fails here, and tries its next member.
 _CLAIM = f"""
 WITH due AS (
     SELECT id FROM callbacks
     WHERE pbx = $1 AND queue = $2 AND state = 'waiting' AND not_before <= $5
     ORDER BY joined_at, id
-    LIMIT $4
+    LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), taken AS (
-    UPDATE callbacks c SET state = 'dialling', attempts = c.attempts + 1,
+    UPDATE callbacks c SET state = 'dialling', attempts = c.attempts + 1, member = $4,
         lease_owner = $3, lease_until = $5 + $6 * interval '1 second', updated_at = now()
     FROM due WHERE c.id = due.id AND c.state = 'waiting'
     RETURNING c.*
 ), started AS (
-    INSERT INTO callback_attempts (callback_id, attempt, started_at, owner)
-    SELECT id, attempts, $5, $3 FROM taken
+    INSERT INTO callback_attempts (callback_id, attempt, started_at, owner, member)
+    SELECT id, attempts, $5, $3, $4 FROM taken
 )
-SELECT {_COLUMNS} FROM taken ORDER BY joined_at, id
+SELECT {_COLUMNS} FROM taken
 """
 
 
@@ -154,18 +158,27 @@ async def claim(
     pbx: str,
     queue: str,
     owner: str,
-    limit: int,
+    members: Sequence[str],
     now: datetime,
     lease: timedelta,
 ) -> list[StoredCallback]:
-    """Take up to ``limit`` waiting callbacks whose turn it is (by their place; not
-    before their ``not_before``) for ``owner`` to dial: each is ``dialling`` under a
-    lease until ``now + lease``, with its attempt counted and started. Rows another
-    instance holds are skipped, never waited for; no row is ever taken twice."""
-    if limit <= 0:
-        return []
-    rows = await db.fetch(_CLAIM, pbx, queue, owner, limit, now, lease.total_seconds())
-    return [StoredCallback.from_row(r) for r in rows]
+    """Take the waiting callbacks whose turn it is (by their place; not before their
+    ``not_before``), one for each of ``members`` (free ones, in the order they are
+    offered), for ``owner`` to dial: each is ``dialling`` under a lease until ``now +
+    lease``, its member taken and its attempt counted and started. Rows another instance
+    holds are skipped, never waited for; no row is ever taken twice, and no member is
+    given two callbacks at once, by this instance or another (a member another instance
+    has just taken is passed over)."""
+    taken: list[StoredCallback] = []
+    for member in members:
+        try:
+            row = await db.fetchrow(_CLAIM, pbx, queue, owner, member, now, lease.total_seconds())
+        except asyncpg.UniqueViolationError:
+            continue  # another instance rings this member for a callback right now
+        if row is None:
+            break  # nobody else in line
+        taken.append(StoredCallback.from_row(row))
+    return taken
 
 
 async def claim_one(
@@ -173,30 +186,37 @@ async def claim_one(
     callback_id: int,
     *,
     owner: str,
+    member: str,
     now: datetime,
     lease: timedelta,
 ) -> StoredCallback | None:
-    """Take one waiting callback out of line to dial it now (a receptionist's "call back
-    now"), whatever its place; None when it is not waiting (dialled, done, cancelled)."""
-    row = await db.fetchrow(
-        f"""
-        WITH taken AS (
-            UPDATE callbacks SET state = 'dialling', attempts = attempts + 1,
-                lease_owner = $2, lease_until = $3 + $4 * interval '1 second',
-                not_before = LEAST(not_before, $3), updated_at = now()
-            WHERE id = $1 AND state = 'waiting'
-            RETURNING *
-        ), started AS (
-            INSERT INTO callback_attempts (callback_id, attempt, started_at, owner)
-            SELECT id, attempts, $3, $2 FROM taken
+    """Take one waiting callback out of line for ``member`` to dial it now (a
+    receptionist's "call back now"), whatever its place; None when it is not waiting
+    (dialled, done, cancelled) or ``member`` is on another callback."""
+    try:
+        row = await db.fetchrow(
+            f"""
+            WITH taken AS (
+                UPDATE callbacks SET state = 'dialling', attempts = attempts + 1,
+                    member = $5, lease_owner = $2,
+                    lease_until = $3::timestamptz + $4 * interval '1 second',
+                    not_before = LEAST(not_before, $3::timestamptz), updated_at = now()
+                WHERE id = $1 AND state = 'waiting'
+                RETURNING *
+            ), started AS (
+                INSERT INTO callback_attempts (callback_id, attempt, started_at, owner, member)
+                SELECT id, attempts, $3, $2, $5 FROM taken
+            )
+            SELECT {_COLUMNS} FROM taken
+            """,
+            callback_id,
+            owner,
+            now,
+            lease.total_seconds(),
+            member,
         )
-        SELECT {_COLUMNS} FROM taken
-        """,
-        callback_id,
-        owner,
-        now,
-        lease.total_seconds(),
-    )
+    except asyncpg.UniqueViolationError:
+        return None
     return StoredCallback.from_row(row) if row is not None else None
 
 
@@ -232,24 +252,16 @@ async def renew(
     return _changed_one(status)
 
 
-async def connected(
-    db: asyncpg.Pool | asyncpg.Connection, callback_id: int, owner: str, member: str
-) -> bool:
-    """The caller accepted (pressed 1): ``connected``; False when the lease is not
-    ``owner``'s any more (another instance took over: it must hang up)."""
+async def connected(db: asyncpg.Pool | asyncpg.Connection, callback_id: int, attempt: int) -> bool:
+    """The caller accepted attempt ``attempt`` (pressed 1): ``connected``, whoever holds
+    the lease. Said by the dialplan itself (FastAGI) as well as by the dialler that
+    hears its event, so that an AMI connection cut at that moment loses nothing; False
+    when it is not that attempt dialling (said already, or over)."""
     status = await db.execute(
-        """
-        WITH changed AS (
-            UPDATE callbacks SET state = 'connected', updated_at = now()
-            WHERE id = $1 AND lease_owner = $2 AND state = 'dialling'
-            RETURNING id, attempts
-        )
-        UPDATE callback_attempts a SET member = $3
-        FROM changed WHERE a.callback_id = changed.id AND a.attempt = changed.attempts
-        """,
+        "UPDATE callbacks SET state = 'connected', updated_at = now()"
+        " WHERE id = $1 AND attempts = $2 AND state = 'dialling'",
         callback_id,
-        owner,
-        member,
+        attempt,
     )
     return _changed_one(status)
 
@@ -266,8 +278,9 @@ async def finish_attempt(
 ) -> CallbackState | None:
     """End ``owner``'s attempt: reached, the callback is done; not, it goes back in
     line for the next attempt (its place kept) or, with no attempts left, "not
-    reached". Returns the new state, None when the lease is not ``owner``'s (nothing
-    changes: fencing)."""
+    reached". The caller accepted is reached whatever ``reached`` says (the dialplan told
+    PostgreSQL while the dialler may have missed it). Returns the new state, None when
+    the lease is not ``owner``'s (nothing changes: fencing)."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
             "SELECT state, attempts FROM callbacks WHERE id = $1 AND lease_owner = $2"
@@ -277,8 +290,9 @@ async def finish_attempt(
         )
         if row is None:
             return None
-        if reached:
+        if reached or row["state"] == CallbackState.CONNECTED.value:
             state, not_before = CallbackState.DONE, None
+            result = "reached"
         else:
             outcome = after_unreached(row["attempts"], policy, now)
             state, not_before = outcome.state, outcome.not_before
@@ -557,7 +571,7 @@ async def board_list(
     ``since`` (newest first): what the board's panel shows."""
     columns = ", ".join("c." + c.strip() for c in _COLUMNS.split(","))
     query = f"""
-        SELECT {columns}, COALESCE(a.member, '') AS member, COALESCE(a.result, '') AS result
+        SELECT {columns}, COALESCE(a.result, '') AS result
         FROM callbacks c
         LEFT JOIN callback_attempts a ON a.callback_id = c.id AND a.attempt = c.attempts
         WHERE {{where}} ORDER BY {{order}} LIMIT $1
@@ -577,8 +591,9 @@ async def board_list(
     listed = []
     for row in [*active, *finished]:
         values = dict(row)
-        member, result = values.pop("member"), values.pop("result")
-        listed.append(ListedCallback(StoredCallback.from_row(values), member, result))
+        result = values.pop("result")
+        callback = StoredCallback.from_row(values)
+        listed.append(ListedCallback(callback, callback.member, result))
     return listed
 
 

@@ -210,12 +210,12 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
         pbx="sandbox",
         queue=queue,
         owner="dead",
-        limit=3,
+        members=["201", "202", "203"],
         now=NOW - timedelta(minutes=5),
         lease=timedelta(seconds=30),
     )
     # The third's caller had accepted before its dialler died.
-    assert await callbacks.connected(db, talked, "dead", "202")
+    assert await callbacks.connected(db, talked, 1)
     # Asterisk still has the first one's member channel; the others' are gone.
     model = FakeModel(
         channels={
@@ -250,3 +250,54 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
     dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{talking}-1"})
     await asyncio.gather(*tasks)
     assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", talking) == "done"
+
+
+async def test_a_call_whose_hangup_was_lost_ends_as_far_as_the_database_says(
+    db: asyncpg.Pool,
+) -> None:
+    """The AMI connection cut (or Asterisk restarted) while a callback was on: its
+    accept and its Hangup never reached this dialler. Its channel seen before and gone
+    from the PBX's list now, the attempt ends: done, because the dialplan told
+    PostgreSQL the caller accepted; the other one, not accepted, back in line."""
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    talked = await ask(db, queue, "+31612000241", NOW - timedelta(minutes=6))
+    missed = await ask(db, queue, "+31612000242", NOW - timedelta(minutes=5))
+    ami = FakeAMI()
+    model = FakeModel()
+    dialer, tasks = await setup(db, [member("201", queue), member("202", queue)], queue, ami, model)
+    await dialer.tick()
+    await asyncio.gather(*tasks)
+    assert {a["Channel"] for a in ami.sent} == {"PJSIP/201", "PJSIP/202"}
+    for callback_id in (talked, missed):
+        channel = f"sb-callback-{callback_id}-1"
+        dialer.on_event({"Event": "Newchannel", "Uniqueid": channel})
+        model.channels[channel] = Channel(unique_id=channel, linked_id=channel, name="PJSIP/2")
+        dialer.on_event(
+            {
+                "Event": "UserEvent",
+                "UserEvent": "SwitchboardCallback",
+                "Id": str(callback_id),
+                "Attempt": "1",
+                "Result": "member answered",
+            }
+        )
+    # The connection is cut; meanwhile the dialplan's AGI says the first one accepted.
+    assert await callbacks.connected(db, talked, 1)
+    # Both calls end unseen; after the resync the PBX lists neither channel.
+    model.channels.clear()
+    await dialer.tick()
+    await asyncio.gather(*tasks)
+    states = dict(
+        await db.fetch("SELECT id, state FROM callbacks WHERE id = ANY($1)", [talked, missed])
+    )
+    assert states == {talked: "done", missed: "waiting"}
+    attempts = await db.fetch(
+        "SELECT callback_id, result FROM callback_attempts WHERE callback_id = ANY($1)",
+        [talked, missed],
+    )
+    assert dict(attempts) == {talked: "reached", missed: "ended unseen"}
+    # Nothing is dialled again for the one that was reached.
+    ami.sent.clear()
+    await dialer.tick()
+    await asyncio.gather(*tasks)
+    assert all(f"sb-callback-{talked}-" not in a["ChannelId"] for a in ami.sent)

@@ -51,12 +51,12 @@ async def test_the_caller_card_tells_the_callback_among_the_calls(db: asyncpg.Po
         pbx="main",
         queue=queue,
         owner="t",
-        limit=1,
+        members=["201"],
         now=now,
         lease=timedelta(seconds=30),
     )
     assert [c.id for c in taken] == [stored.id]
-    assert await callbacks.connected(db, stored.id, "t", "201")
+    assert await callbacks.connected(db, stored.id, 1)
     await callbacks.finish_attempt(
         db, stored.id, "t", reached=True, result="reached", now=now, policy=RetryPolicy()
     )

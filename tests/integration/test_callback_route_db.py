@@ -16,6 +16,7 @@ from pbx_agi.hours_route import HoursRoute
 from switchboard.core.callbacks import NumberPolicy
 from switchboard.core.opening import Hours
 from switchboard.core.schedule import Override, parse_schedule
+from switchboard.store import callbacks
 from tests.unit.test_fastagi import FakeAsterisk, agi_headers
 
 pytestmark = pytest.mark.integration
@@ -142,3 +143,35 @@ async def test_the_callback_route_over_fastagi_answers_hostile_arguments_with_on
     assert b"SB_CALLBACK_STATUS=invalid" in command
     assert b"DROP" not in command and b"\x1b" not in command
     assert await db.fetchval("SELECT count(*) FROM callbacks") == before
+
+
+async def test_accepted_connects_only_the_attempt_being_dialled(db: asyncpg.Pool) -> None:
+    """The dialplan says "accepted" itself: the attempt dialling becomes connected, once;
+    another attempt, a finished callback or a hostile id changes nothing."""
+    queue, now = f"cb-{uuid.uuid4().hex[:10]}", datetime.now(UTC)
+    stored, _ = await callbacks.request(
+        db,
+        pbx="sandbox",
+        queue=queue,
+        e164="+31612000309",
+        source="queue",
+        joined_at=now,
+        not_before=now,
+    )
+    assert (await route(db).accepted(str(stored.id), "1"))["SB_CALLBACK_STATUS"] == "invalid"
+    (taken,) = await callbacks.claim(
+        db,
+        pbx="sandbox",
+        queue=queue,
+        owner="a",
+        members=["201"],
+        now=now,
+        lease=timedelta(seconds=30),
+    )
+    assert (await route(db).accepted(str(taken.id), "2"))["SB_CALLBACK_STATUS"] == "invalid"
+    for hostile in ("", "0", "1; --", "9" * 40, "-1", "1\r\n"):
+        assert (await route(db).accepted(hostile, "1"))["SB_CALLBACK_STATUS"] == "invalid"
+        assert (await route(db).accepted(str(taken.id), hostile))["SB_CALLBACK_STATUS"] == "invalid"
+    assert (await route(db).accepted(str(taken.id), "1")) == {"SB_CALLBACK_STATUS": "ok"}
+    assert (await route(db).accepted(str(taken.id), "1"))["SB_CALLBACK_STATUS"] == "invalid"
+    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", taken.id) == "connected"

@@ -75,7 +75,7 @@ async def test_taken_in_place_order_retried_with_its_place_and_fenced_by_its_own
     late, _ = await ask(db, queue, "+31612000002", now - timedelta(minutes=1))
     early, _ = await ask(db, queue, "+31612000001", now - timedelta(minutes=9))
     (taken,) = await callbacks.claim(
-        db, pbx="main", queue=queue, owner="a", limit=1, now=now, lease=LEASE
+        db, pbx="main", queue=queue, owner="a", members=["201"], now=now, lease=LEASE
     )
     assert taken.id == early.id and taken.state is CallbackState.DIALLING
     assert taken.attempts == 1 and taken.lease_owner == "a"
@@ -97,7 +97,7 @@ async def test_taken_in_place_order_retried_with_its_place_and_fenced_by_its_own
     assert line[0].not_before == now + timedelta(minutes=5)
     # Its turn, but not its time: the next in line is taken instead.
     (second,) = await callbacks.claim(
-        db, pbx="main", queue=queue, owner="a", limit=5, now=now, lease=LEASE
+        db, pbx="main", queue=queue, owner="a", members=["201", "202"], now=now, lease=LEASE
     )
     assert second.id == late.id
     # Reached means the caller pressed 1 (connected) first: a voicemail never does.
@@ -105,7 +105,7 @@ async def test_taken_in_place_order_retried_with_its_place_and_fenced_by_its_own
         await callbacks.finish_attempt(
             db, late.id, "a", reached=True, result="reached", now=now, policy=policy
         )
-    assert await callbacks.connected(db, late.id, "a", "201")
+    assert await callbacks.connected(db, late.id, 1)
     assert (
         await callbacks.finish_attempt(
             db, late.id, "a", reached=True, result="reached", now=now, policy=policy
@@ -115,7 +115,7 @@ async def test_taken_in_place_order_retried_with_its_place_and_fenced_by_its_own
     # The second attempt, five minutes on, is the last one.
     later = now + timedelta(minutes=5)
     (retry,) = await callbacks.claim(
-        db, pbx="main", queue=queue, owner="b", limit=5, now=later, lease=LEASE
+        db, pbx="main", queue=queue, owner="b", members=["203"], now=later, lease=LEASE
     )
     assert retry.id == early.id and retry.attempts == 2
     assert (
@@ -138,7 +138,9 @@ async def test_a_lease_that_ran_out_goes_back_in_line_unless_it_was_renewed(
     queue, now = queue_name(), datetime.now(UTC)
     one, _ = await ask(db, queue, "+31612000011", now)
     two, _ = await ask(db, queue, "+31612000012", now + timedelta(seconds=1))
-    await callbacks.claim(db, pbx="main", queue=queue, owner="dead", limit=2, now=now, lease=LEASE)
+    await callbacks.claim(
+        db, pbx="main", queue=queue, owner="dead", members=["201", "202"], now=now, lease=LEASE
+    )
     assert await callbacks.renew(db, two.id, "dead", now + timedelta(minutes=10))
     expired = [
         c for c in await callbacks.expired_leases(db, "main", now + LEASE * 2) if c.queue == queue
@@ -166,15 +168,16 @@ async def test_two_instances_dial_200_callbacks_each_exactly_once(postgres_dsn: 
 
         async def instance(name: str, pool: asyncpg.Pool) -> None:
             while True:
+                members = [f"{name}-{i}" for i in range(3)]
                 taken = await callbacks.claim(
-                    pool, pbx="main", queue=queue, owner=name, limit=3, now=now, lease=LEASE
+                    pool, pbx="main", queue=queue, owner=name, members=members, now=now, lease=LEASE
                 )
                 if not taken:
                     return
                 for callback in taken:
                     dialled[callback.id] += 1
                     await asyncio.sleep(0)  # the other instance runs meanwhile
-                    assert await callbacks.connected(pool, callback.id, name, "201")
+                    assert await callbacks.connected(pool, callback.id, callback.attempts)
                     state = await callbacks.finish_attempt(
                         pool,
                         callback.id,
@@ -192,3 +195,75 @@ async def test_two_instances_dial_200_callbacks_each_exactly_once(postgres_dsn: 
             await pool.close()
     assert len(dialled) == 200
     assert max(dialled.values()) == 1
+
+
+async def test_two_instances_never_give_one_member_two_callbacks_at_once(
+    postgres_dsn: str,
+) -> None:
+    """Both instances see the same two free members: at most two callbacks dial at once,
+    each member on one of them."""
+    queue, now = queue_name(), datetime.now(UTC)
+    pools = [await asyncpg.create_pool(postgres_dsn, min_size=2, max_size=4) for _ in range(2)]
+    ringing: dict[str, int] = {}
+    most = 0
+    try:
+        for i in range(30):
+            await ask(pools[0], queue, f"+316121{i:05d}", now + timedelta(milliseconds=i))
+
+        async def instance(name: str, pool: asyncpg.Pool) -> None:
+            nonlocal most
+            while await callbacks.in_line(pool, "main", queue):
+                taken = await callbacks.claim(
+                    pool,
+                    pbx="main",
+                    queue=queue,
+                    owner=name,
+                    members=["301", "302"],
+                    now=now,
+                    lease=LEASE,
+                )
+                for callback in taken:
+                    assert callback.member not in ringing, (callback.member, ringing)
+                    ringing[callback.member] = callback.id
+                most = max(most, len(ringing))
+                await asyncio.sleep(0.01)  # the calls go on; the other instance claims
+                for callback in taken:
+                    del ringing[callback.member]
+                    await callbacks.finish_attempt(
+                        pool,
+                        callback.id,
+                        name,
+                        reached=False,
+                        result="busy",
+                        now=now,
+                        policy=RetryPolicy(attempts=1),
+                    )
+
+        await asyncio.gather(*(instance(f"host{i}", p) for i, p in enumerate(pools)))
+    finally:
+        for pool in pools:
+            await pool.close()
+    assert most == 2
+
+
+async def test_call_back_now_is_refused_to_a_member_on_another_callback(db: asyncpg.Pool) -> None:
+    queue, now = queue_name(), datetime.now(UTC)
+    first, _ = await ask(db, queue, "+31612200001", now - timedelta(minutes=3))
+    second, _ = await ask(db, queue, "+31612200002", now - timedelta(minutes=2))
+    (taken,) = await callbacks.claim(
+        db, pbx="main", queue=queue, owner="a", members=["305"], now=now, lease=LEASE
+    )
+    assert taken.id == first.id and taken.member == "305"
+    assert (
+        await callbacks.claim_one(db, second.id, owner="b", member="305", now=now, lease=LEASE)
+        is None
+    )
+    # Nor is one being dialled given to a second receptionist.
+    assert (
+        await callbacks.claim_one(db, first.id, owner="b", member="306", now=now, lease=LEASE)
+        is None
+    )
+    now_taken = await callbacks.claim_one(
+        db, second.id, owner="b", member="306", now=now, lease=LEASE
+    )
+    assert now_taken is not None and now_taken.member == "306"

@@ -1,0 +1,2 @@
+DROP INDEX callbacks_member_busy;
+ALTER TABLE callbacks DROP COLUMN member;
