@@ -412,5 +412,6 @@ async def run_forever(
             continue
         try:
             await dialer.tick()
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            # (InterfaceError: a pooled connection the restarted server closed.)
             log.warning("callbacks not dispatched this second: %r", exc)

