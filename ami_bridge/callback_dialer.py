@@ -4,7 +4,9 @@ Every second, for each queue with callbacks, the line of live callers (the model
 waiting callbacks (PostgreSQL) is served in join order (switchboard.core.callbacks:
 ``to_dispatch``); the callbacks whose turn it is are taken from the list with a lease
 (switchboard.store.callbacks: ``claim``, SKIP LOCKED) and dialled member first: an
-Originate of the member's phone (ChannelId and ActionID ``sb-callback-<id>-<attempt>``)
+Originate of the member's phone (ChannelId and ActionID ``sb-callback-<id>-<attempt>-<dial>``,
+``<dial>`` new for every Originate: a member who did not answer is rung again for the same
+attempt, and a channel id Asterisk had a moment ago would be taken for a late event)
 into extensions.conf ``[switchboard-callback-dial]``, which whispers who it is for, rings
 the caller and asks them to press 1.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,8 +49,8 @@ from switchboard.store import callbacks
 log = logging.getLogger(__name__)
 
 SendAction = Callable[[Mapping[str, str], float], Awaitable[Mapping[str, str]]]
-_CHANNEL_ID = re.compile(r"sb-callback-(\d{1,18})-(\d{1,2})")
 MEMBER_REST = timedelta(seconds=60)
+_CHANNEL_PREFIX = "sb-callback-"
 # After a failed Originate, how long its channel's Hangup may still take to arrive.
 _NO_CHANNEL_GRACE_S = 2.0
 
@@ -135,13 +137,15 @@ class CallbackDialer:
                 await self._dispatch(queue, now)
 
     async def _reconcile(self, now: datetime) -> None:
-        live = {c.unique_id for c in self._model.channels.values()}
+        # (Whether a channel is live is asked of the model at the moment of deciding:
+        # a channel that appears while this awaits the database is not taken for gone.)
+        channels = self._model.channels
         # This instance's calls keep their leases while they go on. One whose channel
         # was there and is gone ended while its Hangup was lost (the AMI connection cut,
         # Asterisk restarted): it ends now. One whose lease another instance took (this
         # one was away too long) is that instance's to follow.
         for channel_id, attempt in list(self._attempts.items()):
-            if channel_id in live:
+            if channel_id in channels:
                 attempt.seen = True
             elif attempt.seen:
                 log.warning("callback %d: its call ended unseen", attempt.callback_id)
@@ -154,16 +158,17 @@ class CallbackDialer:
                 log.warning("callback %d: followed by another instance", attempt.callback_id)
                 self._drop_attempt(channel_id)
         for stale in await callbacks.expired_leases(self._pool, self._pbx, now):
-            channel_id = f"sb-callback-{stale.id}-{stale.attempts}"
-            if channel_id in self._attempts:
+            if self._attempt_for(stale.id, stale.attempts) is not None:
                 continue  # renewed just now (it ran out between two seconds)
-            if channel_id in live:
+            prefix = f"{_CHANNEL_PREFIX}{stale.id}-{stale.attempts}-"
+            live_id = next((c for c in channels if c.startswith(prefix)), None)
+            if live_id is not None:
                 # Its dialler is gone, the call is not: this instance follows it.
                 if await callbacks.adopt(
                     self._pool, stale.id, stale.lease_until, self.owner, now + self._lease
                 ):
                     accepted = stale.state is CallbackState.CONNECTED
-                    self._attempts[channel_id] = _Attempt(
+                    self._attempts[live_id] = _Attempt(
                         stale.id,
                         stale.attempts,
                         stale.member,
@@ -172,7 +177,7 @@ class CallbackDialer:
                         seen=True,
                     )
                     self._busy_members.add(stale.member)
-                    log.info("callback %d: adopted its call %s", stale.id, channel_id)
+                    log.info("callback %d: adopted its call %s", stale.id, live_id)
             elif stale.state is CallbackState.CONNECTED:
                 # The caller accepted and the call is over: done, never dialled again.
                 if await callbacks.settle_connected(self._pool, stale.id, stale.lease_until, now):
@@ -233,7 +238,7 @@ class CallbackDialer:
             self._start_attempt(callback, now)
 
     def _start_attempt(self, callback: callbacks.StoredCallback, now: datetime) -> None:
-        channel_id = f"sb-callback-{callback.id}-{callback.attempts}"
+        channel_id = f"{_CHANNEL_PREFIX}{callback.id}-{callback.attempts}-{secrets.token_hex(3)}"
         self._attempts[channel_id] = _Attempt(callback.id, callback.attempts, callback.member)
         self._busy_members.add(callback.member)
         waited = max(0, int((now - callback.joined_at).total_seconds() // 60))
@@ -314,6 +319,8 @@ class CallbackDialer:
                 continue
             if call.answered_at is None or call.linked_id in self._answered:
                 continue
+            if call.linked_id.startswith(_CHANNEL_PREFIX):
+                continue  # a callback of ours: not the caller calling again
             self._answered.add(call.linked_id)
             number = normalise(call.caller_number, self._region)
             if number.kind is NumberKind.PUBLIC and number.e164:
@@ -331,10 +338,10 @@ class CallbackDialer:
     def on_event(self, event: Mapping[str, str]) -> None:
         kind = event.get("Event")
         if kind == "UserEvent" and event.get("UserEvent") == "SwitchboardCallback":
-            channel_id = f"sb-callback-{event.get('Id', '')}-{event.get('Attempt', '')}"
-            attempt = self._attempts.get(channel_id)
-            if attempt is None or not _CHANNEL_ID.fullmatch(channel_id):
+            found = self._attempt_for(event.get("Id", ""), event.get("Attempt", ""))
+            if found is None:
                 return
+            attempt = found
             result = event.get("Result", "")[:40]
             attempt.result = result
             if result == "member answered":
@@ -343,11 +350,23 @@ class CallbackDialer:
                 attempt.accepted = True
                 self._spawn(self._connected(attempt))
         elif kind == "Newchannel":
-            attempt = self._attempts.get(event.get("Uniqueid", ""))
-            if attempt is not None:
-                attempt.seen = True
+            dialling = self._attempts.get(event.get("Uniqueid", ""))
+            if dialling is not None:
+                dialling.seen = True
         elif kind == "Hangup":
             self._end_attempt(event.get("Uniqueid", ""))
+
+    def _attempt_for(self, callback_id: int | str, attempt: int | str) -> _Attempt | None:
+        """This instance's attempt ``attempt`` of callback ``callback_id`` (as numbers, or
+        as the dialplan's event says them), if it follows it."""
+        return next(
+            (
+                a
+                for a in self._attempts.values()
+                if str(a.callback_id) == str(callback_id) and str(a.attempt) == str(attempt)
+            ),
+            None,
+        )
 
     def _end_attempt(self, channel_id: str) -> None:
         """The member's channel is gone: the attempt ends as far as it got."""

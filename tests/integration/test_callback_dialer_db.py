@@ -6,6 +6,7 @@ PBX's live channels before anything is dialled."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,15 @@ class FakeAMI:
     async def __call__(self, action: Mapping[str, str], _timeout: float) -> Mapping[str, str]:
         self.sent.append(dict(action))
         return {"Response": self.answer}
+
+
+def dialled(ami: FakeAMI, callback_id: int) -> str:
+    """The channel id of the last Originate for ``callback_id``: its attempt, and a part
+    new for every dial."""
+    (channel_id,) = [
+        a["ChannelId"] for a in ami.sent if a["ChannelId"].startswith(f"sb-callback-{callback_id}-")
+    ][-1:]
+    return channel_id
 
 
 def member(ext: str, queue: str, device: str = "idle") -> Extension:
@@ -122,10 +132,11 @@ async def test_the_callback_at_the_front_rings_a_free_member_and_is_done_when_ac
     await asyncio.gather(*tasks)
     (originate,) = ami.sent
     assert originate["Channel"] == "PJSIP/201"
-    assert originate["ChannelId"] == originate["ActionID"] == f"sb-callback-{first}-1"
+    assert originate["ChannelId"] == originate["ActionID"]
+    assert re.fullmatch(rf"sb-callback-{first}-1-[0-9a-f]{{6}}", originate["ChannelId"])
     assert "SB_CALLBACK_WAITED=12" in originate["Variable"]
     assert "SB_CALLBACK_NUMBER=+31612000201" in originate["Variable"]
-    channel = f"sb-callback-{first}-1"
+    channel = dialled(ami, first)
     for result in ("member answered", "accepted"):
         dialer.on_event(
             {
@@ -148,7 +159,8 @@ async def test_a_member_who_does_not_answer_costs_the_caller_no_attempt(db: asyn
     ami = FakeAMI(answer="Failure")
     dialer, tasks = await setup(db, [member("201", queue)], queue, ami)
     await dialer.tick()
-    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{first}-1"})
+    await asyncio.sleep(0)  # (the Originate is sent)
+    dialer.on_event({"Event": "Hangup", "Uniqueid": dialled(ami, first)})
     await asyncio.gather(*tasks)
     row = await db.fetchrow("SELECT state, attempts FROM callbacks WHERE id = $1", first)
     assert (row["state"], row["attempts"]) == ("waiting", 0)
@@ -187,7 +199,7 @@ async def test_an_unaccepted_callback_goes_back_in_line_and_busy_members_are_not
             "Result": "not accepted",
         }
     )
-    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{first}-1"})
+    dialer.on_event({"Event": "Hangup", "Uniqueid": dialled(ami, first)})
     await asyncio.gather(*tasks)
     row = await db.fetchrow(
         "SELECT state, attempts, not_before FROM callbacks WHERE id = $1", first
@@ -217,11 +229,8 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
     # The third's caller had accepted before its dialler died.
     assert await callbacks.connected(db, talked, 1)
     # Asterisk still has the first one's member channel; the others' are gone.
-    model = FakeModel(
-        channels={
-            "x": Channel(unique_id=f"sb-callback-{talking}-1", linked_id="x", name="PJSIP/201-1"),
-        }
-    )
+    still = f"sb-callback-{talking}-1-0a0b0c"
+    model = FakeModel(channels={still: Channel(unique_id=still, linked_id=still, name="PJSIP/201")})
     ami = FakeAMI()
     dialer, tasks = await setup(db, [], queue, ami, model)
     await dialer.tick()
@@ -247,7 +256,7 @@ async def test_a_dialler_that_went_away_is_reconciled_with_the_live_channels(
                 "Result": result,
             }
         )
-    dialer.on_event({"Event": "Hangup", "Uniqueid": f"sb-callback-{talking}-1"})
+    dialer.on_event({"Event": "Hangup", "Uniqueid": still})
     await asyncio.gather(*tasks)
     assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", talking) == "done"
 
@@ -269,7 +278,7 @@ async def test_a_call_whose_hangup_was_lost_ends_as_far_as_the_database_says(
     await asyncio.gather(*tasks)
     assert {a["Channel"] for a in ami.sent} == {"PJSIP/201", "PJSIP/202"}
     for callback_id in (talked, missed):
-        channel = f"sb-callback-{callback_id}-1"
+        channel = dialled(ami, callback_id)
         dialer.on_event({"Event": "Newchannel", "Uniqueid": channel})
         model.channels[channel] = Channel(unique_id=channel, linked_id=channel, name="PJSIP/2")
         dialer.on_event(
