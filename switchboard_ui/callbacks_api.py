@@ -1,8 +1,8 @@
 """Callbacks on the board (issue 14): the list, and a receptionist's own requests.
 
     GET  /api/callbacks          {"callbacks": [{id, queue, number, name, subject, state,
-                                   place, waited_s, attempts, member, result, source,
-                                   requested_by, not_before}, ...]}
+                                   place, waited_s, attempts, member, member_name,
+                                   result, source, requested_by, not_before}, ...]}
     POST /api/callbacks          {"queue": "switchboard", "number": "0612345678",
                                   "name": "Anna", "subject": "invoice"}
     POST /api/callbacks/cancel   {"id": 12, "reason": "reached by e-mail"}
@@ -18,7 +18,9 @@ change is announced to the open boards (``{"type": "callbacks"}``), which fetch 
 again. Needs a board session (401), and for POST its CSRF token (403); a body that is not
 a JSON object is a 400, a refused field a 422 ``{"errors": {field: message}}``, a
 callback no longer in line a 404, a receptionist without a phone a 409, a PBX that dials
-no callbacks now a 503.
+no callbacks now a 503. A callback being dialled is claimed, as a call is, by whoever
+dials it: call now, later and cancel on it are a 409 that names them ("Lotte is calling
+this back."); PostgreSQL decides (switchboard.store.callbacks), across service instances.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from switchboard.core.callbacks import CallbackError, CallbackState, NumberPolic
 from switchboard.core.contact_form import display_number
 from switchboard.core.web_callback import first_moment_after
 from switchboard.store import callbacks
-from switchboard.store.users import BoardSession, user_extension
+from switchboard.store.users import BoardSession, names_by_extension, user_extension
 from switchboard_ui.i18n import marked as t
 from switchboard_ui.keys import HOURS, HUB, PBXS, POOL, REGION
 from switchboard_ui.refusals import json_error, json_object, refusal
@@ -43,6 +45,8 @@ from switchboard_ui.session import require_csrf, require_session
 
 NOT_IN_LINE = t("that callback is no longer in line")
 NO_PHONE = t("You have no phone on the board: ask an admin to give you an extension.")
+CLAIMED = t("{name} is calling this back.")
+CLAIMED_BY_PHONE = t("Extension {extension} is calling this back.")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 MAX_TEXT = 200
 
@@ -59,6 +63,7 @@ def add_callback_routes(app: web.Application) -> None:
 async def callbacks_api(request: web.Request, session: BoardSession) -> web.Response:
     now = datetime.now(UTC)
     listed = await callbacks.board_list(request.app[POOL], now - timedelta(hours=12))
+    names = await names_by_extension(request.app[POOL], (e.member for e in listed if e.member))
     region = request.app[REGION]
     places: dict[str, int] = {}
     shown: list[dict[str, Any]] = []
@@ -79,6 +84,7 @@ async def callbacks_api(request: web.Request, session: BoardSession) -> web.Resp
                 "waited_s": max(0, int((now - c.joined_at).total_seconds())),
                 "attempts": c.attempts,
                 "member": entry.member,
+                "member_name": names.get(entry.member, ""),
                 "result": entry.result,
                 "source": c.source,
                 "requested_by": c.requested_by,
@@ -143,9 +149,21 @@ async def cancel_callback_api(request: web.Request, session: BoardSession) -> we
             {"errors": {"reason": "text of at most 200 characters"}}, status=422
         )
     if not await callbacks.cancel(request.app[POOL], callback_id, session.username, reason.strip()):
-        return refusal(request, 404, NOT_IN_LINE)
+        return await _not_in_line(request, callback_id)
     request.app[HUB].publish({"type": "callbacks"})
     return web.json_response({"cancelled": callback_id})
+
+
+async def _not_in_line(request: web.Request, callback_id: int) -> web.Response:
+    """Why a callback could not be acted on: someone is dialling it (409, naming them),
+    or it is no longer in line (404)."""
+    callback = await callbacks.get(request.app[POOL], callback_id)
+    if callback is None or callback.state not in (CallbackState.DIALLING, CallbackState.CONNECTED):
+        return refusal(request, 404, NOT_IN_LINE)
+    names = await names_by_extension(request.app[POOL], [callback.member])
+    if callback.member in names:
+        return refusal(request, 409, CLAIMED, name=names[callback.member])
+    return refusal(request, 409, CLAIMED_BY_PHONE, extension=callback.member)
 
 
 def _callback_id(body: dict[str, Any]) -> int | None:
@@ -167,6 +185,8 @@ async def call_now_api(request: web.Request, session: BoardSession) -> web.Respo
     if not extension:
         return refusal(request, 409, NO_PHONE)
     callback = await callbacks.get(request.app[POOL], callback_id)
+    if callback is not None and callback.state is not CallbackState.WAITING:
+        return await _not_in_line(request, callback_id)
     pbx = request.app[PBXS].get(callback.pbx) if callback is not None else None
     if callback is None or pbx is None:
         return refusal(request, 404, NOT_IN_LINE)
@@ -175,7 +195,7 @@ async def call_now_api(request: web.Request, session: BoardSession) -> web.Respo
     except PBXUnavailable as exc:
         return json_error(503, str(exc))
     if not dialling:
-        return refusal(request, 404, NOT_IN_LINE)
+        return await _not_in_line(request, callback_id)
     return web.json_response({"dialling": callback_id, "extension": extension})
 
 
@@ -194,6 +214,6 @@ async def reschedule_api(request: web.Request, session: BoardSession) -> web.Res
     zone = first.schedule.timezone if first else ZoneInfo("Europe/Amsterdam")
     when = first_moment_after(time(int(after[:2]), int(after[3:])), datetime.now(UTC), zone)
     if not await callbacks.reschedule(request.app[POOL], callback_id, when):
-        return refusal(request, 404, NOT_IN_LINE)
+        return await _not_in_line(request, callback_id)
     request.app[HUB].publish({"type": "callbacks"})
     return web.json_response({"not_before": when.isoformat()})

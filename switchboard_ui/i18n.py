@@ -437,6 +437,8 @@ DUTCH: dict[str, str] = {
     "leaving a voicemail": "spreekt een bericht in",
     "asking to be called back": "vraagt om teruggebeld te worden",
     "that callback is no longer in line": "dat terugbelverzoek staat niet meer in de rij",
+    "{name} is calling this back.": "{name} belt dit verzoek terug.",
+    "Extension {extension} is calling this back.": "Toestel {extension} belt dit verzoek terug.",
     "Callbacks": "Terugbelverzoeken",
     "Schedule a callback": "Terugbelverzoek maken",
     "Cancel": "Annuleren",

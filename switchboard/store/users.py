@@ -146,6 +146,17 @@ async def user_extension(pool: asyncpg.Pool, username: str) -> str:
     return str(value or "")
 
 
+async def names_by_extension(pool: asyncpg.Pool, extensions: Iterable[str]) -> dict[str, str]:
+    """Who has each of ``extensions`` as their own phone: their display name (of two on
+    one phone, the first by name); an extension nobody has is left out."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (extension) extension, display_name FROM board_users"
+        " WHERE extension = ANY($1::text[]) ORDER BY extension, display_name",
+        sorted(set(extensions)),
+    )
+    return {r["extension"]: r["display_name"] for r in rows}
+
+
 async def log_in(
     pool: asyncpg.Pool, checker: PasswordChecker, username: str, password: str
 ) -> str | None:

@@ -33,7 +33,10 @@
     if (c.place) words.push(t("place {place}", { place: String(c.place) }));
     if (ACTIVE.has(c.state)) words.push(t("waited {time}", { time: clock(c.waited_s) }));
     if (c.attempts) words.push(t("attempt {n}", { n: String(c.attempts) }));
-    if (c.member && ACTIVE.has(c.state)) words.push(t("by {who}", { who: c.member }));
+    if (c.member && ACTIVE.has(c.state)) {
+      const who = c.member_name ? `${c.member_name} (${c.member})` : c.member;
+      words.push(t("by {who}", { who }));
+    }
     return words.join(" · ");
   }
 

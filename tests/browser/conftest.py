@@ -22,7 +22,7 @@ from switchboard.core.calls.state import PBXState
 from switchboard.core.opening import Hours
 from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
-from tests.conftest import free_port
+from tests.conftest import RunningSwitchboard, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach the internet,
@@ -120,3 +120,28 @@ def play(board: Board, state: PBXState, events: Sequence[Mapping[str, str]]) -> 
     publishes them (ami_bridge.replay.replay_state: the recording's own clock)."""
     for _now, changes in replay_state(state, events):
         board.hub.publish_changes(changes.calls)
+
+
+async def receptionist_board(
+    browser: Browser,
+    db: asyncpg.Pool,
+    switchboard: RunningSwitchboard,
+    username: str = "lotte",
+    extension: str = "200",
+) -> Page:
+    """A page of its own (its own session) on `switchboard run`'s board, ``username`` (a
+    receptionist with phone ``extension``) logged in, the board live."""
+    password = secrets.token_urlsafe(12)
+    name = username.capitalize()
+    await create_user(
+        db, username, password, role="receptionist", display_name=name, extension=extension
+    )
+    # A page of its own context: its own cookies, so its own session.
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    await page.goto(switchboard.board_url)
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#link")).to_have_text("Live", timeout=10_000)
+    await expect(page.locator("#call-control .cc-phone")).to_have_text(f"Your phone: {extension}")
+    return page

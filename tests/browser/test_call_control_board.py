@@ -7,43 +7,19 @@ board shows each result in words."""
 from __future__ import annotations
 
 import re
-import secrets
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from devtools.sipp import place_call, start_phone
-from switchboard.store.users import create_user
+from tests.browser.conftest import receptionist_board
 from tests.conftest import ARTIFACTS, RunningSwitchboard
 
 # (With the queue's expected wait, once it has a history: " · about 1 min".)
 IN_QUEUE = re.compile(r"^in queue switchboard, position \d( · (about|more than) \d+ min)?$")
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-async def receptionist_board(
-    browser: Browser,
-    db: asyncpg.Pool,
-    switchboard: RunningSwitchboard,
-    username: str = "lotte",
-    extension: str = "200",
-) -> Page:
-    password = secrets.token_urlsafe(12)
-    name = username.capitalize()
-    await create_user(
-        db, username, password, role="receptionist", display_name=name, extension=extension
-    )
-    # A page of its own context: its own cookies, so its own session.
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-    await page.goto(switchboard.board_url)
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-    await expect(page.locator("#link")).to_have_text("Live", timeout=10_000)
-    await expect(page.locator("#call-control .cc-phone")).to_have_text(f"Your phone: {extension}")
-    return page
 
 
 async def test_answer_and_transfer_blind_and_attended_from_the_board(

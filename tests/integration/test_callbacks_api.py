@@ -3,14 +3,17 @@ reschedule, call back now, cancel; and hostile bodies get a clear 4xx."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import log_in
+from switchboard.store import callbacks
+from switchboard.store.users import create_user
+from tests.conftest import BOARD_PASSWORD, log_in
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +89,52 @@ async def test_a_callback_not_in_line_is_a_404(board_client: TestClient) -> None
     ):
         status, _ = await post(board_client, csrf, url, body)
         assert status in (404, 409), (url, status)
+
+
+async def test_a_callback_being_dialled_is_claimed_by_whoever_dials_it(
+    board_client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Lotte (201) is calling a callback back: Sanne's call now, later and cancel on it are
+    refused with her name, and the list says who dials it."""
+    await create_user(
+        db, "lotte", BOARD_PASSWORD, role="receptionist", display_name="Lotte", extension="201"
+    )
+    await create_user(
+        db, "sanne", BOARD_PASSWORD, role="receptionist", display_name="Sanne", extension="202"
+    )
+    csrf = await log_in(board_client)
+    pbx, now = f"api-{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    ids = []
+    for e164, member in (("+31612000811", "201"), ("+31612000812", "209")):
+        stored, _ = await callbacks.request(
+            db,
+            pbx=pbx,
+            queue="switchboard",
+            e164=e164,
+            source="queue",
+            joined_at=now,
+            not_before=now,
+        )
+        taken = await callbacks.claim_one(
+            db, stored.id, owner="x", member=member, now=now, lease=timedelta(seconds=60)
+        )
+        assert taken is not None
+        ids.append(stored.id)
+    for url, body in (
+        ("/api/callbacks/now", {"id": ids[0]}),
+        ("/api/callbacks/cancel", {"id": ids[0], "reason": ""}),
+        ("/api/callbacks/reschedule", {"id": ids[0], "after": "15:00"}),
+    ):
+        assert await post(board_client, csrf, url, body) == (
+            409,
+            {"error": "Lotte is calling this back."},
+        ), url
+    assert await post(board_client, csrf, "/api/callbacks/now", {"id": ids[1]}) == (
+        409,
+        {"error": "Extension 209 is calling this back."},
+    )
+    listed = await (await board_client.get("/api/callbacks")).json()
+    shown = {c["id"]: (c["state"], c["member"], c["member_name"]) for c in listed["callbacks"]}
+    assert shown[ids[0]] == ("dialling", "201", "Lotte")
+    assert shown[ids[1]] == ("dialling", "209", "")
+    assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", ids[0]) == "dialling"
