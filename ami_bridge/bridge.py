@@ -632,17 +632,21 @@ class AMIBridge:
             raise PBXUnavailable(f"{self.pbx.name} dials no callbacks now")
         return await self._dialer.call_now(callback_id, extension)
 
-    def callback_minutes(self, queue: str, joined_at: float) -> int | None:
-        """About how many minutes until a callback that joined ``queue`` at ``joined_at``
-        is dialled: the wait of a live caller with the same callers ahead."""
-        now = self._clock()
-        ahead = sum(
+    def callers_ahead(self, queue: str, joined_at: float) -> int:
+        """The live callers waiting in ``queue`` who joined before ``joined_at``."""
+        return sum(
             1
             for call in self.model.snapshot()
             if call.state is CallState.QUEUED
             and call.queue == queue
             and (call.queued_at if call.queued_at is not None else call.started_at) < joined_at
         )
+
+    def callback_minutes(self, queue: str, joined_at: float) -> int | None:
+        """About how many minutes until a callback that joined ``queue`` at ``joined_at``
+        is dialled: the wait of a live caller with the same callers ahead."""
+        now = self._clock()
+        ahead = self.callers_ahead(queue, joined_at)
         members = answering_members(self.presence.extensions.values())
         if self._dialer is not None:
             ahead += self._dialer.callbacks_ahead(queue, joined_at)

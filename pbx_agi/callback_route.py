@@ -7,6 +7,8 @@
         SB_CALLBACK_STATUS  ok / invalid / refused / failed (not stored: the caller
                             goes back to the queue)
         SB_CALLBACK_MERGED  yes when the number was in line already (its place kept)
+        SB_CALLBACK_PLACE   merged: its place in line now (callers and callbacks ahead,
+                            + 1), when it is at most 59 (what the prompts can say)
         SB_CALLBACK_MINUTES about how long until the call back, when known
         SB_CALLBACK_FROM_DAY, _HOUR, _MINUTE  closed: from when (the next opening)
     AGI(agi://HOST:PORT/callback,accepted,ID,ATTEMPT)
@@ -45,6 +47,10 @@ _ATTEMPT = re.compile(r"[1-9][0-9]?")
 #: The minutes until a callback, for a queue and the moment its caller joined (epoch
 #: seconds): the bridge's estimate; None when it has none.
 Minutes = Callable[[str, float], int | None]
+#: The live callers waiting in a queue who joined before a moment (epoch seconds).
+CallersAhead = Callable[[str, float], int]
+#: The places the prompts can say (switchboard/n-0 .. n-59).
+MAX_PLACE = 59
 
 
 class CallbackRoute:
@@ -56,6 +62,7 @@ class CallbackRoute:
         policy: NumberPolicy,
         hours: HoursRoute | None = None,
         minutes: Minutes | None = None,
+        callers_ahead: CallersAhead | None = None,
         budget_s: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -64,6 +71,7 @@ class CallbackRoute:
         self._policy = policy
         self._hours = hours
         self._minutes = minutes
+        self._callers_ahead = callers_ahead
         self._budget_s = budget_s
         self._clock = clock
         self._mset = MSetWriter()
@@ -98,6 +106,20 @@ class CallbackRoute:
             log.warning("callback %s accepted, not stored (%r)", callback_id, exc)
             return {"SB_CALLBACK_STATUS": "failed"}
         return {"SB_CALLBACK_STATUS": "ok" if changed else "invalid"}
+
+    async def _place(self, queue: str, joined_at: datetime) -> int | None:
+        """A callback's place in line: the callbacks waiting ahead of it (PostgreSQL)
+        and the live callers ahead (the bridge), + 1; None when it cannot be read."""
+        try:
+            (ahead,) = await asyncio.wait_for(
+                callbacks.waiting_ahead(self._pool, self._pbx, queue, [joined_at]),
+                self._budget_s,
+            )
+        except Exception as exc:  # the database slow or gone: the place is not said
+            log.warning("callback place in %s not read (%r)", queue, exc)
+            return None
+        live = self._callers_ahead(queue, joined_at.timestamp()) if self._callers_ahead else 0
+        return ahead + live + 1
 
     async def request(self, queue: str, number: str, since: str, language: str) -> dict[str, str]:
         """Store the request; what the caller is told."""
@@ -134,6 +156,10 @@ class CallbackRoute:
             log.warning("callback for %s not stored (%r): back to the queue", queue, exc)
             return {"SB_CALLBACK_STATUS": "failed", "SB_CALLBACK_MERGED": ""}
         told["SB_CALLBACK_MERGED"] = "yes" if merged else ""
+        if merged:
+            place = await self._place(queue, stored.joined_at)
+            if place is not None and place <= MAX_PLACE:
+                told["SB_CALLBACK_PLACE"] = str(place)
         if reopens is not None:
             told |= {
                 "SB_CALLBACK_FROM_DAY": str(reopens.weekday()),

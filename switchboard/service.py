@@ -158,6 +158,7 @@ async def start_services(config: Config) -> Services:
                     ),
                     hours=hours_route,
                     minutes=first.callback_minutes if first is not None else None,
+                    callers_ahead=first.callers_ahead if first is not None else None,
                 ),
             )
             await services.fastagi.start(config.fastagi.host, config.fastagi.port)

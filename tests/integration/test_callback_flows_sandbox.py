@@ -311,3 +311,17 @@ async def test_asking_again_merges_into_the_first_request_and_keeps_its_place(
         and e.get("Message") == "switchboard/callback-already"
     ]
     assert len(already) == 1
+    # ... and their place now: the first in line (nobody else waits).
+    heard = [
+        e["Message"]
+        for e in events
+        if e.get("Event") == "TestEvent"
+        and e.get("State") == "PLAYBACK"
+        and e.get("Channel") == already[0].get("Channel")
+    ]
+    at = heard.index("switchboard/callback-already")
+    assert heard[at + 1 : at + 4] == [
+        "switchboard/you-are-number",
+        "switchboard/n-1",
+        "switchboard/in-line",
+    ], heard

@@ -50,10 +50,20 @@ async def test_a_request_keeps_the_join_time_and_a_second_one_merges(db: asyncpg
         "SB_CALLBACK_MERGED": "",
         "SB_CALLBACK_MINUTES": "6",
     }
-    again = await route(db).request(queue, "+31612000301", "", "nl")
-    assert again["SB_CALLBACK_MERGED"] == "yes"
+    # Two more ask later. The first asks again: told its place, the first callback,
+    # behind the one live caller who joined before it; the last: behind two callbacks.
+    for e164 in ("+31612000303", "+31612000304"):
+        assert "SB_CALLBACK_PLACE" not in await route(db).request(queue, e164, "", "nl")
+    again = await route(db, callers_ahead=lambda _q, at: 1 if at == joined else 0).request(
+        queue, "+31612000301", "", "nl"
+    )
+    assert again["SB_CALLBACK_MERGED"] == "yes" and again["SB_CALLBACK_PLACE"] == "2"
+    last = await route(db, callers_ahead=lambda _q, _at: 0).request(queue, "+31612000304", "", "nl")
+    assert last["SB_CALLBACK_PLACE"] == "3"
     row = await db.fetchrow(
-        "SELECT joined_at, language, requests FROM callbacks WHERE queue = $1", queue
+        "SELECT joined_at, language, requests FROM callbacks"
+        " WHERE queue = $1 AND e164 = '+31612000301'",
+        queue,
     )
     assert int(row["joined_at"].timestamp()) == joined and row["language"] == "en"
     assert row["requests"] == 2
