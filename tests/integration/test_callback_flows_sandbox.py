@@ -20,14 +20,11 @@ import pytest
 
 from devtools.sipp import SippProcess, place_call, start_phone
 from switchboard.core.schedule import Override
-from switchboard.store import callbacks
 from switchboard.store.hours_overrides import add_override, end_override
+from tests.callback_calls import ACCEPTS, ask, becomes, keep_busy
 from tests.sandbox_ami import Asterisk, collect, until
 
 pytestmark = pytest.mark.integration
-
-# The caller's phone when called back: answers, presses 1 until heard, hangs up soon.
-ACCEPTS = [(3.0, "1")] + [(1.5, "1")] * 5
 
 
 @pytest.fixture
@@ -42,21 +39,6 @@ async def line(db: asyncpg.Pool) -> AsyncIterator[None]:
     await db.execute(clear)
 
 
-async def ask(db: asyncpg.Pool, e164: str, joined_at: datetime | None = None) -> int:
-    await db.execute("DELETE FROM callbacks WHERE e164 = $1", e164)
-    joined = joined_at or datetime.now(UTC)
-    stored, _ = await callbacks.request(
-        db,
-        pbx="sandbox",
-        queue="switchboard",
-        e164=e164,
-        source="board",
-        joined_at=joined,
-        not_before=joined,
-    )
-    return stored.id
-
-
 async def state_of(db: asyncpg.Pool, callback_id: int) -> str:
     return str(await db.fetchval("SELECT state FROM callbacks WHERE id = $1", callback_id))
 
@@ -69,28 +51,6 @@ def dialled(events: list[dict[str, str]], callback_id: int) -> list[str]:
         if e.get("Event") == "Newchannel"
         and e.get("Uniqueid", "").startswith(f"sb-callback-{callback_id}-")
     ]
-
-
-async def operator_busy(asterisk: Asterisk, events: list[dict[str, str]], channel_id: str) -> None:
-    """The operator on another call: the queue keeps its callers (ringinuse=no), and no
-    callback is dialled."""
-    await asterisk.manager.send_action(
-        {
-            "Action": "Originate",
-            "Channel": "PJSIP/100",
-            "Application": "Wait",
-            "Data": "300",
-            "ChannelId": channel_id,
-            "Async": "true",
-        }
-    )
-    await until(
-        lambda: any(
-            e.get("Uniqueid") == channel_id and e.get("ChannelStateDesc") == "Up" for e in events
-        ),
-        10,
-        "the operator busy",
-    )
 
 
 def joined(events: list[dict[str, str]], number: str) -> bool:
@@ -112,7 +72,7 @@ async def test_live_callers_and_callbacks_are_served_in_the_order_they_joined(
     provider = start_phone("0", answer_after_s=0.3, hang_up_after_s=1, keys=ACCEPTS)
     callers: list[SippProcess] = []
     try:
-        await operator_busy(asterisk, events, "cb-fair-busy")
+        await keep_busy(asterisk, events, "cb-fair-busy")
         order: list[str] = []
         numbers = {}
         for turn in ("live", "callback", "live", "callback", "live"):
@@ -123,19 +83,13 @@ async def test_live_callers_and_callbacks_are_served_in_the_order_they_joined(
                 await until(lambda number=number: joined(events, number), 20, "in the queue")
                 order.append(number)
             else:
-                callback_id = await ask(db, f"+3161200048{n}")
+                callback_id = await ask(db, "switchboard", f"+3161200048{n}")
                 numbers[str(callback_id)] = f"callback {callback_id}"
                 order.append(f"callback {callback_id}")
             await asyncio.sleep(1.1)
         await asterisk.manager.send_action({"Action": "Hangup", "Channel": "cb-fair-busy"})
         for callback_id in numbers:
-            await until(
-                lambda callback_id=callback_id: db.fetchval(
-                    "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", int(callback_id)
-                ),
-                150,
-                f"callback {callback_id} done",
-            )
+            await becomes(db, int(callback_id), "done", 150)
         await until(
             lambda: sum(e.get("Event") == "AgentConnect" for e in events) >= 3,
             60,
@@ -167,19 +121,13 @@ async def test_a_callback_waits_while_the_line_is_closed_and_is_dialled_when_it_
     )
     await add_override(db, "reception", closed)
     try:
-        callback_id = await ask(db, "+31612000471")
+        callback_id = await ask(db, "switchboard", "+31612000471")
         # The operator is free, it is the callback's turn: but the line is closed.
         await asyncio.sleep(5)
         assert await state_of(db, callback_id) == "waiting"
         assert dialled(events, callback_id) == []
         await end_override(db, "reception", "anna", datetime.now(UTC))
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'done'", callback_id
-            ),
-            60,
-            "the callback done once open",
-        )
+        await becomes(db, callback_id, "done", 60)
     finally:
         await end_override(db, "reception", "anna", datetime.now(UTC))
         operator.stop()
@@ -197,7 +145,7 @@ async def test_a_caller_who_never_answers_is_tried_on_schedule_then_not_reached(
     operator = start_phone("100", answer_after_s=0.3)
     provider = start_phone("0", answer_after_s=0, busy=True)
     try:
-        callback_id = await ask(db, "+31612000472")
+        callback_id = await ask(db, "switchboard", "+31612000472")
         for attempt in (1, 2):
             row = await until(
                 lambda attempt=attempt: db.fetchrow(
@@ -214,13 +162,7 @@ async def test_a_caller_who_never_answers_is_tried_on_schedule_then_not_reached(
             await asyncio.sleep(2)
             assert len(dialled(events, callback_id)) == attempt  # not before its time
             await db.execute("UPDATE callbacks SET not_before = now() WHERE id = $1", callback_id)
-        await until(
-            lambda: db.fetchval(
-                "SELECT 1 FROM callbacks WHERE id = $1 AND state = 'not reached'", callback_id
-            ),
-            60,
-            "not reached after the third attempt",
-        )
+        await becomes(db, callback_id, "not reached", 60)
     finally:
         operator.stop()
         provider.stop()
@@ -240,7 +182,7 @@ async def test_a_withheld_caller_types_the_number_to_be_called_back_on(
     await db.execute("DELETE FROM callbacks WHERE e164 = '+31612000473'")
     operator = start_phone("100", answer_after_s=0.3)
     try:
-        await operator_busy(asterisk, events, "cb-withheld-busy")
+        await keep_busy(asterisk, events, "cb-withheld-busy")
         # 1 for a callback; the number once "type your number" has been said, then #;
         # 1 (again, until heard) once it has been read back.
         typed = [(0.3, d) for d in "0612000473"]
@@ -280,7 +222,7 @@ async def test_asking_again_merges_into_the_first_request_and_keeps_its_place(
     await db.execute("DELETE FROM callbacks WHERE e164 = '+31612000474'")
     operator = start_phone("100", answer_after_s=0.3)
     try:
-        await operator_busy(asterisk, events, "cb-merge-busy")
+        await keep_busy(asterisk, events, "cb-merge-busy")
         presses = [(3.0, "1")] + [(1.5, "1")] * 16
         first = place_call("0612000474", None, duration_s=5, timeout_s=90, keys=presses)
         row = await until(

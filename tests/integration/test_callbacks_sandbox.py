@@ -12,23 +12,10 @@ import asyncpg
 import pytest
 
 from devtools.sipp import place_call, start_phone
+from tests.callback_calls import ACCEPTS, keep_busy
 from tests.sandbox_ami import Asterisk, collect, until
 
 pytestmark = pytest.mark.integration
-
-
-async def make_busy(asterisk: Asterisk, channel_id: str) -> None:
-    """The operator on another call: the queue keeps its callers (ringinuse=no)."""
-    await asterisk.manager.send_action(
-        {
-            "Action": "Originate",
-            "Channel": "PJSIP/100",
-            "Application": "Wait",
-            "Data": "120",
-            "ChannelId": channel_id,
-            "Async": "true",
-        }
-    )
 
 
 async def test_press_1_confirm_hang_up_then_the_member_then_the_caller_who_accepts(
@@ -41,19 +28,9 @@ async def test_press_1_confirm_hang_up_then_the_member_then_the_caller_who_accep
     # The provider's side of the trunk: the caller's phone when we call back. It
     # answers, presses 1 (again, until the prompt has ended and Asterisk listens),
     # and hangs up a few seconds into the conversation.
-    provider = start_phone(
-        "0", answer_after_s=0.5, hang_up_after_s=4, keys=[(3.0, "1")] + [(1.5, "1")] * 5
-    )
+    provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=4, keys=ACCEPTS)
     try:
-        await make_busy(asterisk, "cb-test-busy")
-        await until(
-            lambda: any(
-                e.get("Uniqueid") == "cb-test-busy" and e.get("ChannelStateDesc") == "Up"
-                for e in events
-            ),
-            10,
-            "the operator busy",
-        )
+        await keep_busy(asterisk, events, "cb-test-busy")
         # 1 after three seconds in the queue; then 1 every 1.5 s: only the one after
         # the read-back and "press 1 to confirm" is heard.
         caller = place_call(
