@@ -36,7 +36,7 @@ import asyncpg
 from pbx_agi.agi_protocol import MSetWriter
 from pbx_agi.fastagi.server import AGISession
 from pbx_agi.hours_route import HoursRoute
-from switchboard.core.callbacks import NumberPolicy, check_number
+from switchboard.core.callbacks import NumberPolicy, check_number, first_dial
 from switchboard.store import callbacks
 
 log = logging.getLogger(__name__)
@@ -129,15 +129,13 @@ class CallbackRoute:
             return told
         now = self._clock()
         joined = _epoch(since, now)
-        not_before, reopens = now, None
-        if self._hours is not None:
-            hours, state = await self._hours.state(queue)
-            if hours is not None and state is not None and not state.open:
-                # Never dialled while closed: from the next opening.
-                reopens = (
-                    state.next_open.astimezone(hours.schedule.timezone) if state.next_open else None
-                )
-                not_before = state.next_open or now
+        minutes = self._minutes(queue, joined.timestamp()) if self._minutes is not None else None
+        hours, state = (None, None) if self._hours is None else await self._hours.state(queue)
+        # Never dialled while closed, nor expected to be dialled at closing time: from the
+        # next opening (after that closing).
+        first = first_dial(now, minutes, state, hours.schedule if hours is not None else None)
+        not_before = first or now
+        reopens = first.astimezone(hours.schedule.timezone) if first and hours else None
         try:
             stored, merged = await asyncio.wait_for(
                 callbacks.request(

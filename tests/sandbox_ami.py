@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from panoramisk import Manager
@@ -100,3 +101,12 @@ async def until(predicate: Callable[[], Any], timeout_s: float, what: str) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s} s: {what}")
         await asyncio.sleep(0.2)
+
+
+def log_since(path: Path, start: int) -> str:
+    """What Asterisk wrote to its log ``path`` from byte ``start`` on (the size when the
+    test began): channel names start again at 0 after an Asterisk restart, so an earlier
+    test's lines would match this one's channels. A log started anew is read whole."""
+    with path.open("rb") as log_file:
+        log_file.seek(start if path.stat().st_size >= start else 0)
+        return log_file.read().decode(errors="replace")

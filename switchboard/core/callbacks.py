@@ -30,6 +30,7 @@ from phonenumbers import PhoneNumberType
 
 from switchboard.core.calls.presence import Extension
 from switchboard.core.numbers import NumberKind, normalise
+from switchboard.core.schedule import OpenState, Schedule
 
 
 class CallbackError(ValueError):
@@ -256,3 +257,22 @@ def free_members(extensions: Iterable[Extension], queue: str) -> list[str]:
             continue
         free.append(extension.extension)
     return sorted(free)
+
+
+def first_dial(
+    now: datetime, minutes: int | None, state: OpenState | None, schedule: Schedule | None
+) -> datetime | None:
+    """When a callback asked for ``now`` may first be dialled, if not now: closed, the
+    next opening; open, with its expected wait (``minutes``) running to the closing time
+    or past it, the opening after that closing (the caller is told so). None: now. With
+    no schedule the line is always open."""
+    if state is None:
+        return None
+    if not state.open:
+        return state.next_open
+    closes = state.until
+    if minutes is None or closes is None or now + timedelta(minutes=minutes) < closes:
+        return None
+    if schedule is None:
+        return None
+    return schedule.state_at(closes, None).next_open

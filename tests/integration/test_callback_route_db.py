@@ -185,3 +185,31 @@ async def test_accepted_connects_only_the_attempt_being_dialled(db: asyncpg.Pool
     assert (await route(db).accepted(str(taken.id), "1")) == {"SB_CALLBACK_STATUS": "ok"}
     assert (await route(db).accepted(str(taken.id), "1"))["SB_CALLBACK_STATUS"] == "invalid"
     assert await db.fetchval("SELECT state FROM callbacks WHERE id = $1", taken.id) == "connected"
+
+
+async def test_asked_near_closing_with_a_wait_past_it_the_callback_moves_to_the_next_opening(
+    db: asyncpg.Pool,
+) -> None:
+    queue = f"cb-{uuid.uuid4().hex[:10]}"
+    weekdays = {d: "08:30-17:30" for d in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+    hours = Hours(parse_schedule("cb", weekdays), queues=(queue,))
+
+    async def no_override(_name: str, _now: datetime) -> Override | None:
+        return None
+
+    clock = lambda: datetime(2026, 12, 1, 16, 10, tzinfo=UTC)  # noqa: E731  (17:10 there)
+    opening = HoursRoute([hours], no_override, budget_s=1, clock=clock)
+    soon = await route(db, hours=opening, clock=clock, minutes=lambda _q, _at: 5).request(
+        queue, "0612000305", "", "nl"
+    )
+    assert soon["SB_CALLBACK_MINUTES"] == "5" and "SB_CALLBACK_FROM_DAY" not in soon
+    late = await route(db, hours=opening, clock=clock, minutes=lambda _q, _at: 25).request(
+        queue, "0612000306", "", "nl"
+    )
+    assert (late["SB_CALLBACK_FROM_DAY"], late["SB_CALLBACK_FROM_HOUR"]) == ("2", "8")
+    assert "SB_CALLBACK_MINUTES" not in late
+    not_before = dict(
+        await db.fetch("SELECT e164, not_before FROM callbacks WHERE queue = $1", queue)
+    )
+    assert not_before["+31612000305"] == clock()
+    assert not_before["+31612000306"] == datetime(2026, 12, 2, 7, 30, tzinfo=UTC)

@@ -20,7 +20,7 @@ from switchboard.core.opening import Hours
 from switchboard.core.schedule import Override, parse_schedule
 from switchboard.store.hours_overrides import add_override, end_override
 from tests.integration.test_classic_agi_sandbox import closed_port, fastagi_global
-from tests.sandbox_ami import Asterisk, collect
+from tests.sandbox_ami import Asterisk, collect, log_since
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +60,7 @@ async def test_a_manual_override_closes_the_line_and_its_end_opens_it(
 
 async def test_a_holiday_closes_the_line(asterisk: Asterisk, sandbox: Sandbox) -> None:
     events = collect(asterisk)
+    log_start = sandbox.settings.messages_log.stat().st_size
     weekdays = {day: "08:30-17:30" for day in ("monday", "tuesday", "wednesday")}
     schedule = parse_schedule("reception", {**weekdays, "holidays": "NL"})
     ten = datetime(2026, 4, 27, 10, 0, tzinfo=schedule.timezone)
@@ -85,7 +86,7 @@ async def test_a_holiday_closes_the_line(asterisk: Asterisk, sandbox: Sandbox) -
     assert story(events, "0612000023") == (["voicemail"], False)
     # The caller heard when we open again, in our own prompts: Tuesday at 8 30 (the
     # prompts are in the sandbox: devtools/sandbox.py runs switchboard prompts build).
-    log = sandbox.settings.messages_log.read_text(errors="replace")
+    log = log_since(sandbox.settings.messages_log, log_start)
     channel = next(e["Channel"] for e in events if e.get("CallerIDNum") == "0612000023")
     played = [line for line in log.splitlines() if f"<{channel}> Playing 'switchboard/" in line]
     # ("Playing 'switchboard/closed.slin'": the file, in the format Asterisk reads it in.)

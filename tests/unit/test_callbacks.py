@@ -18,9 +18,11 @@ from switchboard.core.callbacks import (
     callbacks_ahead,
     check_request,
     check_transition,
+    first_dial,
     line_up,
     to_dispatch,
 )
+from switchboard.core.schedule import parse_schedule
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -101,3 +103,18 @@ def test_never_more_callbacks_dial_than_members_are_free() -> None:
         [virtual("0", 0.0, dialling=True)] + [virtual(str(i), float(i)) for i in range(1, 10)],
     )
     assert [e.key for e in to_dispatch(line, 2)] == ["callback:1", "callback:2"]
+
+
+def test_a_callback_expected_at_closing_time_is_dialled_from_the_next_opening() -> None:
+    schedule = parse_schedule("reception", {"tuesday": "08:30-17:30", "wednesday": "08:30-17:30"})
+    # Tuesday 1 December 2026 in Amsterdam (UTC+1): 17:10, closing at 17:30.
+    now = datetime(2026, 12, 1, 16, 10, tzinfo=UTC)
+    state = schedule.state_at(now, None)
+    wednesday = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+    assert first_dial(now, 10, state, schedule) is None  # dialled 17:20: today
+    assert first_dial(now, None, state, schedule) is None  # no estimate: as soon as we can
+    assert first_dial(now, 20, state, schedule) == wednesday  # 17:30: closed by then
+    assert first_dial(now, 45, state, schedule) == wednesday
+    evening = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    assert first_dial(evening, None, schedule.state_at(evening, None), schedule) == wednesday
+    assert first_dial(now, 45, None, None) is None  # no opening hours: always open
