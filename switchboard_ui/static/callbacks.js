@@ -64,7 +64,20 @@
     return span;
   }
 
-  async function load() {
+  // "Cancel", with the reason the next receptionist (and the caller's history) reads.
+  function cancel(c) {
+    const why = document.createElement("input");
+    why.type = "text";
+    why.maxLength = 200;
+    why.setAttribute("aria-label", t("Reason"));
+    const span = document.createElement("span");
+    span.append(why, " ", button(t("Cancel"), "/api/callbacks/cancel", () => ({
+      id: c.id, reason: why.value.trim(),
+    })));
+    return span;
+  }
+
+    async function load() {
     const response = await fetch("/api/callbacks", { credentials: "same-origin" });
     if (!response.ok) return;
     const { callbacks } = await response.json();
@@ -84,7 +97,7 @@
         li.append(
           " ", button(t("Call back now"), "/api/callbacks/now", () => ({ id: c.id })),
           " ", later(c),
-          " ", button(t("Cancel"), "/api/callbacks/cancel", () => ({ id: c.id, reason: "" })),
+          " ", cancel(c),
         );
       }
       return li;

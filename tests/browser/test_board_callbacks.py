@@ -60,14 +60,13 @@ async def test_schedule_a_callback_see_its_place_and_cancel_it(
     await expect(page.locator("#callback-status")).to_have_text(
         "Not saved: number: a premium-rate number"
     )
+    await mine.get_by_label("Reason").fill("reached her by e-mail")
     await mine.get_by_role("button", name="Cancel").click()
     await expect(mine.locator(".detail")).to_have_text("cancelled")
-    assert (
-        await db.fetchval(
-            "SELECT state FROM callbacks WHERE e164 = '+31612000401' ORDER BY id DESC LIMIT 1"
-        )
-        == "cancelled"
+    row = await db.fetchrow(
+        "SELECT state, reason FROM callbacks WHERE e164 = '+31612000401' ORDER BY id DESC LIMIT 1"
     )
+    assert (row["state"], row["reason"]) == ("cancelled", "reached her by e-mail")
 
 
 async def test_the_panel_follows_a_callback_from_place_3_to_done_and_it_is_one_receptionists(
