@@ -164,8 +164,9 @@ class CallbackRoute:
                 "SB_CALLBACK_FROM_HOUR": str(reopens.hour),
                 "SB_CALLBACK_FROM_MINUTE": str(reopens.minute),
             }
-        elif self._minutes is not None:
-            minutes = self._minutes(queue, stored.joined_at.timestamp())
+        else:
+            if merged and self._minutes is not None:  # its own, earlier, place
+                minutes = self._minutes(queue, stored.joined_at.timestamp())
             if minutes is not None:
                 told["SB_CALLBACK_MINUTES"] = str(minutes)
         log.info(

@@ -63,7 +63,9 @@ def add_callback_routes(app: web.Application) -> None:
 async def callbacks_api(request: web.Request, session: BoardSession) -> web.Response:
     now = datetime.now(UTC)
     listed = await callbacks.board_list(request.app[POOL], now - timedelta(hours=12))
-    names = await names_by_extension(request.app[POOL], (e.member for e in listed if e.member))
+    names = await names_by_extension(
+        request.app[POOL], (e.callback.member for e in listed if e.callback.member)
+    )
     region = request.app[REGION]
     places: dict[str, int] = {}
     shown: list[dict[str, Any]] = []
@@ -83,8 +85,8 @@ async def callbacks_api(request: web.Request, session: BoardSession) -> web.Resp
                 "place": place,
                 "waited_s": max(0, int((now - c.joined_at).total_seconds())),
                 "attempts": c.attempts,
-                "member": entry.member,
-                "member_name": names.get(entry.member, ""),
+                "member": c.member,
+                "member_name": names.get(c.member, ""),
                 "result": entry.result,
                 "source": c.source,
                 "requested_by": c.requested_by,
@@ -149,15 +151,14 @@ async def cancel_callback_api(request: web.Request, session: BoardSession) -> we
             {"errors": {"reason": "text of at most 200 characters"}}, status=422
         )
     if not await callbacks.cancel(request.app[POOL], callback_id, session.username, reason.strip()):
-        return await _not_in_line(request, callback_id)
+        return await _refused(request, await callbacks.get(request.app[POOL], callback_id))
     request.app[HUB].publish({"type": "callbacks"})
     return web.json_response({"cancelled": callback_id})
 
 
-async def _not_in_line(request: web.Request, callback_id: int) -> web.Response:
+async def _refused(request: web.Request, callback: callbacks.StoredCallback | None) -> web.Response:
     """Why a callback could not be acted on: someone is dialling it (409, naming them),
     or it is no longer in line (404)."""
-    callback = await callbacks.get(request.app[POOL], callback_id)
     if callback is None or callback.state not in (CallbackState.DIALLING, CallbackState.CONNECTED):
         return refusal(request, 404, NOT_IN_LINE)
     names = await names_by_extension(request.app[POOL], [callback.member])
@@ -185,17 +186,17 @@ async def call_now_api(request: web.Request, session: BoardSession) -> web.Respo
     if not extension:
         return refusal(request, 409, NO_PHONE)
     callback = await callbacks.get(request.app[POOL], callback_id)
-    if callback is not None and callback.state is not CallbackState.WAITING:
-        return await _not_in_line(request, callback_id)
-    pbx = request.app[PBXS].get(callback.pbx) if callback is not None else None
-    if callback is None or pbx is None:
+    if callback is None or callback.state is not CallbackState.WAITING:
+        return await _refused(request, callback)
+    pbx = request.app[PBXS].get(callback.pbx)
+    if pbx is None:
         return refusal(request, 404, NOT_IN_LINE)
     try:
         dialling = await pbx.call_back_now(callback_id, extension)
     except PBXUnavailable as exc:
         return json_error(503, str(exc))
-    if not dialling:
-        return await _not_in_line(request, callback_id)
+    if not dialling:  # taken meanwhile
+        return await _refused(request, await callbacks.get(request.app[POOL], callback_id))
     return web.json_response({"dialling": callback_id, "extension": extension})
 
 
@@ -214,6 +215,6 @@ async def reschedule_api(request: web.Request, session: BoardSession) -> web.Res
     zone = first.schedule.timezone if first else ZoneInfo("Europe/Amsterdam")
     when = first_moment_after(time(int(after[:2]), int(after[3:])), datetime.now(UTC), zone)
     if not await callbacks.reschedule(request.app[POOL], callback_id, when):
-        return await _not_in_line(request, callback_id)
+        return await _refused(request, await callbacks.get(request.app[POOL], callback_id))
     request.app[HUB].publish({"type": "callbacks"})
     return web.json_response({"not_before": when.isoformat()})

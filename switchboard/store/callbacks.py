@@ -34,6 +34,8 @@ from switchboard.core.callbacks import (
 _COLUMNS = """id, pbx, queue, e164, name, subject, language, source, state, joined_at,
     not_before, attempts, lease_owner, lease_until, linked_id, requested_by, requests,
     reason, requested_at, updated_at, member"""
+# The same columns, of "callbacks c" in a join.
+_C_COLUMNS = ", ".join("c." + c.strip() for c in _COLUMNS.split(","))
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
 
 
@@ -522,7 +524,7 @@ async def history(
     (attempt, member, result) in order, as the caller card tells them."""
     rows = await db.fetch(
         f"""
-        SELECT {", ".join("c." + c.strip() for c in _COLUMNS.split(","))},
+        SELECT {_C_COLUMNS},
                COALESCE(array_agg(ARRAY[a.attempt::text, a.member, COALESCE(a.result, '')]
                                   ORDER BY a.attempt) FILTER (WHERE a.attempt IS NOT NULL),
                         '{{}}') AS made
@@ -552,11 +554,10 @@ async def _select(
 
 @dataclass(frozen=True)
 class ListedCallback:
-    """A callback as the board lists it: the callback, the member of its latest attempt
-    and that attempt's result ("" while it runs or before the first)."""
+    """A callback as the board lists it: the callback (with the member of its latest
+    attempt) and that attempt's result ("" while it runs or before the first)."""
 
     callback: StoredCallback
-    member: str
     result: str
 
 
@@ -569,9 +570,8 @@ async def board_list(
 ) -> list[ListedCallback]:
     """Every active callback (by queue and place), then the latest ones finished since
     ``since`` (newest first): what the board's panel shows."""
-    columns = ", ".join("c." + c.strip() for c in _COLUMNS.split(","))
     query = f"""
-        SELECT {columns}, COALESCE(a.result, '') AS result
+        SELECT {_C_COLUMNS}, COALESCE(a.result, '') AS result
         FROM callbacks c
         LEFT JOIN callback_attempts a ON a.callback_id = c.id AND a.attempt = c.attempts
         WHERE {{where}} ORDER BY {{order}} LIMIT $1
@@ -592,8 +592,7 @@ async def board_list(
     for row in [*active, *finished]:
         values = dict(row)
         result = values.pop("result")
-        callback = StoredCallback.from_row(values)
-        listed.append(ListedCallback(callback, callback.member, result))
+        listed.append(ListedCallback(StoredCallback.from_row(values), result))
     return listed
 
 

@@ -52,32 +52,18 @@
     return element;
   }
 
-  // "Later": not before a time of day, keeping its place.
-  function later(c) {
-    const time = document.createElement("input");
-    time.type = "time";
-    time.setAttribute("aria-label", t("Not before"));
+  // A field (labelled ``label``) and the button that sends its value along.
+  function withField(type, label, text, url, body) {
+    const field = document.createElement("input");
+    field.type = type;
+    if (type === "text") field.maxLength = 200;
+    field.setAttribute("aria-label", label);
     const span = document.createElement("span");
-    span.append(time, " ", button(t("Later"), "/api/callbacks/reschedule", () => ({
-      id: c.id, after: time.value,
-    })));
+    span.append(field, " ", button(text, url, () => body(field.value.trim())));
     return span;
   }
 
-  // "Cancel", with the reason the next receptionist (and the caller's history) reads.
-  function cancel(c) {
-    const why = document.createElement("input");
-    why.type = "text";
-    why.maxLength = 200;
-    why.setAttribute("aria-label", t("Reason"));
-    const span = document.createElement("span");
-    span.append(why, " ", button(t("Cancel"), "/api/callbacks/cancel", () => ({
-      id: c.id, reason: why.value.trim(),
-    })));
-    return span;
-  }
-
-    async function load() {
+  async function load() {
     const response = await fetch("/api/callbacks", { credentials: "same-origin" });
     if (!response.ok) return;
     const { callbacks } = await response.json();
@@ -93,12 +79,17 @@
       detail.className = "detail";
       detail.textContent = describe(c);
       li.append(who, " ", detail);
+      // (Call now takes only a waiting one: a requested one is still being confirmed.)
+      if (c.state === "waiting") {
+        li.append(" ", button(t("Call back now"), "/api/callbacks/now", () => ({ id: c.id })));
+      }
       if (c.state === "waiting" || c.state === "requested") {
-        li.append(
-          " ", button(t("Call back now"), "/api/callbacks/now", () => ({ id: c.id })),
-          " ", later(c),
-          " ", cancel(c),
-        );
+        // "Later": not before a time of day, keeping its place.
+        li.append(" ", withField("time", t("Not before"), t("Later"),
+          "/api/callbacks/reschedule", (after) => ({ id: c.id, after })));
+        // The reason is what the next receptionist (and the caller's history) reads.
+        li.append(" ", withField("text", t("Reason"), t("Cancel"),
+          "/api/callbacks/cancel", (reason) => ({ id: c.id, reason })));
       }
       return li;
     }));

@@ -131,6 +131,8 @@ async def server() -> AsyncIterator[FastAGIServer]:
             "agi_arg_4": "-1",
         },
         {"agi_arg_1": "x" * 100, "agi_arg_2": '"\\\n'},
+        {"agi_arg_1": "accepted", "agi_arg_2": "1; DROP TABLE callbacks", "agi_arg_3": "\x00"},
+        {"agi_arg_1": "accepted", "agi_arg_2": "9" * 4000, "agi_arg_3": "-1"},
     ],
 )
 async def test_the_callback_route_over_fastagi_answers_hostile_arguments_with_one_clean_mset(
