@@ -17,6 +17,7 @@ import asyncio
 import base64
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from switchboard.core.calls.presence import (
 from switchboard.core.calls.state import PBXState, StateChanges
 from switchboard.core.calls.waits import WaitBoard, answering_members
 from switchboard.core.wait_estimate import WaitSettings, announced_minutes
+from switchboard.core.worklist import WORKLIST_CALL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ class _ChannelCheck(dict[str, str]):
 
 
 ACTION_TIMEOUT_S = 5.0
+#: How long a receptionist's phone rings for a worklist call-back before it gives up.
+WORKLIST_RING_S = 30
 _ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -631,6 +635,39 @@ class AMIBridge:
         if self._dialer is None or not self.connected:
             raise PBXUnavailable(f"{self.pbx.name} dials no callbacks now")
         return await self._dialer.call_now(callback_id, extension)
+
+    async def call_number(self, extension: str, e164: str, item_id: int, label: str) -> str:
+        """A worklist call-back: ``extension``'s phone rings (its display shows
+        ``label``), then ``e164`` is dialled through the phones' own context, as if the
+        receptionist had dialled it. The channel id carries the item
+        (switchboard.core.worklist.WORKLIST_CALL_PREFIX), so the journal links the call to
+        it. Returns at once; raises PBXUnavailable when the PBX is not connected."""
+        if not self.connected:
+            raise PBXUnavailable(f"{self.pbx.name} is not connected")
+        channel_id = f"{WORKLIST_CALL_PREFIX}{item_id}-{secrets.token_hex(3)}"
+        action = {
+            "Action": "Originate",
+            "ActionID": channel_id,
+            "ChannelId": channel_id,
+            "Channel": f"PJSIP/{extension}",
+            "Context": "phones",
+            "Exten": e164,
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(WORKLIST_RING_S * 1000),
+            "CallerID": f'"{label}" <{extension}>',
+        }
+        self._spawn(self._originate(action))
+        return channel_id
+
+    async def _originate(self, action: Mapping[str, str]) -> None:
+        try:
+            reply = await self.send_action(action, WORKLIST_RING_S + 10.0)
+        except PBXUnavailable as exc:
+            log.warning("%s not dialled: %s", action["ChannelId"], exc)
+            return
+        if reply.get("Response") != "Success":
+            log.info("%s: the phone did not answer (%s)", action["ChannelId"], reply.get("Message"))
 
     def callers_ahead(self, queue: str, joined_at: float) -> int:
         """The live callers waiting in ``queue`` who joined before ``joined_at``."""

@@ -14,15 +14,19 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from switchboard.core.opening import Hours, check_claims
 from switchboard.core.schedule import ScheduleError, parse_schedule
+from switchboard.core.service_level import Thresholds
 from switchboard.core.wait_estimate import WaitSettings
+from switchboard.core.worklist import Escalation
 
 ENV_PREFIX = "SWITCHBOARD_"
 DEFAULT_DATA_DIR = Path("~/.local/share/switchboard/pgdata").expanduser()
@@ -121,6 +125,11 @@ class Config:
     # a queue not listed has the defaults.
     queues: Mapping[str, WaitSettings] = field(default_factory=dict)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    # [site] timezone: the board's and the report's times and days (default: the first
+    # [hours]'s zone, else Europe/Amsterdam).
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Amsterdam"))
+    service_level: Thresholds = field(default_factory=Thresholds)  # [service_level]
+    worklist: Escalation = field(default_factory=Escalation)  # [worklist]
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -310,6 +319,9 @@ def _build(raw: dict[str, Any]) -> Config:
         "hours",
         "queue",
         "callbacks",
+        "site",
+        "service_level",
+        "worklist",
     }
     for key in sorted(set(raw) - known_sections):
         problems.append(f"{key}: unknown section (known: {', '.join(sorted(known_sections))})")
@@ -385,6 +397,9 @@ def _build(raw: dict[str, Any]) -> Config:
     hours = _hours(read.table(raw, "hours"), problems)
     queues = _queues(read.table(raw, "queue"), read)
     callbacks = _callbacks(read.table(raw, "callbacks"), read)
+    timezone = _timezone(read.table(raw, "site"), read, hours)
+    service_level = _service_level(read.table(raw, "service_level"), read)
+    worklist = _worklist(read.table(raw, "worklist"), read)
 
     if problems:
         raise ConfigError(problems)
@@ -398,6 +413,47 @@ def _build(raw: dict[str, Any]) -> Config:
         hours=hours,
         queues=queues,
         callbacks=callbacks,
+        timezone=timezone,
+        service_level=service_level,
+        worklist=worklist,
+    )
+
+
+def _timezone(table: Mapping[str, Any], read: _Reader, hours: tuple[Hours, ...]) -> ZoneInfo:
+    read.unknown("site", table, {"timezone"})
+    default = str(hours[0].schedule.timezone) if hours else "Europe/Amsterdam"
+    name = read.string("site", table, "timezone", default)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        read.problems.append(f"site.timezone: {name!r} is not a time zone (e.g. Europe/Amsterdam)")
+        return ZoneInfo(default)
+
+
+def _service_level(table: Mapping[str, Any], read: _Reader) -> Thresholds:
+    """[service_level]: answer_within_s (the research's norm: 15), short_abandon_s (5),
+    target_percent (80)."""
+    section = "service_level"
+    read.unknown(section, table, {"answer_within_s", "short_abandon_s", "target_percent"})
+    return Thresholds(
+        answer_within_s=read.integer(section, table, "answer_within_s", 15, low=1, high=600),
+        short_abandon_s=read.integer(section, table, "short_abandon_s", 5, low=0, high=60),
+        target=read.integer(section, table, "target_percent", 80, low=1, high=100) / 100,
+    )
+
+
+def _worklist(table: Mapping[str, Any], read: _Reader) -> Escalation:
+    """[worklist]: an item escalates after escalate_attempts calls (3) or when waiting
+    longer than escalate_after_minutes (30)."""
+    section = "worklist"
+    read.unknown(section, table, {"escalate_attempts", "escalate_after_minutes"})
+    return Escalation(
+        attempts=read.integer(section, table, "escalate_attempts", 3, low=1, high=50),
+        after=timedelta(
+            minutes=read.integer(
+                section, table, "escalate_after_minutes", 30, low=1, high=7 * 24 * 60
+            )
+        ),
     )
 
 

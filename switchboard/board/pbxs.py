@@ -85,6 +85,13 @@ class PBX(Protocol):
         first; False when it is not waiting any more. Raises :class:`PBXUnavailable`."""
         ...
 
+    async def call_number(self, extension: str, e164: str, item_id: int, label: str) -> str:
+        """Ring ``extension`` and, once it answers, dial ``e164`` (a worklist item's call
+        back, ``item_id`` carried in the call's channel id so its journal links itself);
+        returns that channel id at once, the ringing goes on. ``label`` is what the
+        phone's display shows. Raises :class:`PBXUnavailable`."""
+        ...
+
     async def set_presence(self, extension: str, status: str, until: str, note: str) -> None:
         """Set ``extension``'s presence (available, dnd, away) with its return time and
         note; the boards see it once the PBX reports it. Raises :class:`PBXUnavailable`

@@ -30,6 +30,10 @@ from switchboard.core.callbacks import (
     after_unreached,
     check_request,
 )
+from switchboard.core.report import Interval, Period
+from switchboard.core.worklist import Attempt, AttemptKind, Resolution
+from switchboard.store import worklist
+from switchboard.store.intervals import bucket_sql
 
 _COLUMNS = """id, pbx, queue, e164, name, subject, language, source, state, joined_at,
     not_before, attempts, lease_owner, lease_until, linked_id, requested_by, requests,
@@ -260,7 +264,7 @@ async def connected(db: asyncpg.Pool | asyncpg.Connection, callback_id: int, att
     hears its event, so that an AMI connection cut at that moment loses nothing; False
     when it is not that attempt dialling (said already, or over)."""
     status = await db.execute(
-        "UPDATE callbacks SET state = 'connected', updated_at = now()"
+        "UPDATE callbacks SET state = 'connected', reached_at = now(), updated_at = now()"
         " WHERE id = $1 AND attempts = $2 AND state = 'dialling'",
         callback_id,
         attempt,
@@ -285,7 +289,8 @@ async def finish_attempt(
     the lease is not ``owner``'s (nothing changes: fencing)."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
-            "SELECT state, attempts FROM callbacks WHERE id = $1 AND lease_owner = $2"
+            "SELECT state, attempts, pbx, queue, e164, joined_at, member FROM callbacks"
+            " WHERE id = $1 AND lease_owner = $2"
             " AND state IN ('dialling', 'connected') FOR UPDATE",
             callback_id,
             owner,
@@ -302,10 +307,13 @@ async def finish_attempt(
             raise CallbackError(f"a {row['state']} callback cannot become {state.value}")
         await connection.execute(
             "UPDATE callbacks SET state = $2, not_before = COALESCE($3, not_before),"
-            " lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1",
+            " lease_owner = NULL, lease_until = NULL, updated_at = now(),"
+            " reached_at = CASE WHEN $2 = 'done' THEN COALESCE(reached_at, $4) ELSE reached_at END"
+            " WHERE id = $1",
             callback_id,
             state.value,
             not_before,
+            now,
         )
         await connection.execute(
             "UPDATE callback_attempts SET result = $3, ended_at = $4"
@@ -315,7 +323,34 @@ async def finish_attempt(
             result,
             now,
         )
+        await _hand_to_worklist(connection, callback_id, row, state, now)
         return state
+
+
+async def _hand_to_worklist(
+    connection: asyncpg.Connection,
+    callback_id: int,
+    row: asyncpg.Record | Mapping[str, Any],
+    state: CallbackState,
+    now: datetime,
+) -> None:
+    """A callback that reached its caller resolves their worklist items; one that did
+    not, with no attempts left, lands on the worklist with its attempts."""
+    ref = f"callback:{callback_id}"
+    if state is CallbackState.DONE:
+        reached = Resolution(row["e164"], "a callback reached them", row["member"], ref)
+        await worklist.resolve(connection, reached, now)
+    elif state is CallbackState.NOT_REACHED:
+        failed = Attempt(
+            e164=row["e164"],
+            group=row["queue"],
+            kind=AttemptKind.CALLBACK_NOT_REACHED,
+            at=now.timestamp(),
+            waited_s=max(0.0, (now - row["joined_at"]).total_seconds()),
+            place=0,
+            step=f"{row['attempts']} attempts",
+        )
+        await worklist.add_attempt(connection, row["pbx"], ref, failed)
 
 
 async def expired_leases(
@@ -403,9 +438,17 @@ async def settle_connected(
     """A callback whose caller had accepted (connected) and whose call is gone, its
     dialler with it: the conversation took place, so it is done, never dialled again.
     Only if the lease is still the expired one seen."""
-    return await _end_expired_lease(
+    if not await _end_expired_lease(
         db, callback_id, lease_until, now, ended="connected", becomes="done", result="reached"
-    )
+    ):
+        return False
+    row = await db.fetchrow("SELECT e164, member FROM callbacks WHERE id = $1", callback_id)
+    if row is not None:
+        reached = Resolution(
+            row["e164"], "a callback reached them", row["member"], f"callback:{callback_id}"
+        )
+        await worklist.resolve(db, reached, now)
+    return True
 
 
 async def _end_expired_lease(
@@ -426,6 +469,8 @@ async def _end_expired_lease(
         WITH ended AS (
             UPDATE callbacks SET state = $5, lease_owner = NULL, lease_until = NULL,
                 not_before = CASE WHEN $5 = 'waiting' THEN $3 ELSE not_before END,
+                reached_at = CASE WHEN $5 = 'done' THEN COALESCE(reached_at, $3)
+                                  ELSE reached_at END,
                 updated_at = now()
             WHERE id = $1 AND lease_until = $2 AND state = $4
             RETURNING id, attempts
@@ -614,3 +659,48 @@ async def requests_within(
 def _changed_one(status: object) -> bool:
     """Whether a command's status ("UPDATE 1") says it changed exactly one row."""
     return str(status).endswith(" 1")
+
+
+@dataclass(frozen=True)
+class CallbackSpeed:
+    start: datetime
+    requested: int
+    reached: int
+    p50_s: float | None  # from the request to reaching the caller
+    p90_s: float | None
+
+
+async def speed_rows(
+    pool: asyncpg.Pool, period: Period, interval: Interval | None, queue: str = ""
+) -> list[CallbackSpeed]:
+    """Callbacks requested per interval of their request (None: the whole period), how
+    many reached their caller, and the median and 90th percentile time from the request
+    to reaching them (``percentile_cont``: switchboard.core.service_level.percentile)."""
+    rows = await pool.fetch(
+        f"""
+        SELECT {bucket_sql("requested_at", interval)} AS start, count(*) AS requested,
+            count(reached_at) AS reached,
+            percentile_cont(0.5) WITHIN GROUP (
+                ORDER BY extract(epoch FROM reached_at - requested_at)) AS p50,
+            percentile_cont(0.9) WITHIN GROUP (
+                ORDER BY extract(epoch FROM reached_at - requested_at)) AS p90
+        FROM callbacks
+        WHERE requested_at >= $1 AND requested_at < $2 AND $3::text IS NOT NULL
+          AND ($4 = '' OR lower(queue) = lower($4))
+        GROUP BY 1 ORDER BY 1
+        """,
+        period.start,
+        period.end,
+        period.zone.key,
+        queue,
+    )
+    return [
+        CallbackSpeed(
+            row["start"],
+            row["requested"],
+            row["reached"],
+            None if row["p50"] is None else float(row["p50"]),
+            None if row["p90"] is None else float(row["p90"]),
+        )
+        for row in rows
+    ]

@@ -1,8 +1,10 @@
 """Calls in PostgreSQL: this module owns the SQL of ``calls``.
 
 The AMI bridge's journal writes every change of a call (:func:`write_call`: an upsert, so
-the row always holds the call's latest story), the board reads a number's history
-(:func:`history`) and saves notes (:func:`save_note`); the FastAGI caller directory
+the row always holds the call's latest story, with how it counts for the service level;
+in the same transaction the missed-call worklist gains the call or is resolved by it),
+the board reads a number's history (:func:`history`), saves notes (:func:`save_note`)
+and counts the service level (:func:`service_level_rows`); the FastAGI caller directory
 (:data:`RECENT_CALLS_SQL`) and the classic AGI script (:data:`CALL_HISTORY_SQL`, run
 with psycopg) read the recent calls recognition needs.
 """
@@ -16,6 +18,11 @@ from typing import TYPE_CHECKING
 
 from switchboard.core.calls.model import Call
 from switchboard.core.numbers import NumberKind, normalise
+from switchboard.core.report import Interval, Period
+from switchboard.core.service_level import Tally, Thresholds, classify
+from switchboard.core.worklist import missed_attempt, resolution
+from switchboard.store import worklist
+from switchboard.store.intervals import bucket_sql
 
 if TYPE_CHECKING:
     # Only for annotations: the classic AGI script imports this module once per call
@@ -40,12 +47,12 @@ INSERT INTO calls (pbx, linked_id, caller_number, caller_e164, caller_name,
                    started_at, answered_at, answered_by, ended_at, contact_id,
                    direction, dialled, via_queue, transfers, parked_space, parked_by,
                    picked_up_by, unanswered_reason, outcome, queued_at, fallback_reason,
-                   fallback, predicted_wait_s, updated_at)
+                   fallback, predicted_wait_s, sl_kind, sl_wait_s, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9,
         (SELECT id FROM contacts WHERE id = NULLIF($10, '')::bigint),
         $11, NULLIF($12, ''), NULLIF($13, ''), $14::jsonb, NULLIF($15, ''), NULLIF($16, ''),
         NULLIF($17, ''), NULLIF($18, ''), NULLIF($19, ''), $20, NULLIF($21, ''), $22::jsonb,
-        $23, now())
+        $23, $24, $25, now())
 ON CONFLICT (pbx, linked_id) DO UPDATE SET
     caller_number = EXCLUDED.caller_number,
     caller_e164 = EXCLUDED.caller_e164,
@@ -67,6 +74,8 @@ ON CONFLICT (pbx, linked_id) DO UPDATE SET
     fallback_reason = COALESCE(EXCLUDED.fallback_reason, calls.fallback_reason),
     fallback = EXCLUDED.fallback,
     predicted_wait_s = COALESCE(EXCLUDED.predicted_wait_s, calls.predicted_wait_s),
+    sl_kind = COALESCE(EXCLUDED.sl_kind, calls.sl_kind),
+    sl_wait_s = COALESCE(EXCLUDED.sl_wait_s, calls.sl_wait_s),
     updated_at = now()
 """
 
@@ -125,9 +134,13 @@ ORDER BY linked_id, updated_at DESC
 
 
 async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
-    """Store the call's latest state; an answered call out to a number marks that
-    number's earlier unanswered calls called back."""
+    """Store the call's latest state and how it counts for the service level, in one
+    transaction with what it means for the worklist: an unanswered call adds to its
+    number's item, an answered one (or one that talked with the number) resolves them;
+    an answered call out to a number marks that number's earlier unanswered calls called
+    back."""
     who = parties(call, region)
+    counted = classify(call)
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute(
             _UPSERT,
@@ -154,6 +167,8 @@ async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
             call.fallback_reason,
             json.dumps([asdict(s) for s in call.fallback]),
             call.predicted_wait_s,
+            counted.kind.value if counted else None,
+            counted.wait_s if counted else None,
         )
         if who.direction == "outbound" and who.outside_e164 and call.answered_at is not None:
             await connection.execute(
@@ -163,6 +178,14 @@ async def write_call(pool: asyncpg.Pool, call: Call, region: str) -> None:
                 _time(call.answered_at),
                 call.caller_number,
                 call.linked_id,
+            )
+        attempt = missed_attempt(call, who.direction, who.outside_e164)
+        if attempt is not None:
+            await worklist.add_attempt(connection, call.pbx, call.linked_id, attempt)
+        resolved = resolution(call, who.direction, who.outside_e164)
+        if resolved is not None and call.answered_at is not None:
+            await worklist.resolve(
+                connection, resolved, datetime.fromtimestamp(call.answered_at, UTC)
             )
 
 
@@ -198,3 +221,100 @@ async def announced_waits(pool: asyncpg.Pool, since: datetime) -> tuple[int, int
     )
     assert row is not None  # an aggregate always has its one row
     return int(row["announced"]), int(row["overrun"])
+
+
+#: The waits of answered calls, as the report's distribution shows them: bucket i holds
+#: the waits from WAIT_EDGES_S[i] up to the next edge; the last, every longer one.
+WAIT_EDGES_S = (0, 5, 10, 15, 20, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True)
+class CountedInterval:
+    start: datetime
+    tally: Tally
+    announced: int  # answered calls that had been told a wait ...
+    overrun: int  # ... and waited longer than told
+
+
+async def service_level_rows(
+    pool: asyncpg.Pool,
+    period: Period,
+    interval: Interval | None,
+    thresholds: Thresholds,
+    queue: str = "",
+) -> list[CountedInterval]:
+    """The service level's counts per interval (None: the whole period), as
+    switchboard.core.service_level.tally counts the stored classification; only the
+    intervals that have calls. Reads the index calls_service_level alone."""
+    rows = await pool.fetch(
+        f"""
+        SELECT {bucket_sql("queued_at", interval)} AS start,
+            count(*) FILTER (WHERE sl_kind = 'answered') AS answered,
+            count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s <= $4) AS in_time,
+            count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s >= $5) AS abandoned,
+            count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s < $5) AS short,
+            count(*) FILTER (WHERE sl_kind = 'sent on') AS sent_on,
+            count(*) FILTER (WHERE sl_kind = 'answered' AND predicted_wait_s IS NOT NULL)
+                AS announced,
+            count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s > predicted_wait_s)
+                AS overrun
+        FROM calls
+        WHERE sl_kind IS NOT NULL AND queued_at >= $1 AND queued_at < $2
+          AND ($6 = '' OR lower(via_queue) = lower($6)) AND $3::text IS NOT NULL
+        GROUP BY 1 ORDER BY 1
+        """,
+        period.start,
+        period.end,
+        period.zone.key,
+        thresholds.answer_within_s,
+        thresholds.short_abandon_s,
+        queue,
+    )
+    return [
+        CountedInterval(
+            row["start"],
+            Tally(row["answered"], row["in_time"], row["abandoned"], row["short"], row["sent_on"]),
+            row["announced"],
+            row["overrun"],
+        )
+        for row in rows
+    ]
+
+
+async def wait_distribution(pool: asyncpg.Pool, period: Period, queue: str = "") -> list[int]:
+    """How many answered calls of the period waited within each of WAIT_EDGES_S's
+    buckets (from their first moment in a queue)."""
+    rows = await pool.fetch(
+        """
+        SELECT width_bucket(sl_wait_s, $3::float8[]) AS bucket, count(*) AS calls
+        FROM calls
+        WHERE sl_kind = 'answered' AND queued_at >= $1 AND queued_at < $2
+          AND ($4 = '' OR lower(via_queue) = lower($4))
+        GROUP BY 1
+        """,
+        period.start,
+        period.end,
+        [float(edge) for edge in WAIT_EDGES_S],
+        queue,
+    )
+    counts = [0] * len(WAIT_EDGES_S)
+    for row in rows:
+        counts[max(1, min(row["bucket"], len(WAIT_EDGES_S))) - 1] += row["calls"]
+    return counts
+
+
+async def today_from(pool: asyncpg.Pool, e164: str, since: datetime) -> tuple[int, int]:
+    """How often the number called in since ``since`` and how many of those calls
+    nobody answered (ended unanswered), for the waiting caller's row."""
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) AS calls,
+               count(*) FILTER (WHERE answered_at IS NULL AND ended_at IS NOT NULL) AS missed
+        FROM calls
+        WHERE caller_e164 = $1 AND direction = 'inbound' AND started_at >= $2
+        """,
+        e164,
+        since,
+    )
+    assert row is not None  # an aggregate always has its one row
+    return int(row["calls"]), int(row["missed"])

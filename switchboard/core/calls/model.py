@@ -129,6 +129,9 @@ class Call:
     queue: str = ""  # the queue it waits in now
     # Its place in that queue (1 = answered next; a VIP joins in front); 0 when not waiting.
     queue_position: int = 0
+    # The last place it had in a queue, kept after it left (the worklist shows where a
+    # caller who hung up was in line).
+    place: int = 0
     answered_at: float | None = None
     ended_at: float | None = None
     talking_with: str = ""
@@ -393,6 +396,7 @@ class PBXModel:
             queue=queue,
             via_queue=queue or call.via_queue,
             queue_position=position,
+            place=position or call.place,
             queued_at=call.queued_at
             if call.queued_at is not None or not joined
             else now - _int(event.get("Wait", "")),  # QueueEntry: waited this long
