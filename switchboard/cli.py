@@ -10,16 +10,18 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
 
+from switchboard.board import figures
 from switchboard.config import Config, ConfigError, load_config
 from switchboard.core.contacts import ContactError
 from switchboard.core.opening import hours_table
 from switchboard.core.prompt_texts import LANGUAGES
+from switchboard.core.report import Interval, ReportError, period
 from switchboard.core.schedule import describe
 from switchboard.prompts import PromptError
 from switchboard.prompts import build as build_prompts
@@ -149,6 +151,18 @@ def _parser() -> argparse.ArgumentParser:
     hours.add_argument("name", nargs="?", help="one [hours.NAME] (default: all)")
     hours.add_argument("--days", type=int, default=14, help="how many days (1-366)")
     hours.set_defaults(handler=_hours_show)
+
+    report = commands.add_parser(
+        "report", help="service levels from the journal, as the board's report page shows them"
+    )
+    report.add_argument("--from", dest="first", help="first day, 2026-11-01 (default: today)")
+    report.add_argument("--to", dest="until", help="day after the last (default: the next day)")
+    report.add_argument(
+        "--interval", choices=[i.value for i in Interval], default="day", help="default: day"
+    )
+    report.add_argument("--queue", default="", help="one queue (default: all)")
+    report.add_argument("--csv", action="store_true", help="CSV, as the page's download")
+    report.set_defaults(handler=_report)
 
     return parser
 
@@ -330,6 +344,58 @@ def _hours_show(args: argparse.Namespace) -> int:
         for line in hours_table(hours, now, args.days):
             print(f"  {line}")
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    config = _config(args)
+    zone = config.timezone
+    try:
+        today = datetime.now(zone).date()
+        first = date.fromisoformat(args.first) if args.first else today
+        until = date.fromisoformat(args.until) if args.until else first + timedelta(days=1)
+        interval = Interval(args.interval)
+        asked = period(first, until, zone, interval)
+    except (ValueError, ReportError) as exc:
+        print(f"switchboard report: {exc}", file=sys.stderr)
+        return 2
+
+    async def build(pool: asyncpg.Pool, _config: Config) -> figures.Report:
+        return await figures.build(
+            pool, asked, interval, config.service_level, datetime.now(UTC), args.queue
+        )
+
+    made = _on_database(args, build)
+    print(figures.csv_text(made) if args.csv else _report_table(made), end="")
+    return 0
+
+
+def _report_table(report: figures.Report) -> str:
+    """The report as a table for a terminal: ratios in per cent, the total last."""
+    zone = report.period.zone
+    header = [c.replace("_", " ") for c in figures.COLUMNS]
+    lines = [header]
+    for row in [*report.rows, report.total]:
+        fields = figures.row_fields(row, zone)
+        cells = []
+        for column in figures.COLUMNS:
+            value = fields[column]
+            if column == "start":
+                value = "total" if row is report.total else str(value)[:16].replace("T", " ")
+            elif column in ("service_level", "abandon_rate"):
+                value = "-" if value is None else f"{float(str(value)) * 100:.1f}%"
+            cells.append("-" if value is None else str(value))
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    title = (
+        f"{report.period.first} to {report.period.until} (not included), per "
+        f"{report.interval.value}, {zone.key}; answered within "
+        f"{report.thresholds.answer_within_s:g} s, target {report.thresholds.target:.0%}\n"
+    )
+    body = "".join(
+        "  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) + "\n" for line in lines
+    )
+    footer = f"missed callers not yet reached: {report.open_items}\n"
+    return title + body + footer
 
 
 def _prompts_build(args: argparse.Namespace) -> int:

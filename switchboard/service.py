@@ -172,6 +172,9 @@ async def start_services(config: Config) -> Services:
                 region=config.default_region,
                 public_origin=config.web.public_origin,
                 hours=services.hours,
+                timezone=config.timezone,
+                thresholds=config.service_level,
+                escalation=config.worklist,
             )
             services.web_runner = web.AppRunner(app)
             await services.web_runner.setup()

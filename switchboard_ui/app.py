@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import asyncpg
@@ -18,6 +19,8 @@ from aiohttp import web
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
 from switchboard.core.opening import Hours, HoursBook
+from switchboard.core.service_level import Thresholds
+from switchboard.core.worklist import Escalation
 from switchboard.store.users import PasswordChecker
 from switchboard_ui import i18n
 from switchboard_ui.board_socket import add_board_socket_routes
@@ -28,6 +31,7 @@ from switchboard_ui.contacts_api import add_contact_routes
 from switchboard_ui.health import add_health_routes
 from switchboard_ui.hours_api import add_hours_routes
 from switchboard_ui.keys import (
+    ESCALATION,
     HOURS,
     HUB,
     LOGIN_THROTTLE,
@@ -38,16 +42,20 @@ from switchboard_ui.keys import (
     REGION,
     SECURE_COOKIES,
     SOCKETS,
+    THRESHOLDS,
+    TIMEZONE,
 )
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.pages import add_page_routes
 from switchboard_ui.presence_api import add_presence_routes
 from switchboard_ui.public_callback import add_public_callback_routes
 from switchboard_ui.queues_api import add_queue_routes
+from switchboard_ui.report_api import add_report_routes
 from switchboard_ui.request_guard import input_guard, same_origin_only
 from switchboard_ui.response_headers import add_security_headers
 from switchboard_ui.session_sockets import SessionSockets
 from switchboard_ui.waits_api import add_waits_routes
+from switchboard_ui.worklist_api import add_worklist_routes
 
 HERE = Path(__file__).parent
 #: Larger than any form or JSON body the board sends (a contact with its numbers).
@@ -64,6 +72,9 @@ def create_app(
     public_origin: str = "",
     login_throttle: LoginThrottle | None = None,
     hours: Sequence[Hours] | HoursBook = (),
+    timezone: ZoneInfo | None = None,
+    thresholds: Thresholds | None = None,
+    escalation: Escalation | None = None,
 ) -> web.Application:
     """The board. ``public_origin`` is the origin browsers see (``https://board.example``)
     when a proxy sits in front; empty: the request's own scheme and host."""
@@ -80,6 +91,9 @@ def create_app(
     app[LOGIN_THROTTLE] = login_throttle or LoginThrottle()
     app[PASSWORDS] = PasswordChecker()
     app[HOURS] = hours if isinstance(hours, HoursBook) else HoursBook(hours)
+    app[TIMEZONE] = timezone or ZoneInfo("Europe/Amsterdam")
+    app[THRESHOLDS] = thresholds or Thresholds()
+    app[ESCALATION] = escalation or Escalation()
     app.on_response_prepare.append(add_security_headers)
     aiohttp_jinja2.setup(
         app,
@@ -99,5 +113,7 @@ def create_app(
     add_waits_routes(app)
     add_callback_routes(app)
     add_public_callback_routes(app)
+    add_worklist_routes(app)
+    add_report_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app

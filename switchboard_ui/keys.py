@@ -7,12 +7,16 @@ factory (which imports the route modules).
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import asyncpg
 from aiohttp import web
 
 from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
 from switchboard.core.opening import HoursBook
+from switchboard.core.service_level import Thresholds
+from switchboard.core.worklist import Escalation
 from switchboard.store.users import PasswordChecker
 from switchboard_ui.login_throttle import LoginThrottle
 from switchboard_ui.session_sockets import SessionSockets
@@ -32,3 +36,9 @@ LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginTh
 PASSWORDS: web.AppKey[PasswordChecker] = web.AppKey("passwords", PasswordChecker)
 #: The opening hours the board shows and overrides ([hours.NAME] in the config).
 HOURS: web.AppKey[HoursBook] = web.AppKey("hours", HoursBook)
+#: The site's time zone: the board's times and the report's days ([site] timezone).
+TIMEZONE: web.AppKey[ZoneInfo] = web.AppKey("timezone", ZoneInfo)
+#: What the service level counts as answered in time ([service_level]).
+THRESHOLDS: web.AppKey[Thresholds] = web.AppKey("thresholds", Thresholds)
+#: When a worklist item escalates ([worklist]).
+ESCALATION: web.AppKey[Escalation] = web.AppKey("escalation", Escalation)

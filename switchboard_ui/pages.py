@@ -26,7 +26,14 @@ from switchboard.store.users import (
 )
 from switchboard_ui import i18n
 from switchboard_ui.i18n import marked as t
-from switchboard_ui.keys import LOGIN_THROTTLE, PASSWORDS, POOL, SECURE_COOKIES, SOCKETS
+from switchboard_ui.keys import (
+    LOGIN_THROTTLE,
+    PASSWORDS,
+    POOL,
+    SECURE_COOKIES,
+    SOCKETS,
+    TIMEZONE,
+)
 from switchboard_ui.redirects import DEFAULT_PAGE, same_site_path
 from switchboard_ui.session import (
     LOGIN_PAGE,
@@ -67,7 +74,8 @@ def _logged_in_page(template: str) -> Handler:
 
     @require_session
     async def page(request: web.Request, session: BoardSession) -> web.StreamResponse:
-        return aiohttp_jinja2.render_template(template, request, {"session": session})
+        context = {"session": session, "timezone": request.app[TIMEZONE].key}
+        return aiohttp_jinja2.render_template(template, request, context)
 
     return page
 

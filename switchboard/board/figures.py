@@ -9,6 +9,8 @@ every interval of the period is listed, the empty ones too (switchboard.core.rep
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -166,3 +168,16 @@ def _ratio(value: float | None) -> float | None:
 
 def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def csv_text(report: Report) -> str:
+    """The report's rows and, last, its total (``start`` "total") as CSV: the same
+    numbers as the page and the JSON."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    zone = report.period.zone
+    for row in report.rows:
+        writer.writerow(row_fields(row, zone))
+    writer.writerow({**row_fields(report.total, zone), "start": "total"})
+    return out.getvalue()

@@ -303,18 +303,23 @@ async def wait_distribution(pool: asyncpg.Pool, period: Period, queue: str = "")
     return counts
 
 
-async def today_from(pool: asyncpg.Pool, e164: str, since: datetime) -> tuple[int, int]:
-    """How often the number called in since ``since`` and how many of those calls
-    nobody answered (ended unanswered), for the waiting caller's row."""
+async def today_from(
+    pool: asyncpg.Pool, e164: str, since: datetime, besides: str = ""
+) -> tuple[int, int]:
+    """How often the number called in since ``since``, besides the call ``besides`` (a
+    linked id: the one waiting now, journalled or not yet), and how many of those calls
+    nobody answered, for the waiting caller's row."""
     row = await pool.fetchrow(
         """
         SELECT count(*) AS calls,
                count(*) FILTER (WHERE answered_at IS NULL AND ended_at IS NOT NULL) AS missed
         FROM calls
         WHERE caller_e164 = $1 AND direction = 'inbound' AND started_at >= $2
+          AND linked_id <> $3
         """,
         e164,
         since,
+        besides,
     )
     assert row is not None  # an aggregate always has its one row
     return int(row["calls"]), int(row["missed"])

@@ -32,7 +32,7 @@ stored are kept as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,18 @@ async def count_contacts(pool: asyncpg.Pool) -> int:
 async def find_by_number(pool: asyncpg.Pool, e164: str) -> list[ContactMatch]:
     rows = await pool.fetch(FIND_BY_NUMBER_SQL, e164)
     return [contact_match(r) for r in rows]
+
+
+async def names_by_number(pool: asyncpg.Pool, numbers: Iterable[str]) -> dict[str, str]:
+    """A contact's name for each of ``numbers`` (E.164) that one has (of several, the
+    first by name), for lists that show who a number is."""
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (n.e164) n.e164, c.name FROM contact_numbers n"
+        " JOIN contacts c ON c.id = n.contact_id WHERE n.e164 = ANY($1::text[])"
+        " ORDER BY n.e164, c.name",
+        sorted(set(numbers)),
+    )
+    return {r["e164"]: r["name"] for r in rows}
 
 
 async def insert_contact(conn: asyncpg.Connection, contact: NewContact) -> int:

@@ -157,6 +157,15 @@ async def names_by_extension(pool: asyncpg.Pool, extensions: Iterable[str]) -> d
     return {r["extension"]: r["display_name"] for r in rows}
 
 
+async def display_names(pool: asyncpg.Pool, usernames: Iterable[str]) -> dict[str, str]:
+    """The display name of each of ``usernames`` that exists."""
+    rows = await pool.fetch(
+        "SELECT username, display_name FROM board_users WHERE username = ANY($1::text[])",
+        sorted(set(usernames)),
+    )
+    return {r["username"]: r["display_name"] for r in rows}
+
+
 async def log_in(
     pool: asyncpg.Pool, checker: PasswordChecker, username: str, password: str
 ) -> str | None:

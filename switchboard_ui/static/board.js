@@ -84,7 +84,11 @@ function handle(message) {
       setLink(message.pbx.length > 0 && message.pbx.every((p) => p.connected));
       break;
     case "call": calls.set(message.call.call_id, message.call); break;
-    case "call_ended": calls.delete(message.call.call_id); waits.delete(message.call.call_id); break;
+    case "call_ended":
+      calls.delete(message.call.call_id);
+      waits.delete(message.call.call_id);
+      repeats.delete(message.call.call_id);
+      break;
     case "waits":
       for (const [id, call] of calls) if (call.pbx === message.pbx) waits.delete(id);
       for (const w of message.waits) waits.set(w.call_id, w);
@@ -217,9 +221,37 @@ function fill(listId, list) {
     li.querySelector(".caller-number").textContent = call.caller_name ? call.caller_number : "";
     li.querySelector(".confidence").textContent = CONFIDENCE_TEXT[call.confidence] || "";
     li.querySelector(".detail").textContent = describe(call);
+    li.querySelector(".repeat").textContent = ANSWERED_STATES.has(call.state) ? "" : repeatText(call);
+    if (!ANSWERED_STATES.has(call.state) && call.caller_number && !repeats.has(call.call_id)) {
+      askRepeat(call);
+    }
     return li;
   }));
   document.getElementById(`${listId}-count`).textContent = list.length;
+}
+
+// A caller who called before today: "called 3 times today, missed twice" on their
+// waiting row, asked once per call (the journal counts their earlier calls).
+const repeats = new Map(); // call_id -> {earlier, missed}, null while asked
+
+async function askRepeat(call) {
+  repeats.set(call.call_id, null);
+  const query = `number=${encodeURIComponent(call.caller_number)}&call=${encodeURIComponent(call.call_id)}`;
+  const response = await fetch(`/api/worklist/today?${query}`, { credentials: "same-origin" });
+  if (!response.ok || !calls.has(call.call_id)) return;
+  repeats.set(call.call_id, await response.json());
+  const li = document.querySelector(`.call[data-call-id="${CSS.escape(call.call_id)}"]`);
+  if (li && !ANSWERED_STATES.has(li.dataset.state)) li.querySelector(".repeat").textContent = repeatText(call);
+}
+
+function repeatText(call) {
+  const seen = repeats.get(call.call_id);
+  if (!seen || !seen.earlier) return "";
+  const times = t("called {n} times today", { n: String(seen.earlier + 1) });
+  if (!seen.missed) return times;
+  const missed = seen.missed === 1 ? t("missed once")
+    : seen.missed === 2 ? t("missed twice") : t("missed {n} times", { n: String(seen.missed) });
+  return `${times}, ${missed}`;
 }
 
 function tick() {
@@ -280,7 +312,7 @@ function fillCard(data) {
   }));
   card.querySelector(".card-history").replaceChildren(...data.history.map((h) => {
     const item = document.createElement("li");
-    const when = new Date(h.started_at * 1000).toLocaleString();
+    const when = formatWhen(h.started_at);
     item.textContent = `${when}: ${h.outcome}${h.note ? ` — ${h.note}` : ""}`;
     return item;
   }));
