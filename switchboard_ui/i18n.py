@@ -541,7 +541,6 @@ DUTCH: dict[str, str] = {
     "voicemail left": "voicemail ingesproken",
     "wrong number": "verkeerd nummer",
     "seen": "gezien",
-    "answered when they called again": "opgenomen toen ze opnieuw belden",
     "called back": "teruggebeld",
     "a callback reached them": "bereikt met een terugbelverzoek",
     "resolved {when}: {how}": "afgehandeld {when}: {how}",
@@ -587,15 +586,27 @@ DUTCH: dict[str, str] = {
     "all queues": "alle wachtrijen",
     "Loading…": "Laden…",
     "Abandon rate": "Ophangpercentage",
-    "Abandon rate: {pct} ({n} of {arrivals} calls)": "Ophangpercentage: {pct} ({n} van {arrivals} oproepen)",
+    "Abandon rate: {pct} ({n} of {counted} calls)": (
+        "Ophangpercentage: {pct} ({n} van {counted} oproepen)"
+    ),
+    "Abandon rate: {pct} ({n} of {counted} calls; {short} who hung up within {s} s not counted)": (
+        "Ophangpercentage: {pct} ({n} van {counted} oproepen; {short} die binnen {s} s"
+        " ophingen niet meegeteld)"
+    ),
     "Answered later": "Later beantwoord",
     "Answered within {s} s": "Binnen {s} s beantwoord",
-    "Answered within {s} s: {pct} (target {target})": "Binnen {s} s beantwoord: {pct} (doel {target})",
+    "Answered within {s} s: {pct} (target {target})": (
+        "Binnen {s} s beantwoord: {pct} (doel {target})"
+    ),
     "Arrivals": "Binnengekomen",
-    "Arrivals and answered calls per interval": "Binnengekomen en beantwoorde oproepen per interval",
-    "Callbacks reached": "Terugbelverzoeken bereikt",
-    "Callbacks reached: {reached} of {requested}": "Terugbelverzoeken bereikt: {reached} van {requested}",
-    "Callbacks requested": "Terugbelverzoeken gevraagd",
+    "Arrivals and answered calls per interval": (
+        "Binnengekomen en beantwoorde oproepen per interval"
+    ),
+    "Callbacks reached": "Terugbellen bereikt",
+    "Callbacks reached: {reached} of {requested}": (
+        "Terugbelverzoeken bereikt: {reached} van {requested}"
+    ),
+    "Callbacks requested": "Terugbellen gevraagd",
     "Calls: {arrivals}, answered: {answered}": "Oproepen: {arrivals}, beantwoord: {answered}",
     "How long answered callers waited": "Hoe lang beantwoorde bellers wachtten",
     "Hung up within {s} s": "Binnen {s} s opgehangen",
@@ -613,9 +624,13 @@ DUTCH: dict[str, str] = {
     "The charts could not be loaded: reload the page.": (
         "De grafieken konden niet worden geladen: laad de pagina opnieuw."
     ),
-    "The report could not be made (HTTP {status}).": "Het rapport kon niet worden gemaakt (HTTP {status}).",
+    "The report could not be made (HTTP {status}).": (
+        "Het rapport kon niet worden gemaakt (HTTP {status})."
+    ),
     "The report could not be shown: {reason}": "Het rapport kon niet worden getoond: {reason}",
-    "The server could not be reached: try again.": "De server is niet bereikbaar: probeer het opnieuw.",
+    "The server could not be reached: try again.": (
+        "De server is niet bereikbaar: probeer het opnieuw."
+    ),
     "The server's answer is not a report.": "Het antwoord van de server is geen rapport.",
     "Time to reach a callback per interval (minutes:seconds)": (
         "Tijd tot een terugbelverzoek bereikt is, per interval (minuten:seconden)"
@@ -633,8 +648,8 @@ DUTCH: dict[str, str] = {
     "Waited longer than told": "Langer gewacht dan genoemd",
     "Within {s} s": "Binnen {s} s",
     "p90": "p90",
-    "{a}–{b} min": "{a}–{b} min",
-    "{a}–{b} s": "{a}–{b} s",
+    "{a}–{b} min": "{a}–{b} min",  # noqa: RUF001
+    "{a}–{b} s": "{a}–{b} s",  # noqa: RUF001
     "{d} d {h} h": "{d} d {h} u",
     "{h} h {m} min": "{h} u {m} min",
     "{m} min": "{m} min",

@@ -60,22 +60,28 @@ async def build(
     queue: str = "",
 ) -> Report:
     """The figures of ``asked`` per ``interval``, with its total."""
+    starts = list(interval_starts(asked, interval))
+    ends = [*starts[1:], asked.end]
+    counted = await calls.service_level_rows(pool, starts, ends, thresholds, queue)
     # Keyed by the epoch second: PEP 495 makes a datetime in the autumn's repeated hour
     # unequal to the same instant in another tzinfo (PostgreSQL's UTC).
-    counted = {
-        r.start.timestamp(): r
-        for r in await calls.service_level_rows(pool, asked, interval, thresholds, queue)
-    }
     speed = {
         r.start.timestamp(): r for r in await callbacks.speed_rows(pool, asked, interval, queue)
     }
     rows = [
-        _row(start, counted.get(start.timestamp()), speed.get(start.timestamp()))
-        for start in interval_starts(asked, interval)
+        _row(start, count, speed.get(start.timestamp()))
+        for start, count in zip(starts, counted, strict=True)
     ]
-    whole = await calls.service_level_rows(pool, asked, None, thresholds, queue)
+    # The counts add up over the intervals; the callbacks' percentiles do not, so the
+    # period's are computed on their own.
+    whole = calls.CountedInterval(
+        asked.start,
+        sum((r.tally for r in counted), Tally()),
+        sum(r.announced for r in counted),
+        sum(r.overrun for r in counted),
+    )
     whole_speed = await callbacks.speed_rows(pool, asked, None, queue)
-    total = _row(asked.start, whole[0] if whole else None, whole_speed[0] if whole_speed else None)
+    total = _row(asked.start, whole, whole_speed[0] if whole_speed else None)
     open_items, oldest = await worklist.open_summary(pool)
     return Report(
         period=asked,

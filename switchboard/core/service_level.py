@@ -77,6 +77,16 @@ class Tally:
     short_abandons: int = 0
     sent_on: int = 0
 
+    def __add__(self, other: Tally) -> Tally:
+        """Two intervals' counts together (the counts add; the ratios are recomputed)."""
+        return Tally(
+            self.answered + other.answered,
+            self.answered_in_time + other.answered_in_time,
+            self.abandoned + other.abandoned,
+            self.short_abandons + other.short_abandons,
+            self.sent_on + other.sent_on,
+        )
+
     @property
     def counted(self) -> int:
         """The figure's denominator: answered + abandoned after 5 s + sent on."""

@@ -12,17 +12,17 @@ with psycopg) read the recent calls recognition needs.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from switchboard.core.calls.model import Call
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.core.report import Interval, Period
+from switchboard.core.report import Period
 from switchboard.core.service_level import Tally, Thresholds, classify
 from switchboard.core.worklist import missed_attempt, resolution
 from switchboard.store import worklist
-from switchboard.store.intervals import bucket_sql
 
 if TYPE_CHECKING:
     # Only for annotations: the classic AGI script imports this module once per call
@@ -238,34 +238,38 @@ class CountedInterval:
 
 async def service_level_rows(
     pool: asyncpg.Pool,
-    period: Period,
-    interval: Interval | None,
+    starts: Sequence[datetime],
+    ends: Sequence[datetime],
     thresholds: Thresholds,
     queue: str = "",
 ) -> list[CountedInterval]:
-    """The service level's counts per interval (None: the whole period), as
-    switchboard.core.service_level.tally counts the stored classification; only the
-    intervals that have calls. Reads the index calls_service_level alone."""
+    """The service level's counts of each interval [starts[i], ends[i]), as
+    switchboard.core.service_level.tally counts the stored classification. Each interval
+    is its own range scan of the index calls_service_level (index-only once vacuumed):
+    a year by day is 365 short scans, not a sort of a million rows (bench/report.py)."""
     rows = await pool.fetch(
-        f"""
-        SELECT {bucket_sql("queued_at", interval)} AS start,
-            count(*) FILTER (WHERE sl_kind = 'answered') AS answered,
-            count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s <= $4) AS in_time,
-            count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s >= $5) AS abandoned,
-            count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s < $5) AS short,
-            count(*) FILTER (WHERE sl_kind = 'sent on') AS sent_on,
-            count(*) FILTER (WHERE sl_kind = 'answered' AND predicted_wait_s IS NOT NULL)
-                AS announced,
-            count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s > predicted_wait_s)
-                AS overrun
-        FROM calls
-        WHERE sl_kind IS NOT NULL AND queued_at >= $1 AND queued_at < $2
-          AND ($6 = '' OR lower(via_queue) = lower($6)) AND $3::text IS NOT NULL
-        GROUP BY 1 ORDER BY 1
+        """
+        SELECT b.start, c.*
+        FROM unnest($1::timestamptz[], $2::timestamptz[]) AS b(start, until)
+        CROSS JOIN LATERAL (
+            SELECT
+                count(*) FILTER (WHERE sl_kind = 'answered') AS answered,
+                count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s <= $3) AS in_time,
+                count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s >= $4) AS abandoned,
+                count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s < $4) AS short,
+                count(*) FILTER (WHERE sl_kind = 'sent on') AS sent_on,
+                count(*) FILTER (WHERE sl_kind = 'answered' AND predicted_wait_s IS NOT NULL)
+                    AS announced,
+                count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s > predicted_wait_s)
+                    AS overrun
+            FROM calls
+            WHERE sl_kind IS NOT NULL AND queued_at >= b.start AND queued_at < b.until
+              AND ($5 = '' OR lower(via_queue) = lower($5))
+        ) c
+        ORDER BY b.start
         """,
-        period.start,
-        period.end,
-        period.zone.key,
+        list(starts),
+        list(ends),
         thresholds.answer_within_s,
         thresholds.short_abandon_s,
         queue,

@@ -261,7 +261,7 @@
       return;
     }
     try {
-      render(body);
+      render(body, new URLSearchParams(search).get("queue") || "");
     } catch (error) {
       results.hidden = true;
       showError([t("The report could not be shown: {reason}", { reason: error && error.message })]);
@@ -305,12 +305,13 @@
     return { starts, ends, mids, from: first, to: last, interval: reply.interval };
   }
 
-  function render(reply) {
+  function render(reply, queue) {
     const rows = reply.rows;
     const total = reply.total && typeof reply.total === "object" ? reply.total : {};
     const zone = validZone(reply.timezone) || validZone(page.dataset.timezone) || "UTC";
     const formats = zoneFormats(zone);
     const span = intervals(reply, rows);
+    span.locals = span.starts.map((start) => formats.local(start)); // asked for at every redraw
     const byDate = reply.interval === "day" || reply.interval === "week";
     const labelOf = (seconds) => formats.stamp(seconds, !byDate);
     const rowLabels = span.starts.map(labelOf);
@@ -324,7 +325,6 @@
     const within = isNumber(reply.answer_within_s) ? reply.answer_within_s : 15;
     const short = isNumber(reply.short_abandon_s) ? reply.short_abandon_s : 5;
     const target = isNumber(reply.target) ? reply.target : null;
-    const queue = String(form.elements.queue.value || "").trim();
 
     results.hidden = false;
     zoneHint.textContent = t("Times are in {timezone}.", { timezone: zone });
@@ -333,13 +333,13 @@
       end: formats.stamp(span.to, false),
       queues: queue ? t("queue {queue}", { queue }) : t("all queues"),
     });
-    renderSummary(total, reply, within, target, formats);
+    renderSummary(total, reply, within, short, target);
     renderCharts(reply, rows, span, formats, labelOf, legendLabels, within, target);
     renderTable(rows, total, rowLabels, within, short, target);
     status.textContent = rows.length ? "" : t("No intervals in this period.");
   }
 
-  function renderSummary(total, reply, within, target, formats) {
+  function renderSummary(total, reply, within, shortWithin, target) {
     const items = [];
     items.push(sentence(t("Calls: {arrivals}, answered: {answered}"), {
       arrivals: count(total.arrivals), answered: count(total.answered),
@@ -349,9 +349,16 @@
     items.push(sentence(t("Answered within {s} s: {pct} (target {target})"), {
       s: within, pct: percent(level), target: percent(target),
     }, met));
-    items.push(sentence(t("Abandon rate: {pct} ({n} of {arrivals} calls)"), {
-      pct: percent(total.abandon_rate), n: count(total.abandoned), arrivals: count(total.arrivals),
-    }));
+    // the rate's denominator is the counted calls: a caller who hung up within
+    // short_abandon_s counts neither way (switchboard.core.service_level)
+    const shortOnes = isNumber(total.short_abandons) ? total.short_abandons : 0;
+    const counted = isNumber(total.arrivals) ? total.arrivals - shortOnes : null;
+    const abandon = { pct: percent(total.abandon_rate), n: count(total.abandoned), counted: count(counted) };
+    items.push(shortOnes > 0
+      ? sentence(t("Abandon rate: {pct} ({n} of {counted} calls; {short} who hung up within {s} s not counted)"), {
+        ...abandon, short: count(shortOnes), s: shortWithin,
+      })
+      : sentence(t("Abandon rate: {pct} ({n} of {counted} calls)"), abandon));
     items.push(sentence(t("Callbacks reached: {reached} of {requested}"), {
       reached: count(total.callbacks_reached), requested: count(total.callbacks_requested),
     }));
@@ -393,11 +400,11 @@
       let lastYear = null;
       let first = 0; // days a week or more apart: on Mondays, as the report's weeks
       if (span.interval === "day" && step % 7 === 0) {
-        while (first < n - 1 && first < 6 && formats.local(span.starts[first]).weekday !== 1) first += 1;
+        while (first < n - 1 && first < 6 && span.locals[first].weekday !== 1) first += 1;
       }
       for (let i = first; i < n; i += step) {
         const at = span.mids[i];
-        const local = formats.local(span.starts[i]);
+        const local = span.locals[i];
         let label = span.interval === "day" && step < 7 ? formats.day(span.starts[i]) : formats.dayMonth(span.starts[i]);
         if (local.year !== lastYear) label += `\n${local.year}`;
         lastYear = local.year;
@@ -410,12 +417,12 @@
     // tick of each day when the report spans more than one day
     const minutes = (NOMINAL_S[span.interval] / 60) * step;
     const dateOf = (local) => `${local.year}-${local.month}-${local.day}`;
-    const several = n > 0 && dateOf(formats.local(span.starts[0])) !== dateOf(formats.local(span.starts[n - 1]));
+    const several = n > 0 && dateOf(span.locals[0]) !== dateOf(span.locals[n - 1]);
     let dayCount = -1;
     let lastDate = null;
     let lastTickDate = null;
     for (let i = 0; i < n; i++) {
-      const local = formats.local(span.starts[i]);
+      const local = span.locals[i];
       const date = dateOf(local);
       if (date !== lastDate) dayCount += 1;
       lastDate = date;
@@ -613,15 +620,15 @@
     };
     const line = (label, row, labelTag) => {
       const tr = document.createElement("tr");
-      const head = cell(labelTag, label);
-      head.scope = "row";
-      tr.append(head, ...columns.map(([, value]) => cell("td", value(row))));
+      const labelCell = cell(labelTag, label);
+      labelCell.scope = "row";
+      tr.append(labelCell, ...columns.map(([, value]) => cell("td", value(row))));
       return tr;
     };
 
     const head = document.createElement("thead");
     const headRow = document.createElement("tr");
-    for (const name of [t("Start"), ...columns.map(([name]) => name)]) {
+    for (const name of [t("Start"), ...columns.map(([heading]) => heading)]) {
       const th = cell("th", name);
       th.scope = "col";
       headRow.append(th);

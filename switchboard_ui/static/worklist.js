@@ -176,8 +176,9 @@
     count.textContent = String(open.filter((i) => !i.withheld).length);
     mine = open.filter((i) => i.mine).map((i) => i.id);
     // Keep what the receptionist is typing: an item whose form has focus is left alone.
-    const typing = document.activeElement && document.activeElement.closest(".worklist-item");
-    if (typing && list.contains(typing)) return;
+    const focused = document.activeElement;
+    const typing = focused && focused.matches("input, select, textarea") && list.contains(focused);
+    if (typing) return;
     list.replaceChildren(...items.map(render));
   }
   function soon() {
