@@ -9,6 +9,7 @@ their earlier unanswered calls "called back".
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
 
@@ -20,9 +21,20 @@ log = logging.getLogger(__name__)
 
 
 class CallJournal:
-    def __init__(self, pool: asyncpg.Pool, *, region: str, max_backlog: int = 100_000) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        region: str,
+        max_backlog: int = 100_000,
+        on_ended: Callable[[Call], None] | None = None,
+    ) -> None:
+        """``on_ended`` is told of every ended call once its row is written: what the
+        figures and the worklist read has changed (the boards ask again then, not at
+        the call's end, which comes before the write)."""
         self._pool = pool
         self._region = region
+        self._on_ended = on_ended
         self._writer = BackgroundWriter[Call]("call journal", self._write, max_backlog=max_backlog)
 
     def start(self) -> None:
@@ -41,6 +53,8 @@ class CallJournal:
 
     async def _write(self, call: Call) -> None:
         await write_call(self._pool, call, self._region)
+        if call.ended_at is not None and self._on_ended is not None:
+            self._on_ended(call)
         if call.ended_at is not None:
             # One line per call in the service log: what the history now holds for it.
             log.info(

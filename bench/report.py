@@ -45,7 +45,7 @@ import asyncpg
 
 from bench.measure import embedded_postgres, percentile
 from switchboard.board import figures
-from switchboard.core.report import Interval, Period, period
+from switchboard.core.report import Interval, Period, interval_starts, period
 from switchboard.core.service_level import Thresholds
 from switchboard.store import callbacks, calls
 from switchboard.store.database import migrate
@@ -208,6 +208,12 @@ def report_of(
     return lambda: figures.build(pool, asked, interval, Thresholds(), asked.end)
 
 
+def day_bounds(year: Period) -> tuple[list[datetime], list[datetime]]:
+    """The year's days as figures.build asks for them: each day's start and end."""
+    starts = list(interval_starts(year, Interval.DAY))
+    return starts, [*starts[1:], year.end]
+
+
 def measured(pool: asyncpg.Pool, year: Period) -> dict[str, Callable[[], Awaitable[object]]]:
     """What is timed, the baseline first."""
     return {
@@ -221,7 +227,7 @@ def measured(pool: asyncpg.Pool, year: Period) -> dict[str, Callable[[], Awaitab
             pool, date(2026, 3, 10), date(2026, 3, 11), Interval.QUARTER
         ),
         "  calls, year per day": lambda: calls.service_level_rows(
-            pool, year, Interval.DAY, Thresholds()
+            pool, *day_bounds(year), Thresholds()
         ),
         "  wait distribution": lambda: calls.wait_distribution(pool, year),
         "  callback speed per day": lambda: callbacks.speed_rows(pool, year, Interval.DAY),

@@ -82,7 +82,13 @@ async def start_services(config: Config) -> Services:
     database = await open_database(config.database)
     hub = BoardHub()
     pbxs = PBXs()  # each bridge registers itself; the board acts on them through it
-    journal = CallJournal(database.pool, region=config.default_region)
+    # The figures and the worklist change once an ended call is written: the boards ask
+    # for them again then.
+    journal = CallJournal(
+        database.pool,
+        region=config.default_region,
+        on_ended=lambda _call: hub.publish({"type": "journal"}),
+    )
     journal.start()
     presence_journal = PresenceJournal(database.pool)
     presence_journal.start()

@@ -54,7 +54,6 @@ from switchboard_ui.report_api import add_report_routes
 from switchboard_ui.request_guard import input_guard, same_origin_only
 from switchboard_ui.response_headers import add_security_headers
 from switchboard_ui.session_sockets import SessionSockets
-from switchboard_ui.waits_api import add_waits_routes
 from switchboard_ui.worklist_api import add_worklist_routes
 
 HERE = Path(__file__).parent
@@ -110,7 +109,6 @@ def create_app(
     add_presence_routes(app)
     add_queue_routes(app)
     add_hours_routes(app)
-    add_waits_routes(app)
     add_callback_routes(app)
     add_public_callback_routes(app)
     add_worklist_routes(app)

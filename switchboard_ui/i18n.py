@@ -404,9 +404,6 @@ DUTCH: dict[str, str] = {
     "ringing the operator": "belt de telefonist",
     "about {minutes} min": "ongeveer {minutes} min",
     "more than {minutes} min": "meer dan {minutes} min",
-    "Announced waits overrun today: {overrun} of {announced}": (
-        "Aangekondigde wachttijden vandaag overschreden: {overrun} van {announced}"
-    ),
     "Opening hours": "Openingstijden",
     "Schedule": "Rooster",
     "staff meeting": "teamoverleg",
@@ -530,7 +527,8 @@ DUTCH: dict[str, str] = {
     "hung up": "opgehangen",
     "not answered": "niet beantwoord",
     "callback not reached": "terugbelverzoek niet bereikt",
-    "hung up within 5 s": "binnen 5 s opgehangen",
+    "hung up within {s} s": "binnen {s} s opgehangen",
+    "callback not reached after {n} attempts": "terugbelverzoek na {n} pogingen niet bereikt",
     "operator": "telefonist",
     "back office": "backoffice",
     "voicemail": "voicemail",

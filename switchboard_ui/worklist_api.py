@@ -33,13 +33,13 @@ from aiohttp import web
 from switchboard.board.pbxs import PBXUnavailable
 from switchboard.core.contact_form import display_number
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.core.worklist import Outcome, escalated, short_abandon
+from switchboard.core.worklist import Outcome, escalated, holder, list_order, short_abandon
 from switchboard.store import worklist
 from switchboard.store.calls import today_from
 from switchboard.store.contacts import names_by_number
 from switchboard.store.users import BoardSession, display_names, user_extension
 from switchboard_ui.i18n import marked as t
-from switchboard_ui.keys import ESCALATION, HUB, PBXS, POOL, REGION, TIMEZONE
+from switchboard_ui.keys import ESCALATION, HUB, PBXS, POOL, REGION, THRESHOLDS, TIMEZONE
 from switchboard_ui.refusals import json_error, json_object, refusal
 from switchboard_ui.session import require_csrf, require_session
 
@@ -65,63 +65,54 @@ def add_worklist_routes(app: web.Application) -> None:
 @require_session
 async def worklist_api(request: web.Request, session: BoardSession) -> web.Response:
     pool, region, rule = request.app[POOL], request.app[REGION], request.app[ESCALATION]
+    short_s = request.app[THRESHOLDS].short_abandon_s
     now = datetime.now(UTC)
     items = await worklist.board_list(pool, now - RECENT)
     names = await names_by_number(pool, (i.e164 for i in items if i.e164))
     holders = await display_names(pool, (i.claimed_by for i in items if i.claimed_by))
-    shown: list[dict[str, Any]] = []
+    shown: list[tuple[tuple[int, float], dict[str, Any]]] = []
     for item in items:
         is_open = item.state == "open"
-        shown.append(
-            {
-                "id": item.id,
-                "number": display_number(item.e164, region) if item.e164 else "",
-                "e164": item.e164,
-                "withheld": item.e164 is None,
-                "name": names.get(item.e164 or "", ""),
-                "queue": item.queue_group,
-                "state": item.state,
-                "attempts": item.attempts,
-                "opened_at": item.opened_at.isoformat(),
-                "waited_s": max(0, int((now - item.opened_at).total_seconds())),
-                "escalated": is_open and escalated(item.attempts, item.opened_at, now, rule),
-                "claimed_by": _holder(item, now),
-                "holder_name": holders.get(_holder(item, now) or "", ""),
-                "mine": _holder(item, now) == session.username,
-                "outcome": item.outcome,
-                "note": item.note,
-                "resolved_at": item.resolved_at.isoformat() if item.resolved_at else None,
-                "resolved_how": item.resolved_how,
-                "resolved_by": item.resolved_by,
-                "history": [
-                    {
-                        "kind": a.kind.value,
-                        "at": a.at.isoformat(),
-                        "waited_s": round(a.waited_s),
-                        "place": a.place,
-                        "step": a.step,
-                        "short": short_abandon(a.kind, a.waited_s),
-                    }
-                    for a in item.history
-                ],
-            }
-        )
-    opened = [s for s in shown if s["state"] == "open"]
-    opened.sort(key=lambda s: (not s["escalated"], s["opened_at"]))
-    closed = sorted(
-        (s for s in shown if s["state"] != "open"), key=lambda s: s["resolved_at"], reverse=True
+        hot = is_open and escalated(item.attempts, item.opened_at, now, rule)
+        held_by = holder(is_open, item.claimed_by, item.lapsed)
+        entry = {
+            "id": item.id,
+            "number": display_number(item.e164, region) if item.e164 else "",
+            "e164": item.e164,
+            "withheld": item.e164 is None,
+            "name": names.get(item.e164 or "", ""),
+            "queue": item.queue_group,
+            "state": item.state,
+            "attempts": item.attempts,
+            "opened_at": item.opened_at.isoformat(),
+            "waited_s": max(0, int((now - item.opened_at).total_seconds())),
+            "escalated": hot,
+            "claimed_by": held_by,
+            "holder_name": holders.get(held_by or "", ""),
+            "mine": held_by == session.username,
+            "outcome": item.outcome,
+            "note": item.note,
+            "resolved_at": item.resolved_at.isoformat() if item.resolved_at else None,
+            "resolved_how": item.resolved_how,
+            "resolved_by": item.resolved_by,
+            "history": [
+                {
+                    "kind": a.kind.value,
+                    "at": a.at.isoformat(),
+                    "waited_s": round(a.waited_s),
+                    "place": a.place,
+                    "step": a.step,
+                    "callback_attempts": a.callback_attempts,
+                    "short": short_abandon(a.kind, a.waited_s, short_s),
+                }
+                for a in item.history
+            ],
+        }
+        shown.append((list_order(is_open, hot, item.opened_at, item.resolved_at), entry))
+    shown.sort(key=lambda pair: pair[0])
+    return web.json_response(
+        {"me": session.username, "short_abandon_s": short_s, "items": [e for _, e in shown]}
     )
-    return web.json_response({"me": session.username, "items": opened + closed})
-
-
-def _holder(item: worklist.Item, now: datetime) -> str | None:
-    """Who holds the item now: an open item's lease that ran out is nobody's; a resolved
-    one keeps its last holder (who may still record the outcome of their call)."""
-    if item.claimed_by is None:
-        return None
-    if item.state == "open" and item.claim_until is not None and item.claim_until < now:
-        return None
-    return item.claimed_by
 
 
 def _item_id(body: dict[str, Any]) -> int | None:
@@ -131,40 +122,48 @@ def _item_id(body: dict[str, Any]) -> int | None:
     return value
 
 
-async def _claimed(request: web.Request, session: BoardSession) -> int | web.Response:
-    """The body's item, claimed (or renewed) for the session's user; else the refusal."""
-    body = await json_object(request)
-    if isinstance(body, web.Response):
-        return body
-    item_id = _item_id(body)
-    if item_id is None:
-        return web.json_response({"errors": {"id": "an item id"}}, status=422)
-    claimed = await worklist.claim(request.app[POOL], item_id, session.username, datetime.now(UTC))
+async def _claimed(
+    request: web.Request, session: BoardSession, item_id: int
+) -> worklist.ClaimResult | web.Response:
+    """The item claimed (or renewed) for the session's user; else the refusal."""
+    claimed = await worklist.claim(request.app[POOL], item_id, session.username)
     if claimed.held:
-        return item_id
+        return claimed
     if not claimed.holder:
         return refusal(request, 404, NOT_OPEN)
     names = await display_names(request.app[POOL], [claimed.holder])
     return refusal(request, 409, HELD, name=names.get(claimed.holder, claimed.holder))
 
 
-@require_csrf
-async def claim_api(request: web.Request, session: BoardSession) -> web.Response:
-    item_id = await _claimed(request, session)
-    if isinstance(item_id, web.Response):
-        return item_id
-    request.app[HUB].publish({"type": "worklist"})
-    return web.json_response({"claimed": item_id})
-
-
-@require_csrf
-async def release_api(request: web.Request, session: BoardSession) -> web.Response:
+async def _body_item(request: web.Request) -> int | web.Response:
+    """The body's item id, or the refusal of the body."""
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
     item_id = _item_id(body)
     if item_id is None:
         return web.json_response({"errors": {"id": "an item id"}}, status=422)
+    return item_id
+
+
+@require_csrf
+async def claim_api(request: web.Request, session: BoardSession) -> web.Response:
+    item_id = await _body_item(request)
+    if isinstance(item_id, web.Response):
+        return item_id
+    claimed = await _claimed(request, session, item_id)
+    if isinstance(claimed, web.Response):
+        return claimed
+    if claimed.new:  # (a renewal changes nothing the other boards show)
+        request.app[HUB].publish({"type": "worklist"})
+    return web.json_response({"claimed": item_id})
+
+
+@require_csrf
+async def release_api(request: web.Request, session: BoardSession) -> web.Response:
+    item_id = await _body_item(request)
+    if isinstance(item_id, web.Response):
+        return item_id
     if not await worklist.release(request.app[POOL], item_id, session.username):
         return refusal(request, 409, NOT_YOURS)
     request.app[HUB].publish({"type": "worklist"})
@@ -174,17 +173,23 @@ async def release_api(request: web.Request, session: BoardSession) -> web.Respon
 @require_csrf
 async def call_api(request: web.Request, session: BoardSession) -> web.Response:
     pool = request.app[POOL]
+    item_id = await _body_item(request)
+    if isinstance(item_id, web.Response):
+        return item_id
     extension = await user_extension(pool, session.username)
     if not extension:
         return refusal(request, 409, NO_PHONE)
-    item_id = await _claimed(request, session)
-    if isinstance(item_id, web.Response):
-        return item_id
     item = await worklist.get(pool, item_id)
-    if item is None or item.e164 is None:
+    if item is not None and item.e164 is None:
         return refusal(request, 422, NOTHING_TO_CALL)
+    claimed = await _claimed(request, session, item_id)
+    if isinstance(claimed, web.Response):
+        return claimed
+    if item is None or item.e164 is None:
+        return refusal(request, 404, NOT_OPEN)
+    # The PBX the receptionist's phone is on (the first, when none says so).
     registry = request.app[PBXS]
-    pbx = next(iter(registry), None)
+    pbx = next(iter(registry.with_extension(extension)), None) or next(iter(registry), None)
     if pbx is None:
         return refusal(request, 503, NO_PBX)
     label = display_number(item.e164, request.app[REGION])
@@ -215,11 +220,23 @@ async def outcome_api(request: web.Request, session: BoardSession) -> web.Respon
         errors["note"] = "text of at most 2000 characters"
     if errors or item_id is None:
         return web.json_response({"errors": errors}, status=422)
+    item = await worklist.get(request.app[POOL], item_id)
+    if item is None:
+        return refusal(request, 404, NOT_OPEN)
+    if (item.e164 is None) != (outcome is Outcome.SEEN):
+        # A withheld caller's item is only ever seen; a number's is never "just seen".
+        only = "seen" if item.e164 is None else "an outcome of calling back"
+        return web.json_response({"errors": {"outcome": only}}, status=422)
     now = datetime.now(UTC)
     if not await worklist.record_outcome(
         request.app[POOL], item_id, session.username, outcome, note.strip(), now
     ):
-        return refusal(request, 409, NOT_YOURS)
+        # Resolved meanwhile (and not by one's own call), or another's to record.
+        return refusal(
+            request,
+            404 if item.state != "open" else 409,
+            NOT_OPEN if item.state != "open" else NOT_YOURS,
+        )
     request.app[HUB].publish({"type": "worklist"})
     return web.json_response({"recorded": item_id, "outcome": outcome.value})
 

@@ -61,8 +61,10 @@ async def build(
 ) -> Report:
     """The figures of ``asked`` per ``interval``, with its total."""
     starts = list(interval_starts(asked, interval))
+    # A week starts on its Monday (its row's label), but counts from the period's start.
+    bounds = [max(start, asked.start) for start in starts]
     ends = [*starts[1:], asked.end]
-    counted = await calls.service_level_rows(pool, starts, ends, thresholds, queue)
+    counted = await calls.service_level_rows(pool, bounds, ends, thresholds, queue)
     # Keyed by the epoch second: PEP 495 makes a datetime in the autumn's repeated hour
     # unequal to the same instant in another tzinfo (PostgreSQL's UTC).
     speed = {

@@ -32,6 +32,8 @@ class Interval(Enum):
 
 #: The most intervals one report lists (a year of days, a month of quarter hours).
 MAX_INTERVALS = 3000
+#: The years a report may cover: the journal's times are real moments, not year 1.
+YEARS = range(1970, 2201)
 
 
 class ReportError(ValueError):
@@ -62,6 +64,8 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 
 def period(first: date, until: date, zone: ZoneInfo, interval: Interval) -> Period:
     """A checked period: ``until`` after ``first``, and not too many intervals."""
+    if first.year not in YEARS or until.year not in YEARS:
+        raise ReportError(f"dates from {YEARS[0]} to {YEARS[-1]}")
     if until <= first:
         raise ReportError("the end date must come after the start date")
     asked = Period(first, until, zone)

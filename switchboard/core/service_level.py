@@ -11,8 +11,9 @@ bad. Only calls that reached a queue count: the dialplan sends a caller who call
 closed (opening hours, an override) down the closed route, never into a queue, so the
 figure is the opening hours' by the PBX's own decision at that moment.
 
-:func:`classify` is what the journal stores with each ended call (``calls.sl_kind``,
-``calls.sl_wait_s``); :func:`tally` counts a set of classified calls. The report's SQL
+:func:`classify` is what the journal stores with each call (``calls.sl_kind``,
+``calls.sl_wait_s``: an answered call from its answer, another once it ended);
+:func:`tally` counts a set of classified calls. The report's SQL
 (switchboard.store.calls.service_level_rows) counts the same stored columns the same way,
 for speed over a year of journal; a test holds the two to the same numbers. Pure.
 """
@@ -53,17 +54,23 @@ class Thresholds:
 
 
 def classify(call: Call) -> Classified | None:
-    """How an ended call counts; None for a call that is still up or never queued, or
-    that the closed route took (not in opening hours)."""
-    if call.queued_at is None or call.ended_at is None or call.fallback_reason == "closed":
+    """How a call counts: from its answer, or once it ended unanswered; None for one that
+    still waits, that never queued, or that the closed route took (not in opening
+    hours)."""
+    if call.queued_at is None or call.fallback_reason == "closed":
         return None
     if call.answered_at is not None:
         return Classified(Counted.ANSWERED, max(0.0, call.answered_at - call.queued_at))
+    if call.ended_at is None:
+        return None
     if call.fallback:
         # The queue gave the caller up at the chain's first step; what came after
         # (voicemail, an operator nobody answered) does not make it the caller's choice.
         return Classified(Counted.SENT_ON, max(0.0, call.fallback[0].at - call.queued_at))
-    kind = Counted.ABANDONED if call.outcome == CallOutcome.ABANDONED else Counted.SENT_ON
+    # A caller who asked to be called back and hung up did not give up: the queue sent
+    # them on to the callbacks, as the fallback chain's callback step does.
+    abandoned = call.outcome == CallOutcome.ABANDONED and not call.callback_asked
+    kind = Counted.ABANDONED if abandoned else Counted.SENT_ON
     return Classified(kind, max(0.0, call.ended_at - call.queued_at))
 
 

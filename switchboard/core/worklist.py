@@ -64,6 +64,7 @@ class Attempt:
     waited_s: float
     place: int  # its last place in the queue (0: never in one)
     step: str  # the last fallback step it reached ("" for none)
+    callback_attempts: int = 0  # a callback that did not reach them: its attempts
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def missed_attempt(call: Call, direction: str, outside_e164: str | None) -> Atte
         or direction != "inbound"
         or call.linked_id.startswith(CALLBACK_CALL_PREFIX)
         or call.outcome not in (CallOutcome.ABANDONED, CallOutcome.MISSED)
+        or call.callback_asked
     ):
         return None
     step = call.fallback[-1].step if call.fallback else ""
@@ -106,7 +108,7 @@ def missed_attempt(call: Call, direction: str, outside_e164: str | None) -> Atte
     joined = call.queued_at if call.queued_at is not None else call.started_at
     return Attempt(
         e164=outside_e164,
-        group=call.via_queue,
+        group=call.via_queue[:80],
         kind=AttemptKind.ABANDONED if call.outcome == CallOutcome.ABANDONED else AttemptKind.MISSED,
         at=call.ended_at,
         waited_s=max(0.0, call.ended_at - joined),
@@ -151,6 +153,24 @@ def worklist_call_item(linked_id: str) -> int | None:
 
 def escalated(attempts: int, opened_at: datetime, now: datetime, rule: Escalation) -> bool:
     return attempts >= rule.attempts or now - opened_at > rule.after
+
+
+def holder(is_open: bool, claimed_by: str | None, lapsed: bool) -> str | None:
+    """Who holds an item now: an open item's claim that ran out is nobody's; a resolved
+    one keeps its last holder (who may still say how their call went)."""
+    if claimed_by is None or (is_open and lapsed):
+        return None
+    return claimed_by
+
+
+def list_order(
+    is_open: bool, is_escalated: bool, opened_at: datetime, resolved_at: datetime | None
+) -> tuple[int, float]:
+    """The board's order: open items first, the escalated ones first of all, then the
+    oldest; then the resolved ones, the latest first."""
+    if is_open:
+        return (0 if is_escalated else 1, opened_at.timestamp())
+    return (2, -(resolved_at or opened_at).timestamp())
 
 
 SHORT_ABANDON_S = 5.0

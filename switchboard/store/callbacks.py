@@ -348,7 +348,8 @@ async def _hand_to_worklist(
             at=now.timestamp(),
             waited_s=max(0.0, (now - row["joined_at"]).total_seconds()),
             place=0,
-            step=f"{row['attempts']} attempts",
+            step="",
+            callback_attempts=row["attempts"],
         )
         await worklist.add_attempt(connection, row["pbx"], ref, failed)
 

@@ -205,24 +205,6 @@ async def history(pool: asyncpg.Pool, e164: str, limit: int) -> list[asyncpg.Rec
     return rows
 
 
-async def announced_waits(pool: asyncpg.Pool, since: datetime) -> tuple[int, int]:
-    """Of the calls answered since ``since`` that were told a wait, how many there were
-    and how many waited longer than they were told (from their first moment in a queue)."""
-    row = await pool.fetchrow(
-        """
-        SELECT count(*) AS announced,
-               count(*) FILTER (
-                   WHERE extract(epoch FROM answered_at - queued_at) > predicted_wait_s
-               ) AS overrun
-        FROM calls
-        WHERE answered_at >= $1 AND predicted_wait_s IS NOT NULL AND queued_at IS NOT NULL
-        """,
-        since,
-    )
-    assert row is not None  # an aggregate always has its one row
-    return int(row["announced"]), int(row["overrun"])
-
-
 #: The waits of answered calls, as the report's distribution shows them: bucket i holds
 #: the waits from WAIT_EDGES_S[i] up to the next edge; the last, every longer one.
 WAIT_EDGES_S = (0, 5, 10, 15, 20, 30, 60, 120, 300)
@@ -319,7 +301,7 @@ async def today_from(
                count(*) FILTER (WHERE answered_at IS NULL AND ended_at IS NOT NULL) AS missed
         FROM calls
         WHERE caller_e164 = $1 AND direction = 'inbound' AND started_at >= $2
-          AND linked_id <> $3
+          AND linked_id <> $3 AND linked_id NOT LIKE 'sb-callback-%'
         """,
         e164,
         since,

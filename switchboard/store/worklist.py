@@ -17,11 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from switchboard.core.worklist import Attempt, AttemptKind, Outcome, Resolution
+from switchboard.core.worklist import (
+    WORKLIST_CALL_PREFIX,
+    Attempt,
+    AttemptKind,
+    Outcome,
+    Resolution,
+)
 
 if TYPE_CHECKING:
-    # Only for annotations: store.calls, which the classic AGI script imports, imports this.
+    # Only for annotations: store.calls, which the classic AGI script imports once per
+    # call, imports this module; asyncpg's import would cost every such call.
     import asyncpg
+
+#: PostgreSQL's unique_violation (asyncpg.UniqueViolationError's sqlstate).
+_UNIQUE_VIOLATION = "23505"
 
 #: A claim lasts this long from its last renewal (the board renews it while its holder
 #: has the item open).
@@ -55,7 +65,7 @@ async def add_attempt(
             item_id: int = await connection.fetchval(_UPSERT_ITEM, attempt.e164, attempt.group, at)
             added = await connection.fetchval(
                 "INSERT INTO worklist_attempts (item_id, pbx, call_ref, kind, at, waited_s,"
-                " place, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " place, step, callback_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 " ON CONFLICT (pbx, call_ref) DO NOTHING RETURNING 1",
                 item_id,
                 pbx,
@@ -65,6 +75,7 @@ async def add_attempt(
                 attempt.waited_s,
                 attempt.place,
                 attempt.step,
+                attempt.callback_attempts,
             )
             if added is None:
                 raise _AlreadyCounted
@@ -103,38 +114,41 @@ async def resolve(
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """``held``: the item is the caller's now; otherwise ``holder`` holds it ("" when it
-    is no longer open)."""
+    """``held``: the item is the caller's now (``new``: it was not before); otherwise
+    ``holder`` holds it ("" when it is no longer open)."""
 
     held: bool
     holder: str = ""
+    new: bool = False
 
 
 async def claim(
-    pool: asyncpg.Pool, item_id: int, username: str, now: datetime, lease: timedelta = LEASE
+    pool: asyncpg.Pool, item_id: int, username: str, lease: timedelta = LEASE
 ) -> ClaimResult:
     """Claim an open item, or renew one's own claim; refused while another's lease runs.
-    The row's lock decides between two instances asking at once."""
+    The row's lock decides between two instances asking at once, and PostgreSQL's clock
+    the lease (two hosts' clocks may differ)."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
-            "SELECT state, claimed_by, claim_until FROM worklist_items WHERE id = $1 FOR UPDATE",
+            "SELECT state, claimed_by, claim_until < now() AS lapsed FROM worklist_items"
+            " WHERE id = $1 FOR UPDATE",
             item_id,
         )
         if row is None or row["state"] != "open":
             return ClaimResult(False)
         holder = row["claimed_by"]
-        if holder not in (None, username) and row["claim_until"] >= now:
+        if holder not in (None, username) and not row["lapsed"]:
             return ClaimResult(False, holder)
         await connection.execute(
-            "UPDATE worklist_items SET claimed_by = $2, claim_until = $3, updated_at = now()"
-            " WHERE id = $1",
+            "UPDATE worklist_items SET claimed_by = $2, claim_until = now() + $3,"
+            " updated_at = now() WHERE id = $1",
             item_id,
             username,
-            now + lease,
+            lease,
         )
         if holder != username:
             await _log(connection, item_id, username, "claimed")
-        return ClaimResult(True)
+        return ClaimResult(True, new=holder != username)
 
 
 async def release(pool: asyncpg.Pool, item_id: int, username: str) -> bool:
@@ -160,29 +174,32 @@ async def record_outcome(
     pool: asyncpg.Pool, item_id: int, username: str, outcome: Outcome, note: str, now: datetime
 ) -> bool:
     """The holder's outcome and note. A closing one resolves the item; "no answer" and
-    "voicemail" keep it open and give the claim back. Also allowed once, by the holder,
-    on an item their own call-back resolved meanwhile (talked 10 s). False when the item
-    is not theirs to record on."""
+    "voicemail" keep it open and give the claim back. On an item the holder's own call
+    from the board resolved meanwhile (10 s: a voicemail greeting is as long), once: a
+    closing outcome says how it went, "no answer" or "voicemail" opens it again. False
+    when the item is not theirs to record on."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
-            """
-            SELECT state, claimed_by, claim_until, outcome FROM worklist_items
-            WHERE id = $1 FOR UPDATE
-            """,
+            "SELECT state, claimed_by, outcome, resolved_call FROM worklist_items"
+            " WHERE id = $1 FOR UPDATE",
             item_id,
         )
         if row is None or row["claimed_by"] != username:
             return False
         if row["state"] == "resolved":
-            if row["outcome"] is not None or not outcome.closes:
+            own_call = row["resolved_call"].startswith(f"{WORKLIST_CALL_PREFIX}{item_id}-")
+            if row["outcome"] is not None or not own_call:
                 return False
-            await connection.execute(
-                "UPDATE worklist_items SET outcome = $2, note = $3, updated_at = now()"
-                " WHERE id = $1",
-                item_id,
-                outcome.value,
-                note,
-            )
+            if outcome.closes:
+                await connection.execute(
+                    "UPDATE worklist_items SET outcome = $2, note = $3, updated_at = now()"
+                    " WHERE id = $1",
+                    item_id,
+                    outcome.value,
+                    note,
+                )
+            elif not await _reopen(connection, item_id, outcome, note):
+                return False
         elif outcome.closes:
             await connection.execute(
                 "UPDATE worklist_items SET state = 'resolved', resolved_at = $4,"
@@ -204,6 +221,29 @@ async def record_outcome(
             )
         await _log(connection, item_id, username, "outcome", outcome=outcome.value, note=note)
         return True
+
+
+async def _reopen(
+    connection: asyncpg.Connection, item_id: int, outcome: Outcome, note: str
+) -> bool:
+    """Open a resolved item again, unclaimed; False when the number has a newer open item
+    (a call since: the list goes on there)."""
+    try:
+        async with connection.transaction():  # a savepoint: the unique index may refuse
+            await connection.execute(
+                "UPDATE worklist_items SET state = 'open', resolved_at = NULL,"
+                " resolved_how = '', resolved_by = '', resolved_call = '', outcome = $2,"
+                " note = $3, claimed_by = NULL, claim_until = NULL, updated_at = now()"
+                " WHERE id = $1",
+                item_id,
+                outcome.value,
+                note,
+            )
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        return False
+    return True
 
 
 async def _log(
@@ -235,6 +275,7 @@ class ItemAttempt:
     waited_s: float
     place: int
     step: str
+    callback_attempts: int
 
 
 @dataclass(frozen=True)
@@ -247,7 +288,7 @@ class Item:
     last_attempt_at: datetime
     attempts: int
     claimed_by: str | None
-    claim_until: datetime | None
+    lapsed: bool  # its claim ran out (by PostgreSQL's clock)
     outcome: str | None
     note: str
     resolved_at: datetime | None
@@ -257,7 +298,8 @@ class Item:
 
 
 _ITEM_COLUMNS = """id, e164, queue_group, state, opened_at, last_attempt_at, attempts,
-    claimed_by, claim_until, outcome, note, resolved_at, resolved_how, resolved_by"""
+    claimed_by, coalesce(claim_until < now(), false) AS lapsed, outcome, note, resolved_at,
+    resolved_how, resolved_by"""
 
 
 async def board_list(pool: asyncpg.Pool, resolved_since: datetime) -> list[Item]:
@@ -267,7 +309,8 @@ async def board_list(pool: asyncpg.Pool, resolved_since: datetime) -> list[Item]
         f"""
         SELECT {_ITEM_COLUMNS},
             coalesce((SELECT jsonb_agg(jsonb_build_array(a.kind, extract(epoch FROM a.at),
-                                       a.waited_s, a.place, a.step) ORDER BY a.at)
+                                       a.waited_s, a.place, a.step, a.callback_attempts)
+                                       ORDER BY a.at)
                       FROM worklist_attempts a WHERE a.item_id = w.id), '[]') AS history
         FROM worklist_items w
         WHERE state = 'open' OR resolved_at >= $1
@@ -298,7 +341,7 @@ def _item(row: asyncpg.Record) -> Item:
         last_attempt_at=row["last_attempt_at"],
         attempts=row["attempts"],
         claimed_by=row["claimed_by"],
-        claim_until=row["claim_until"],
+        lapsed=row["lapsed"],
         outcome=row["outcome"],
         note=row["note"],
         resolved_at=row["resolved_at"],
@@ -311,8 +354,9 @@ def _item(row: asyncpg.Record) -> Item:
                 float(str(waited)),
                 int(str(place)),
                 str(step),
+                int(str(tries)),
             )
-            for kind, at, waited, place, step in entries
+            for kind, at, waited, place, step, tries in entries
         ),
     )
 

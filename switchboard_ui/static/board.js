@@ -336,24 +336,5 @@ document.addEventListener("keydown", (event) => {
 });
 document.querySelector(".card-note").addEventListener("submit", saveNote);
 
-// How often the waits told to callers were overrun today: asked at start, after every
-// call that ends (an answered one may have changed it) at most every 5 s, and each minute.
-const promises = document.getElementById("wait-promises");
-let promisesAsked = 0;
-async function loadPromises() {
-  promisesAsked = Date.now();
-  const response = await fetch("/api/waits/today", { credentials: "same-origin" });
-  if (!response.ok) return;
-  const { announced, overrun } = await response.json();
-  promises.hidden = announced === 0;
-  promises.textContent = t("Announced waits overrun today: {overrun} of {announced}", {
-    overrun: String(overrun), announced: String(announced),
-  });
-}
-board.onMessage("call_ended", () => {
-  if (Date.now() - promisesAsked > 5000) loadPromises();
-});
-loadPromises();
-setInterval(loadPromises, 60000);
 setInterval(tick, 1000);
 connect(0);

@@ -34,24 +34,40 @@
     operator: t("operator"), backoffice: t("back office"), voicemail: t("voicemail"),
     urgent: t("on-call line"), goodbye: t("goodbye"),
   };
-  let mine = []; // ids of open items this receptionist holds, renewed while shown
+  let mine = []; // ids of open items this receptionist holds, renewed while she works
+  let shortS = 5; // "hung up within 5 s": the site's [service_level] short_abandon_s
+  // A claim is renewed while its holder works at the board (a key or a click in the last
+  // 10 minutes): one who walked away lets it lapse for a colleague.
+  let active = Date.now();
+  for (const kind of ["keydown", "pointerdown"]) {
+    document.addEventListener(kind, () => { active = Date.now(); }, { capture: true });
+  }
 
   function clock(seconds) {
     const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
     return h ? `${h}:${String(m).padStart(2, "0")} h` : `${m}:${String(seconds % 60).padStart(2, "0")}`;
   }
 
+  // Today's moments as a time of day, older ones with their date (the site's days).
+  const day = (when) => formatWhen(when).split(" ").slice(0, -1).join(" ");
   function when(iso) {
-    const today = new Date().toDateString() === new Date(iso).toDateString();
-    return today ? formatClock(iso) : formatWhen(iso);
+    return day(iso) === day(Date.now() / 1000) ? formatClock(iso) : formatWhen(iso);
+  }
+
+  function problem(reply) {
+    if (reply.ok) return "";
+    return reply.data.error || Object.values(reply.data.errors || {}).join("; ");
   }
 
   function attemptText(a) {
+    if (a.kind === "callback not reached") {
+      return `${when(a.at)} ${t("callback not reached after {n} attempts", { n: String(a.callback_attempts) })}`;
+    }
     const words = [`${when(a.at)} ${KINDS[a.kind] || a.kind}`];
-    if (a.kind !== "callback not reached") words.push(t("waited {time}", { time: clock(a.waited_s) }));
+    words.push(t("waited {time}", { time: clock(a.waited_s) }));
     if (a.place) words.push(t("place {place}", { place: String(a.place) }));
     if (STEPS[a.step]) words.push(STEPS[a.step]);
-    if (a.short) words.push(t("hung up within 5 s"));
+    if (a.short) words.push(t("hung up within {s} s", { s: String(shortS) }));
     return words.join(", ");
   }
 
@@ -62,7 +78,7 @@
     element.dataset.act = act;
     element.addEventListener("click", async () => {
       const reply = await board.post(`/api/worklist/${act}`, body());
-      status.textContent = reply.ok ? "" : reply.data.error || JSON.stringify(reply.data.errors);
+      status.textContent = problem(reply);
       load();
     });
     return element;
@@ -96,7 +112,7 @@
       const reply = await board.post("/api/worklist/outcome", {
         id: item.id, outcome: choice.value, note: note.value.trim(),
       });
-      status.textContent = reply.ok ? "" : reply.data.error || JSON.stringify(reply.data.errors);
+      status.textContent = problem(reply);
       load();
     });
     return form;
@@ -171,7 +187,8 @@
   async function load() {
     const response = await fetch("/api/worklist", { credentials: "same-origin" });
     if (!response.ok) return;
-    const { items } = await response.json();
+    const { items, short_abandon_s: configured } = await response.json();
+    shortS = configured;
     const open = items.filter((i) => i.state === "open");
     count.textContent = String(open.filter((i) => !i.withheld).length);
     mine = open.filter((i) => i.mine).map((i) => i.id);
@@ -187,10 +204,13 @@
   }
 
   board.onMessage("worklist", soon);
-  board.onMessage("call_ended", soon); // a missed call adds, an answer resolves
-  board.onMessage("call", (message) => { if (message.call.answered_at) soon(); });
+  board.onMessage("journal", soon); // an ended call written: a missed one adds
+  board.onMessage("call", (message) => { if (message.call.answered_at) soon(); }); // resolves
   board.onMessage("snapshot", load);
   setInterval(load, 15000); // the other instance's changes, and the ages moving on
-  setInterval(() => { for (const id of mine) board.post("/api/worklist/claim", { id }); }, RENEW_MS);
+  setInterval(() => {
+    if (Date.now() - active > 10 * 60000) return;
+    for (const id of mine) board.post("/api/worklist/claim", { id });
+  }, RENEW_MS);
   load();
 }

@@ -1,7 +1,8 @@
 """Issue 15 in a real browser: the worklist panel (claim, refused to a colleague, outcome),
 today's figures, a repeat caller's row, times in the site's zone and language, the
 report page with its charts; and at 1600x900 the waiting calls, the caller card, the
-worklist and the figures are all in view at once. Screenshots go to docs/ (README)."""
+worklist and the figures are all in view at once. The screenshots (test-artifacts/) are
+the ones docs/ keeps for the README."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import random
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -19,10 +19,10 @@ from playwright.async_api import Browser, Page, expect
 from switchboard.core.calls.model import CallOutcome
 from switchboard.store.calls import write_call
 from tests.browser.conftest import Board, logged_in, waiting_call
+from tests.conftest import ARTIFACTS
 from tests.integration.test_worklist_db import call, fresh_mobile, uid
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 SECOND_MONITOR = {"width": 1600, "height": 900}
 
 
@@ -37,8 +37,11 @@ async def test_the_worklist_the_figures_and_the_card_fit_a_second_monitor(
     browser: Browser, db: asyncpg.Pool, board: Board
 ) -> None:
     national = fresh_mobile()
-    t0 = time.time() - 900
-    # Called twice this morning, nobody answered; now waiting again.
+    shown = f"06 {national[2:]}"  # as the worklist writes it
+    # Called twice in the last minutes (today, even just after midnight), nobody answered;
+    # now waiting again.
+    midnight = datetime.now(ZoneInfo("Europe/Amsterdam")).replace(hour=0, minute=0, second=0)
+    t0 = max(time.time() - 900, midnight.timestamp() + 5)
     for n, waited in enumerate((40, 3)):
         await write_call(
             db,
@@ -60,7 +63,7 @@ async def test_the_worklist_the_figures_and_the_card_fit_a_second_monitor(
     await expect(row.locator(".repeat")).to_have_text("called 3 times today, missed twice")
     await row.click()
     await expect(page.locator("#card")).to_be_visible()
-    item = page.locator(".worklist-item", has_text=national[2:6])
+    item = page.locator(".worklist-item", has=page.locator(".who", has_text=shown))
     await expect(item.first).to_be_visible()
     await expect(item.first.locator(".attempts li")).to_have_count(2)
     await expect(item.first.locator(".attempts li").nth(1)).to_contain_text("hung up within 5 s")
@@ -68,14 +71,14 @@ async def test_the_worklist_the_figures_and_the_card_fit_a_second_monitor(
     for selector in ("#waiting-title", "#waiting", "#card", "#worklist-panel", "#figures"):
         await inside_viewport(page, selector)
     assert await page.evaluate("document.scrollingElement.scrollHeight") <= 900
-    DOCS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(DOCS / "board.png"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "board-1600x900.png"))
 
     # Claim it: a colleague's board says who calls back and offers no buttons.
     await item.first.get_by_role("button", name="Claim").click()
     await expect(item.first.locator(".holder")).to_have_text("You are calling back")
     other = await logged_in(browser, db, board, f"milan{random.randrange(10**6)}")
-    theirs = other.locator(".worklist-item", has_text=national[2:6]).first
+    theirs = other.locator(".worklist-item", has=other.locator(".who", has_text=shown)).first
     await expect(theirs.locator(".holder")).to_contain_text("is calling back")
     await expect(theirs.get_by_role("button", name="Claim")).to_have_count(0)
     # Her outcome closes it, on every board.
@@ -154,8 +157,52 @@ async def test_the_report_page_draws_its_charts_and_offers_the_csv(
     for chart in ("#chart-arrivals", "#chart-waits", "#chart-service-level", "#chart-callbacks"):
         await expect(page.locator(f"{chart} canvas").first).to_be_visible()
     await expect(page.locator("#report-table tbody tr")).to_have_count(24, timeout=10000)
-    await expect(page.locator("#report-summary")).to_contain_text("Answered within 15 s")
+    summary = page.locator("#report-summary")
+    await expect(summary).to_contain_text("Answered within 15 s")
+    # The figures are the journal's: 60 calls that day in the queue, as the API counts.
+    reply = await page.request.get(
+        f"{board.url}/api/report?from={day}&to={day + timedelta(days=1)}&queue=switchboard"
+    )
+    total = (await reply.json())["total"]
+    await expect(summary).to_contain_text(
+        f"Calls: {total['arrivals']}, answered: {total['answered']}"
+    )
+    assert total["arrivals"] >= 60
     href = await page.locator("#report-csv").get_attribute("href")
     assert href and "interval=hour" in href and "from=2026-11-24" in href
-    await page.screenshot(path=str(DOCS / "report.png"), full_page=True)
+    await page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert errors == []
+
+
+async def test_an_escalated_item_is_shown_first_and_marked(
+    browser: Browser, db: asyncpg.Pool, board: Board
+) -> None:
+    calm, urgent = fresh_mobile(), fresh_mobile()
+    now = time.time()
+    # The calm one is older but called once; the urgent one called three times.
+    await write_call(
+        db,
+        call(uid(), calm, queued_at=now - 600, ended_after=20, outcome=CallOutcome.ABANDONED),
+        "NL",
+    )
+    for n in range(3):
+        await write_call(
+            db,
+            call(
+                uid(),
+                urgent,
+                queued_at=now - 300 + n * 30,
+                ended_after=20,
+                outcome=CallOutcome.ABANDONED,
+            ),
+            "NL",
+        )
+    page = await logged_in(browser, db, board, f"eva{random.randrange(10**6)}")
+    items = page.locator(".worklist-item.worklist-open .who")
+    await expect(items.filter(has_text=f"06 {urgent[2:]}")).to_have_count(1)
+    texts = await items.all_inner_texts()
+    assert texts.index(f"06 {urgent[2:]}") < texts.index(f"06 {calm[2:]}")
+    marked = page.locator(
+        ".worklist-item.escalated", has=page.locator(".who", has_text=f"06 {urgent[2:]}")
+    )
+    await expect(marked.locator(".escalated-mark")).to_have_text("escalated")

@@ -48,6 +48,24 @@ async def test_press_1_confirm_hang_up_then_the_member_then_the_caller_who_accep
         assert row["state"] == "waiting" and row["source"] == "queue"
         assert row["queue"] == "switchboard" and row["language"] == "nl"
         await asyncio.to_thread(caller.wait, 60)
+        # Issue 15: the caller hung up having asked (UserEvent SwitchboardCallbackAsked):
+        # the journal counts the call sent on, not abandoned, and not a missed caller.
+        linked = next(
+            e["Linkedid"]
+            for e in events
+            if e.get("Event") == "QueueCallerJoin" and e.get("CallerIDNum") == number
+        )
+        kind = await until(
+            lambda: db.fetchval(
+                "SELECT sl_kind FROM calls WHERE linked_id = $1 AND ended_at IS NOT NULL", linked
+            ),
+            10,
+            "the caller's call journalled",
+        )
+        assert kind == "sent on"
+        assert not await db.fetchval(
+            "SELECT count(*) FROM worklist_attempts WHERE call_ref = $1", linked
+        )
         # Nobody dials while the operator is busy.
         await asyncio.sleep(2)
         assert (

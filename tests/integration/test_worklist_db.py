@@ -7,18 +7,21 @@ Every test uses numbers and queue names of its own: the session's database is sh
 
 from __future__ import annotations
 
+import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from switchboard.board import figures
+from switchboard.core.callbacks import CallbackState, RetryPolicy
 from switchboard.core.calls.model import Call, CallOutcome, CallState, FallbackStep
 from switchboard.core.report import Interval, period
 from switchboard.core.service_level import Thresholds, classify, tally
 from switchboard.core.worklist import Outcome
-from switchboard.store import worklist
+from switchboard.store import callbacks, worklist
 from switchboard.store.calls import write_call
 
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -62,6 +65,34 @@ def call(
         fallback=fallback,
         place=place,
     )
+
+
+async def hung_up_withheld(db: asyncpg.Pool, queue: str, at: float) -> None:
+    """A caller with a withheld number hangs up after 20 s in ``queue``."""
+    withheld = call(
+        uid(),
+        "",
+        caller_number="anonymous",
+        queued_at=at,
+        ended_after=20,
+        outcome=CallOutcome.ABANDONED,
+        queue=queue,
+    )
+    await write_call(db, withheld, "NL")
+
+
+async def missed_caller(db: asyncpg.Pool) -> tuple[str, str, worklist.Item]:
+    """A caller nobody answered 10 minutes ago (40 s in a queue of its own): their
+    number, the queue and their open item."""
+    national = fresh_mobile()
+    queue = f"q{random.randrange(10**9)}"
+    t0 = datetime.now(UTC).timestamp() - 600
+    missed = call(
+        uid(), national, queued_at=t0, ended_after=40, outcome=CallOutcome.MISSED, queue=queue
+    )
+    await write_call(db, missed, "NL")
+    [item] = await items_of(db, e164_of(national), queue)
+    return national, queue, item
 
 
 def uid() -> str:
@@ -132,19 +163,7 @@ async def test_a_withheld_caller_has_a_bucket_and_a_callback_request_is_not_miss
 ) -> None:
     queue = f"q{random.randrange(10**9)}"
     t0 = datetime.now(UTC).timestamp() - 600
-    await write_call(
-        db,
-        call(
-            uid(),
-            "",
-            caller_number="anonymous",
-            queued_at=t0,
-            ended_after=20,
-            outcome=CallOutcome.ABANDONED,
-            queue=queue,
-        ),
-        "NL",
-    )
+    await hung_up_withheld(db, queue, t0)
     national = fresh_mobile()
     asked = call(
         uid(),
@@ -214,34 +233,35 @@ async def test_a_call_out_that_talks_ten_seconds_resolves_and_five_do_not(db: as
 async def test_two_instances_agree_on_who_holds_an_item(
     db: asyncpg.Pool, postgres_dsn: str
 ) -> None:
-    national = fresh_mobile()
-    queue = f"q{random.randrange(10**9)}"
-    t0 = datetime.now(UTC).timestamp() - 600
-    await write_call(
-        db,
-        call(
-            uid(), national, queued_at=t0, ended_after=40, outcome=CallOutcome.MISSED, queue=queue
-        ),
-        "NL",
-    )
-    [item] = await items_of(db, e164_of(national), queue)
+    national, queue, item = await missed_caller(db)
     other = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=2)
     try:
         now = datetime.now(UTC)
-        assert (await worklist.claim(db, item.id, "sanne", now)).held
-        refused = await worklist.claim(other, item.id, "lotte", now)
-        assert refused == worklist.ClaimResult(False, "sanne")
-        # Lotte cannot record an outcome on Sanne's item; after the lease, she may take it.
-        assert not await worklist.record_outcome(other, item.id, "lotte", Outcome.HELPED, "", now)
-        assert (await worklist.claim(other, item.id, "lotte", now + timedelta(minutes=11))).held
+        # Both ask at the same moment, each on its own instance's pool: one holds it.
+        first, second = await asyncio.gather(
+            worklist.claim(db, item.id, "sanne"), worklist.claim(other, item.id, "lotte")
+        )
+        assert sorted([first.held, second.held]) == [False, True]
+        winner, loser = ("sanne", "lotte") if first.held else ("lotte", "sanne")
+        mine, theirs = (db, other) if first.held else (other, db)
+        assert (await worklist.claim(theirs, item.id, loser)) == worklist.ClaimResult(False, winner)
+        assert not await worklist.record_outcome(theirs, item.id, loser, Outcome.HELPED, "", now)
+        renewed = await worklist.claim(mine, item.id, winner)
+        assert renewed.held and not renewed.new
+        # The lease runs out (by PostgreSQL's clock): the other may take it.
+        await db.execute(
+            "UPDATE worklist_items SET claim_until = now() - interval '1 second' WHERE id = $1",
+            item.id,
+        )
+        assert (await worklist.claim(theirs, item.id, loser)).new
         assert await worklist.record_outcome(
-            other, item.id, "lotte", Outcome.NO_ANSWER, "rang out", now
+            theirs, item.id, loser, Outcome.NO_ANSWER, "rang out", now
         )
         [kept] = await items_of(db, e164_of(national), queue)
         assert kept.state == "open" and kept.claimed_by is None and kept.note == "rang out"
-        assert (await worklist.claim(db, item.id, "sanne", now)).held
+        assert (await worklist.claim(mine, item.id, winner)).held
         assert await worklist.record_outcome(
-            db, item.id, "sanne", Outcome.HELPED, "sent the invoice", now
+            mine, item.id, winner, Outcome.HELPED, "sent the invoice", now
         )
         [closed] = await items_of(db, e164_of(national), queue)
         assert (closed.state, closed.outcome, closed.note) == (
@@ -249,9 +269,155 @@ async def test_two_instances_agree_on_who_holds_an_item(
             "helped",
             "sent the invoice",
         )
-        assert not (await worklist.claim(other, item.id, "lotte", now)).held
+        assert not (await worklist.claim(theirs, item.id, loser)).held
     finally:
         await other.close()
+
+
+async def test_two_instances_journalling_one_call_count_it_once(
+    db: asyncpg.Pool, postgres_dsn: str
+) -> None:
+    national = fresh_mobile()
+    queue = "Sales Team"  # any name Asterisk gives a queue: a space, an accent
+    t0 = datetime.now(UTC).timestamp() - 600
+    missed = call(
+        uid(), national, queued_at=t0, ended_after=40, outcome=CallOutcome.ABANDONED, queue=queue
+    )
+    other = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=2)
+    try:
+        await asyncio.gather(*(write_call(pool, missed, "NL") for pool in (db, other, db, other)))
+    finally:
+        await other.close()
+    [item] = await items_of(db, e164_of(national), queue)
+    assert item.attempts == 1 and len(item.history) == 1
+
+
+async def test_a_caller_who_asked_for_a_callback_in_the_queue_is_not_missed(
+    db: asyncpg.Pool,
+) -> None:
+    national = fresh_mobile()
+    queue = f"q{random.randrange(10**9)}"
+    t0 = datetime.now(UTC).timestamp() - 600
+    asked = replace(
+        call(
+            uid(),
+            national,
+            queued_at=t0,
+            ended_after=200,
+            outcome=CallOutcome.ABANDONED,
+            queue=queue,
+        ),
+        callback_asked=True,
+    )
+    await write_call(db, asked, "NL")
+    assert await items_of(db, e164_of(national), queue) == []
+    kind = await db.fetchval("SELECT sl_kind FROM calls WHERE linked_id = $1", asked.linked_id)
+    assert kind == "sent on"
+
+
+async def test_a_callback_that_fails_lands_on_the_worklist_and_one_that_reaches_resolves(
+    db: asyncpg.Pool,
+) -> None:
+    national = fresh_mobile()
+    e164 = e164_of(national)
+    queue = f"q{random.randrange(10**9)}"
+    policy = RetryPolicy(attempts=1, interval=timedelta(minutes=5))
+    now = datetime.now(UTC)
+    await callbacks.request(
+        db,
+        pbx="wl",
+        queue=queue,
+        e164=e164,
+        source="board",
+        joined_at=now - timedelta(minutes=7),
+        not_before=now - timedelta(minutes=7),
+    )
+    (taken,) = await callbacks.claim(
+        db,
+        pbx="wl",
+        queue=queue,
+        owner="one",
+        members=["200"],
+        now=now,
+        lease=timedelta(seconds=60),
+    )
+    assert (
+        await callbacks.finish_attempt(
+            db, taken.id, "one", reached=False, result="dial NOANSWER", now=now, policy=policy
+        )
+        is CallbackState.NOT_REACHED
+    )
+    [item] = await items_of(db, e164, queue)
+    [failed] = item.history
+    assert (failed.kind.value, failed.callback_attempts, round(failed.waited_s)) == (
+        "callback not reached",
+        1,
+        420,
+    )
+    # A later callback that reaches them resolves the item, and its speed is counted.
+    again, _ = await callbacks.request(
+        db, pbx="wl", queue=queue, e164=e164, source="board", joined_at=now, not_before=now
+    )
+    (dialled,) = await callbacks.claim(
+        db,
+        pbx="wl",
+        queue=queue,
+        owner="one",
+        members=["200"],
+        now=now,
+        lease=timedelta(seconds=60),
+    )
+    assert await callbacks.connected(db, dialled.id, dialled.attempts)
+    await callbacks.finish_attempt(
+        db, dialled.id, "one", reached=True, result="reached", now=now, policy=policy
+    )
+    [done] = await items_of(db, e164, queue)
+    assert (done.state, done.resolved_how, done.resolved_by) == (
+        "resolved",
+        "a callback reached them",
+        "200",
+    )
+    assert await db.fetchval("SELECT reached_at IS NOT NULL FROM callbacks WHERE id = $1", again.id)
+    today = date.today()
+    speed = await callbacks.speed_rows(
+        db,
+        period(today - timedelta(days=1), today + timedelta(days=2), ZONE, Interval.DAY),
+        None,
+        queue,
+    )
+    assert [(s.requested, s.reached) for s in speed] == [(2, 1)]
+    assert speed[0].p50_s is not None and speed[0].p50_s >= 0
+
+
+async def test_a_call_back_from_the_board_that_met_a_voicemail_opens_the_item_again(
+    db: asyncpg.Pool,
+) -> None:
+    national, queue, item = await missed_caller(db)
+    t0 = item.opened_at.timestamp() - 40
+    assert (await worklist.claim(db, item.id, "sanne")).held
+    # Her call from the board: phone 200 first, then the number; a 20 s greeting.
+    back = Call(
+        call_id="test:b",
+        pbx="test",
+        linked_id=f"sb-worklist-{item.id}-abc123",
+        caller_number="200",
+        caller_name="",
+        state=CallState.ENDED,
+        started_at=t0 + 100,
+        answered_at=t0 + 110,
+        ended_at=t0 + 130,
+        outcome=CallOutcome.ANSWERED,
+    )
+    await write_call(db, back, "NL")
+    [resolved] = await items_of(db, e164_of(national), queue)
+    assert (resolved.state, resolved.resolved_how) == ("resolved", "called back")
+    now = datetime.now(UTC)
+    assert not await worklist.record_outcome(db, item.id, "lotte", Outcome.VOICEMAIL, "", now)
+    assert await worklist.record_outcome(
+        db, item.id, "sanne", Outcome.VOICEMAIL, "left a message", now
+    )
+    [reopened] = await items_of(db, e164_of(national), queue)
+    assert (reopened.state, reopened.outcome, reopened.claimed_by) == ("open", "voicemail", None)
 
 
 async def test_the_report_counts_a_scripted_day_as_hand_counted_and_as_the_pure_tally(
@@ -337,47 +503,70 @@ async def test_the_report_counts_a_scripted_day_as_hand_counted_and_as_the_pure_
     assert report.waits[2] == 1 and report.waits[4] == 1  # 10 s in 10-15, 20 s in 20-30
 
 
+async def answered_calls(db: asyncpg.Pool, queue: str, moments: list[datetime]) -> None:
+    """A call answered after 5 s at each of ``moments`` (queued then), in ``queue``."""
+    for at in moments:
+        answered = call(
+            uid(),
+            fresh_mobile(),
+            queued_at=at.timestamp(),
+            answered_after=5,
+            ended_after=60,
+            outcome=CallOutcome.ANSWERED,
+            queue=queue,
+        )
+        await write_call(db, answered, "NL")
+
+
+async def day_report(db: asyncpg.Pool, day: date, interval: Interval, queue: str) -> figures.Report:
+    asked = period(day, day + timedelta(days=1), ZONE, interval)
+    return await figures.build(db, asked, interval, Thresholds(), datetime.now(UTC), queue)
+
+
+def busy(report: figures.Report) -> list[tuple[str, int]]:
+    """The intervals with calls, as the site's clock names them ("02:00 CEST")."""
+    return [
+        (r.start.astimezone(ZONE).strftime("%H:%M %Z"), r.tally.arrivals)
+        for r in report.rows
+        if r.tally.arrivals
+    ]
+
+
 async def test_a_25_hour_day_has_25_hours_and_one_day(db: asyncpg.Pool) -> None:
     queue = f"dst{random.randrange(10**9)}"
     day = date(2026, 10, 25)  # CEST -> CET at 03:00
-    first = datetime(2026, 10, 25, 2, 30, tzinfo=ZONE, fold=0).timestamp()  # 02:30 CEST
-    second = datetime(2026, 10, 25, 2, 30, tzinfo=ZONE, fold=1).timestamp()  # 02:30 CET
-    late = datetime(2026, 10, 25, 23, 50, tzinfo=ZONE).timestamp()
-    for at in (first, second, late):
-        await write_call(
-            db,
-            call(
-                uid(),
-                fresh_mobile(),
-                queued_at=at,
-                answered_after=5,
-                ended_after=60,
-                outcome=CallOutcome.ANSWERED,
-                queue=queue,
-            ),
-            "NL",
-        )
-    hours = await figures.build(
+    await answered_calls(
         db,
-        period(day, day + timedelta(days=1), ZONE, Interval.HOUR),
-        Interval.HOUR,
-        Thresholds(),
-        datetime.now(UTC),
         queue,
+        [
+            datetime(2026, 10, 25, 2, 30, tzinfo=ZONE, fold=0),  # 02:30 CEST
+            datetime(2026, 10, 25, 2, 30, tzinfo=ZONE, fold=1),  # 02:30 CET
+            datetime(2026, 10, 25, 23, 50, tzinfo=ZONE),
+        ],
     )
+    hours = await day_report(db, day, Interval.HOUR, queue)
     assert len(hours.rows) == 25
-    shown = [
-        (r.start.astimezone(ZONE).strftime("%H:%M %Z"), r.tally.arrivals)
-        for r in hours.rows
-        if r.tally.arrivals
-    ]
-    assert shown == [("02:00 CEST", 1), ("02:00 CET", 1), ("23:00 CET", 1)]
-    days = await figures.build(
-        db,
-        period(day, day + timedelta(days=1), ZONE, Interval.DAY),
-        Interval.DAY,
-        Thresholds(),
-        datetime.now(UTC),
-        queue,
-    )
+    assert busy(hours) == [("02:00 CEST", 1), ("02:00 CET", 1), ("23:00 CET", 1)]
+    days = await day_report(db, day, Interval.DAY, queue)
     assert [r.tally.arrivals for r in days.rows] == [3]
+
+
+async def test_a_23_hour_day_and_a_week_counted_from_the_periods_start(db: asyncpg.Pool) -> None:
+    queue = f"spring{random.randrange(10**9)}"
+    day = date(2026, 3, 29)  # CET -> CEST at 02:00: 02:00-03:00 does not exist
+    await answered_calls(
+        db,
+        queue,
+        [
+            datetime(2026, 3, 29, 1, 30, tzinfo=ZONE),
+            datetime(2026, 3, 29, 3, 30, tzinfo=ZONE),
+            datetime(2026, 3, 27, 10, 0, tzinfo=ZONE),  # the Friday before: not in the week
+        ],
+    )
+    hours = await day_report(db, day, Interval.HOUR, queue)
+    assert len(hours.rows) == 23
+    assert busy(hours) == [("01:00 CET", 1), ("03:00 CEST", 1)]
+    # A week from Sunday 29 March: its row is Monday the 23rd's, its calls only Sunday's.
+    weeks = await day_report(db, day, Interval.WEEK, queue)
+    assert [(r.start.date(), r.tally.arrivals) for r in weeks.rows] == [(date(2026, 3, 23), 2)]
+    assert weeks.total.tally.arrivals == 2

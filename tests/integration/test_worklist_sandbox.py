@@ -8,7 +8,8 @@
 - ``06…`` and ``+316…`` are one item, and the caller who calls in again and is answered
   resolves it;
 - a scripted run of calls (answered after about 10 s and 20 s, hung up after 3 s and
-  30 s) moves today's figures as counted by hand.
+  30 s, one sent on by the fallback chain, one callback that reaches its caller) moves
+  today's figures as counted by hand.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devtools.sandbox import Sandbox
 from devtools.sipp import SippProcess, place_call, start_phone
+from tests.callback_calls import ACCEPTS, ask, becomes
 from tests.conftest import RunningSwitchboard
 from tests.integration.test_call_control_sandbox import receptionist
 from tests.sandbox_ami import Asterisk, collect, until
@@ -151,9 +154,9 @@ async def today(switchboard: RunningSwitchboard, db: asyncpg.Pool) -> dict[str, 
             return figures
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 async def test_a_scripted_run_of_calls_moves_todays_figures_as_counted_by_hand(
-    asterisk: Asterisk, db: asyncpg.Pool, switchboard: RunningSwitchboard
+    asterisk: Asterisk, db: asyncpg.Pool, switchboard: RunningSwitchboard, sandbox: Sandbox
 ) -> None:
     before = await today(switchboard, db)
     # Two callers give up while nobody answers: after 3 s (within 5 s: counted apart) and
@@ -184,23 +187,50 @@ async def test_a_scripted_run_of_calls_moves_todays_figures_as_counted_by_hand(
         await ended(caller, 60)
     finally:
         operator.stop()
-    await asyncio.sleep(2)  # the journal writes in the background
+    # The fallback chain sends one on: the queue gives up after 4 s (the operator busy,
+    # nobody in the back office), voicemail; the caller hangs up there.
+    for name, seconds in (
+        ("SWITCHBOARD_QUEUE_TIMEOUT", 4),
+        ("SWITCHBOARD_OPERATOR_TIMEOUT", 5),
+        ("SWITCHBOARD_BACKOFFICE_TIMEOUT", 3),
+    ):
+        sandbox.cli(f"dialplan set global {name} {seconds}")
+    operator = start_phone("100", answer_after_s=0.0, busy=True)
+    try:
+        caller = place_call(fresh_national(), None, duration_s=16, timeout_s=60)
+        await ended(caller, 70)
+    finally:
+        operator.stop()
+        sandbox.cli("dialplan reload")
+    # One callback that reaches its caller: the operator rung first, then the caller
+    # (the trunk's far side), who presses 1.
+    # (The member stays on the line: the caller, once they took the call, hangs up.)
+    operator = start_phone("100", answer_after_s=0.3)
+    far_side = start_phone("0", answer_after_s=0.5, hang_up_after_s=4, keys=ACCEPTS)
+    try:
+        callback_id = await ask(db, "switchboard", "+31" + fresh_national()[1:])
+        await becomes(db, callback_id, "done", 60)
+    finally:
+        operator.stop()
+        far_side.stop()
     after = await until(
         lambda: _moved(switchboard, db, before), 20, "the figures counting the scripted calls"
     )
-    delta = {
-        k: after[k] - before[k]
-        for k in ("answered", "answered_in_time", "abandoned", "short_abandons", "sent_on")
-    }
+    counts = ("answered", "answered_in_time", "abandoned", "short_abandons", "sent_on")
+    counts += ("callbacks_requested", "callbacks_reached")
+    delta = {k: after[k] - before[k] for k in counts}
     assert delta == {
         "answered": 2,
         "answered_in_time": 1,
         "abandoned": 1,
         "short_abandons": 1,
-        "sent_on": 0,
+        "sent_on": 1,
+        "callbacks_requested": 1,
+        "callbacks_reached": 1,
     }
+    assert after["callback_p50_s"] is not None
 
 
 async def _moved(switchboard: RunningSwitchboard, db: asyncpg.Pool, before: dict[str, Any]) -> Any:
     now = await today(switchboard, db)
-    return now if now["arrivals"] - before["arrivals"] >= 4 else None
+    return now if now["arrivals"] - before["arrivals"] >= 5 else None

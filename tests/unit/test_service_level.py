@@ -3,12 +3,13 @@ a scripted day of calls, counted by hand first."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from switchboard.core.calls.model import Call, CallOutcome, CallState, FallbackStep
+from switchboard.core.calls.model import Call, CallOutcome, CallState, FallbackStep, PBXModel
 from switchboard.core.report import Interval, ReportError, interval_starts, period
 from switchboard.core.service_level import (
     Counted,
@@ -28,6 +29,7 @@ from switchboard.core.worklist import (
     short_abandon,
     worklist_call_item,
 )
+from tests.unit.test_call_model import channel
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 T0 = 1_790_000_000.0
@@ -217,3 +219,45 @@ def test_escalation_and_short_abandons() -> None:
     assert short_abandon(AttemptKind.ABANDONED, 4.9)
     assert not short_abandon(AttemptKind.ABANDONED, 5.0)
     assert not short_abandon(AttemptKind.MISSED, 1.0)
+
+
+def test_a_caller_who_asked_for_a_callback_hangs_up_sent_on_not_abandoned() -> None:
+    """extensions.conf [switchboard-callback] says so with UserEvent SwitchboardCallbackAsked
+    once the request is stored; the caller then hangs up (the call ends "abandoned")."""
+    model = PBXModel("pbx1")
+    caller = ("7.1", "7.1", "PJSIP/trunk-7")
+    model.apply(channel("Newchannel", *caller), now=1.0)
+    model.apply(channel("QueueCallerJoin", *caller, Queue="switchboard", Position="1"), now=2.0)
+    asked = channel("UserEvent", *caller) | {
+        "UserEvent": "SwitchboardCallbackAsked",
+        "Queue": "switchboard",
+    }
+    (change,) = model.apply(asked, now=60.0)
+    assert change.call.callback_asked
+    model.apply(channel("QueueCallerAbandon", *caller, Queue="switchboard", Position="1"), now=61.0)
+    model.apply(channel("QueueCallerLeave", *caller, Queue="switchboard", Position="1"), now=61.0)
+    ended = [c.call for c in model.apply(channel("Hangup", *caller), now=62.0) if c.call.ended_at]
+    assert ended and ended[0].callback_asked
+    counted = classify(ended[0])
+    assert counted is not None and counted.kind is Counted.SENT_ON
+    assert missed_attempt(ended[0], "inbound", "+31612345678") is None
+    # Without the event the same call is an abandon on the worklist.
+    plain = replace(ended[0], callback_asked=False)
+    assert classify(plain).kind is Counted.ABANDONED  # type: ignore[union-attr]
+    assert missed_attempt(plain, "inbound", "+31612345678") is not None
+
+
+def test_an_answered_call_counts_from_its_answer() -> None:
+    talking = Call(
+        call_id="t:3",
+        pbx="t",
+        linked_id="3",
+        caller_number="",
+        caller_name="",
+        state=CallState.TALKING,
+        started_at=T0,
+        queued_at=T0,
+        answered_at=T0 + 12,
+    )
+    counted = classify(talking)
+    assert counted is not None and (counted.kind, counted.wait_s) == (Counted.ANSWERED, 12)

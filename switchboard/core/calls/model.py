@@ -162,6 +162,9 @@ class Call:
     # minutes" said 40 s after joining: 220 s); None when no wait was announced. Kept
     # beside the real wait so the board can say how often a promise was broken.
     predicted_wait_s: float | None = None
+    # The caller asked to be called back from the queue (UserEvent SwitchboardCallbackAsked,
+    # extensions.conf [switchboard-callback]) and hung up: the callbacks follow them now.
+    callback_asked: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -509,7 +512,8 @@ class PBXModel:
 
     def _on_user_event(self, event: Event, now: float) -> list[Change]:
         """Our dialplan's UserEvents: SwitchboardRecognition (the recognize route's
-        verdict) and SwitchboardFallback (a step of the fallback chain)."""
+        verdict), SwitchboardFallback (a step of the fallback chain) and
+        SwitchboardCallbackAsked (a callback stored for the caller)."""
         kind = event.get("UserEvent")
         channel = self.channels.get(event["Uniqueid"])
         call = self.calls.get(channel.linked_id) if channel else None
@@ -534,6 +538,8 @@ class PBXModel:
                 fallback=(*call.fallback, FallbackStep(step, now))[-_FALLBACK_STEPS_KEPT:],
                 queued_at=call.queued_at if call.queued_at is not None else since,
             )
+        elif kind == "SwitchboardCallbackAsked":
+            call = replace(call, callback_asked=True)
         else:
             return []
         self.calls[call.linked_id] = call
