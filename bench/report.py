@@ -177,7 +177,9 @@ def literal(value: object) -> str:
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'::timestamptz"
     if isinstance(value, list):
-        return "ARRAY[" + ", ".join(literal(v) for v in value) + "]::float8[]"
+        kind = "timestamptz" if value and isinstance(value[0], datetime) else "float8"
+        inner = ", ".join(literal(v).removesuffix("::timestamptz") for v in value)
+        return f"ARRAY[{inner}]::{kind}[]"
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     return repr(value)
@@ -229,8 +231,7 @@ def measured(pool: asyncpg.Pool, year: Period) -> dict[str, Callable[[], Awaitab
         "  calls, year per day": lambda: calls.service_level_rows(
             pool, *day_bounds(year), Thresholds()
         ),
-        "  wait distribution": lambda: calls.wait_distribution(pool, year),
-        "  callback speed per day": lambda: callbacks.speed_rows(pool, year, Interval.DAY),
+        "  callback speed per day": lambda: callbacks.speed_rows(pool, *day_bounds(year)),
     }
 
 

@@ -65,14 +65,9 @@ async def build(
     bounds = [max(start, asked.start) for start in starts]
     ends = [*starts[1:], asked.end]
     counted = await calls.service_level_rows(pool, bounds, ends, thresholds, queue)
-    # Keyed by the epoch second: PEP 495 makes a datetime in the autumn's repeated hour
-    # unequal to the same instant in another tzinfo (PostgreSQL's UTC).
-    speed = {
-        r.start.timestamp(): r for r in await callbacks.speed_rows(pool, asked, interval, queue)
-    }
+    speed = await callbacks.speed_rows(pool, bounds, ends, queue)
     rows = [
-        _row(start, count, speed.get(start.timestamp()))
-        for start, count in zip(starts, counted, strict=True)
+        _row(start, count, fast) for start, count, fast in zip(starts, counted, speed, strict=True)
     ]
     # The counts add up over the intervals; the callbacks' percentiles do not, so the
     # period's are computed on their own.
@@ -81,9 +76,11 @@ async def build(
         sum((r.tally for r in counted), Tally()),
         sum(r.announced for r in counted),
         sum(r.overrun for r in counted),
+        tuple(sum(bucket) for bucket in zip(*(r.waits for r in counted), strict=True))
+        or (0,) * len(calls.WAIT_EDGES_S),
     )
-    whole_speed = await callbacks.speed_rows(pool, asked, None, queue)
-    total = _row(asked.start, whole, whole_speed[0] if whole_speed else None)
+    (whole_speed,) = await callbacks.speed_rows(pool, [asked.start], [asked.end], queue)
+    total = _row(asked.start, whole, whole_speed)
     open_items, oldest = await worklist.open_summary(pool)
     return Report(
         period=asked,
@@ -91,7 +88,7 @@ async def build(
         thresholds=thresholds,
         rows=rows,
         total=total,
-        waits=await calls.wait_distribution(pool, asked, queue),
+        waits=whole.waits,
         open_items=open_items,
         oldest_s=None if oldest is None else max(0.0, (now - oldest).total_seconds()),
     )

@@ -4,9 +4,10 @@ time zone, days of 23 and 25 hours included. Pure.
 15 minutes and an hour are lengths of real time counted from the report's start (its
 first local midnight): the autumn night's 25-hour day has 25 hours, two of them starting
 at 02:00 local (CEST, then CET), and the spring one 23. A day and a week are the local
-calendar's (a week starts on Monday), however long they are. The report's SQL groups
-the same way (``date_bin`` from the same origin; ``date_trunc`` in the zone);
-:func:`interval_starts` lists every interval, the empty ones too.
+calendar's (a week starts on Monday), however long they are. :func:`interval_starts`
+lists every interval, the empty ones too; the report's SQL counts each between its
+start and the next (switchboard.store.calls.service_level_rows), so no table cuts time
+its own way.
 """
 
 from __future__ import annotations

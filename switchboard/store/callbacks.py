@@ -30,10 +30,8 @@ from switchboard.core.callbacks import (
     after_unreached,
     check_request,
 )
-from switchboard.core.report import Interval, Period
 from switchboard.core.worklist import Attempt, AttemptKind, Resolution
 from switchboard.store import worklist
-from switchboard.store.intervals import bucket_sql
 
 _COLUMNS = """id, pbx, queue, e164, name, subject, language, source, state, joined_at,
     not_before, attempts, lease_owner, lease_until, linked_id, requested_by, requests,
@@ -672,27 +670,30 @@ class CallbackSpeed:
 
 
 async def speed_rows(
-    pool: asyncpg.Pool, period: Period, interval: Interval | None, queue: str = ""
+    pool: asyncpg.Pool, starts: Sequence[datetime], ends: Sequence[datetime], queue: str = ""
 ) -> list[CallbackSpeed]:
-    """Callbacks requested per interval of their request (None: the whole period), how
+    """Of the callbacks requested in each interval [starts[i], ends[i]): how many, how
     many reached their caller, and the median and 90th percentile time from the request
-    to reaching them (``percentile_cont``: switchboard.core.service_level.percentile)."""
+    to reaching them (``percentile_cont``: switchboard.core.service_level.percentile).
+    The intervals are cut as the calls' (switchboard.store.calls.service_level_rows)."""
     rows = await pool.fetch(
-        f"""
-        SELECT {bucket_sql("requested_at", interval)} AS start, count(*) AS requested,
-            count(reached_at) AS reached,
-            percentile_cont(0.5) WITHIN GROUP (
-                ORDER BY extract(epoch FROM reached_at - requested_at)) AS p50,
-            percentile_cont(0.9) WITHIN GROUP (
-                ORDER BY extract(epoch FROM reached_at - requested_at)) AS p90
-        FROM callbacks
-        WHERE requested_at >= $1 AND requested_at < $2 AND $3::text IS NOT NULL
-          AND ($4 = '' OR lower(queue) = lower($4))
-        GROUP BY 1 ORDER BY 1
+        """
+        SELECT b.start, s.*
+        FROM unnest($1::timestamptz[], $2::timestamptz[]) AS b(start, until)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS requested, count(reached_at) AS reached,
+                percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM reached_at - requested_at)) AS p50,
+                percentile_cont(0.9) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM reached_at - requested_at)) AS p90
+            FROM callbacks
+            WHERE requested_at >= b.start AND requested_at < b.until
+              AND ($3 = '' OR lower(queue) = lower($3))
+        ) s
+        ORDER BY b.start
         """,
-        period.start,
-        period.end,
-        period.zone.key,
+        list(starts),
+        list(ends),
         queue,
     )
     return [

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from switchboard.core.calls.model import Call
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.core.report import Period
 from switchboard.core.service_level import Tally, Thresholds, classify
 from switchboard.core.worklist import missed_attempt, resolution
 from switchboard.store import worklist
@@ -216,6 +215,7 @@ class CountedInterval:
     tally: Tally
     announced: int  # answered calls that had been told a wait ...
     overrun: int  # ... and waited longer than told
+    waits: tuple[int, ...]  # answered calls per WAIT_EDGES_S bucket of their wait
 
 
 async def service_level_rows(
@@ -226,67 +226,67 @@ async def service_level_rows(
     queue: str = "",
 ) -> list[CountedInterval]:
     """The service level's counts of each interval [starts[i], ends[i]), as
-    switchboard.core.service_level.tally counts the stored classification. Each interval
-    is its own range scan of the index calls_service_level (index-only once vacuumed):
-    a year by day is 365 short scans, not a sort of a million rows (bench/report.py)."""
+    switchboard.core.service_level.tally counts the stored classification, with the
+    waits' distribution. Each interval is its own range scan of the index
+    calls_service_level (index-only once vacuumed), its calls grouped by how they count:
+    a year by day is 365 short scans and one small hash each, not a sort of a million
+    rows nor a dozen filters per row (bench/report.py)."""
     rows = await pool.fetch(
         """
-        SELECT b.start, c.*
-        FROM unnest($1::timestamptz[], $2::timestamptz[]) AS b(start, until)
+        SELECT b.i, g.*
+        FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS b(start, until, i)
         CROSS JOIN LATERAL (
             SELECT
-                count(*) FILTER (WHERE sl_kind = 'answered') AS answered,
-                count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s <= $3) AS in_time,
-                count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s >= $4) AS abandoned,
-                count(*) FILTER (WHERE sl_kind = 'abandoned' AND sl_wait_s < $4) AS short,
-                count(*) FILTER (WHERE sl_kind = 'sent on') AS sent_on,
-                count(*) FILTER (WHERE sl_kind = 'answered' AND predicted_wait_s IS NOT NULL)
-                    AS announced,
-                count(*) FILTER (WHERE sl_kind = 'answered' AND sl_wait_s > predicted_wait_s)
-                    AS overrun
+                CASE WHEN sl_kind = 'answered' AND sl_wait_s <= $3 THEN 'in time'
+                     WHEN sl_kind = 'answered' THEN 'late'
+                     WHEN sl_kind = 'abandoned' AND sl_wait_s < $4 THEN 'short'
+                     ELSE sl_kind END AS counted,
+                CASE WHEN sl_kind = 'answered' THEN width_bucket(sl_wait_s, $6::float8[])
+                     ELSE 0 END AS bucket,
+                sl_kind = 'answered' AND predicted_wait_s IS NOT NULL AS announced,
+                coalesce(sl_kind = 'answered' AND sl_wait_s > predicted_wait_s, false)
+                    AS overrun,
+                count(*) AS calls
             FROM calls
             WHERE sl_kind IS NOT NULL AND queued_at >= b.start AND queued_at < b.until
               AND ($5 = '' OR lower(via_queue) = lower($5))
-        ) c
-        ORDER BY b.start
+            GROUP BY 1, 2, 3, 4
+        ) g
         """,
         list(starts),
         list(ends),
         thresholds.answer_within_s,
         thresholds.short_abandon_s,
         queue,
+        [float(edge) for edge in WAIT_EDGES_S],
     )
+    kinds: list[dict[str, int]] = [{} for _ in starts]
+    announced = [0] * len(starts)
+    overrun = [0] * len(starts)
+    waits = [[0] * len(WAIT_EDGES_S) for _ in starts]
+    for row in rows:
+        at, calls = row["i"] - 1, row["calls"]
+        kinds[at][row["counted"]] = kinds[at].get(row["counted"], 0) + calls
+        announced[at] += calls if row["announced"] else 0
+        overrun[at] += calls if row["overrun"] else 0
+        if row["bucket"]:
+            waits[at][min(row["bucket"], len(WAIT_EDGES_S)) - 1] += calls
     return [
         CountedInterval(
-            row["start"],
-            Tally(row["answered"], row["in_time"], row["abandoned"], row["short"], row["sent_on"]),
-            row["announced"],
-            row["overrun"],
+            start,
+            Tally(
+                answered=k.get("in time", 0) + k.get("late", 0),
+                answered_in_time=k.get("in time", 0),
+                abandoned=k.get("abandoned", 0),
+                short_abandons=k.get("short", 0),
+                sent_on=k.get("sent on", 0),
+            ),
+            announced[at],
+            overrun[at],
+            tuple(waits[at]),
         )
-        for row in rows
+        for at, (start, k) in enumerate(zip(starts, kinds, strict=True))
     ]
-
-
-async def wait_distribution(pool: asyncpg.Pool, period: Period, queue: str = "") -> list[int]:
-    """How many answered calls of the period waited within each of WAIT_EDGES_S's
-    buckets (from their first moment in a queue)."""
-    rows = await pool.fetch(
-        """
-        SELECT width_bucket(sl_wait_s, $3::float8[]) AS bucket, count(*) AS calls
-        FROM calls
-        WHERE sl_kind = 'answered' AND queued_at >= $1 AND queued_at < $2
-          AND ($4 = '' OR lower(via_queue) = lower($4))
-        GROUP BY 1
-        """,
-        period.start,
-        period.end,
-        [float(edge) for edge in WAIT_EDGES_S],
-        queue,
-    )
-    counts = [0] * len(WAIT_EDGES_S)
-    for row in rows:
-        counts[max(1, min(row["bucket"], len(WAIT_EDGES_S))) - 1] += row["calls"]
-    return counts
 
 
 async def today_from(

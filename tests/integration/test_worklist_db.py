@@ -379,12 +379,8 @@ async def test_a_callback_that_fails_lands_on_the_worklist_and_one_that_reaches_
     )
     assert await db.fetchval("SELECT reached_at IS NOT NULL FROM callbacks WHERE id = $1", again.id)
     today = date.today()
-    speed = await callbacks.speed_rows(
-        db,
-        period(today - timedelta(days=1), today + timedelta(days=2), ZONE, Interval.DAY),
-        None,
-        queue,
-    )
+    around = period(today - timedelta(days=1), today + timedelta(days=2), ZONE, Interval.DAY)
+    speed = await callbacks.speed_rows(db, [around.start], [around.end], queue)
     assert [(s.requested, s.reached) for s in speed] == [(2, 1)]
     assert speed[0].p50_s is not None and speed[0].p50_s >= 0
 
