@@ -40,7 +40,7 @@ from switchboard.store import callbacks
 from switchboard.store.users import BoardSession, names_by_extension, user_extension
 from switchboard_ui.i18n import marked as t
 from switchboard_ui.keys import HOURS, HUB, PBXS, POOL, REGION
-from switchboard_ui.refusals import json_error, json_object, refusal
+from switchboard_ui.refusals import json_error, json_object, refusal, row_id
 from switchboard_ui.session import require_csrf, require_session
 
 NOT_IN_LINE = t("that callback is no longer in line")
@@ -143,7 +143,7 @@ async def cancel_callback_api(request: web.Request, session: BoardSession) -> we
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
-    callback_id, reason = _callback_id(body), body.get("reason", "")
+    callback_id, reason = row_id(body), body.get("reason", "")
     if callback_id is None:
         return web.json_response({"errors": {"id": "a callback id"}}, status=422)
     if not isinstance(reason, str) or len(reason) > MAX_TEXT:
@@ -167,19 +167,12 @@ async def _refused(request: web.Request, callback: callbacks.StoredCallback | No
     return refusal(request, 409, CLAIMED_BY_PHONE, extension=callback.member)
 
 
-def _callback_id(body: dict[str, Any]) -> int | None:
-    value = body.get("id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**62:
-        return None
-    return value
-
-
 @require_csrf
 async def call_now_api(request: web.Request, session: BoardSession) -> web.Response:
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
-    callback_id = _callback_id(body)
+    callback_id = row_id(body)
     if callback_id is None:
         return web.json_response({"errors": {"id": "a callback id"}}, status=422)
     extension = await user_extension(request.app[POOL], session.username)
@@ -205,7 +198,7 @@ async def reschedule_api(request: web.Request, session: BoardSession) -> web.Res
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
-    callback_id, after = _callback_id(body), body.get("after")
+    callback_id, after = row_id(body), body.get("after")
     if callback_id is None:
         return web.json_response({"errors": {"id": "a callback id"}}, status=422)
     if not isinstance(after, str) or not _TIME.fullmatch(after):

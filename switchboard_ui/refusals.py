@@ -50,3 +50,12 @@ async def json_object(
     if not isinstance(body, dict):
         return refusal(request, 400, not_an_object)
     return body
+
+
+def row_id(body: dict[str, Any], key: str = "id") -> int | None:
+    """``body[key]`` when it is a row id (a whole number from 1 to 2**62; not a string,
+    not true), else None: the caller answers 422 naming the field."""
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**62:
+        return None
+    return value

@@ -40,7 +40,7 @@ from switchboard.store.contacts import names_by_number
 from switchboard.store.users import BoardSession, display_names, user_extension
 from switchboard_ui.i18n import marked as t
 from switchboard_ui.keys import ESCALATION, HUB, PBXS, POOL, REGION, THRESHOLDS, TIMEZONE
-from switchboard_ui.refusals import json_error, json_object, refusal
+from switchboard_ui.refusals import json_error, json_object, refusal, row_id
 from switchboard_ui.session import require_csrf, require_session
 
 NOT_OPEN = t("that item is no longer open")
@@ -115,13 +115,6 @@ async def worklist_api(request: web.Request, session: BoardSession) -> web.Respo
     )
 
 
-def _item_id(body: dict[str, Any]) -> int | None:
-    value = body.get("id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**62:
-        return None
-    return value
-
-
 async def _claimed(
     request: web.Request, session: BoardSession, item_id: int
 ) -> worklist.ClaimResult | web.Response:
@@ -140,7 +133,7 @@ async def _body_item(request: web.Request) -> int | web.Response:
     body = await json_object(request)
     if isinstance(body, web.Response):
         return body
-    item_id = _item_id(body)
+    item_id = row_id(body)
     if item_id is None:
         return web.json_response({"errors": {"id": "an item id"}}, status=422)
     return item_id
@@ -208,7 +201,7 @@ async def outcome_api(request: web.Request, session: BoardSession) -> web.Respon
     if isinstance(body, web.Response):
         return body
     errors: dict[str, str] = {}
-    item_id = _item_id(body)
+    item_id = row_id(body)
     if item_id is None:
         errors["id"] = "an item id"
     try:
