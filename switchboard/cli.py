@@ -355,7 +355,7 @@ def _report(args: argparse.Namespace) -> int:
         until = date.fromisoformat(args.until) if args.until else first + timedelta(days=1)
         interval = Interval(args.interval)
         asked = period(first, until, zone, interval)
-    except (ValueError, ReportError) as exc:
+    except (ValueError, OverflowError, ReportError) as exc:
         print(f"switchboard report: {exc}", file=sys.stderr)
         return 2
 

@@ -565,7 +565,13 @@ DUTCH: dict[str, str] = {
     "just under target": "net onder het doel",
     "under target": "onder het doel",
     "{answered} of {counted}": "{answered} van {counted}",
-    "{n} within 5 s": "{n} binnen 5 s",
+    "{n} within {s} s": "{n} binnen {s} s",
+    # why a report cannot be made (switchboard.core.report.ReportError)
+    "dates from 1970 to 2200": "datums van 1970 tot 2200",
+    "the end date must come after the start date": "de einddatum moet na de begindatum liggen",
+    "more than 3000 intervals: choose a longer interval": (
+        "meer dan 3000 intervallen: kies een langer interval"
+    ),
     "{reached} of {requested} reached · median {p50}, 90% {p90}": (
         "{reached} van {requested} bereikt · mediaan {p50}, 90% {p90}"
     ),

@@ -3,8 +3,10 @@
     GET  /api/worklist           {"me": "sanne", "items": [{id, number, e164, withheld, name,
                                    queue, state, attempts, opened_at, waited_s, escalated,
                                    claimed_by, holder_name, mine, outcome, note,
-                                   resolved_at, resolved_how, resolved_by,
-                                   history: [{kind, at, waited_s, place, step, short}]}]}
+                                   resolved_at, resolved_how, resolved_by, own_call,
+                                   history: [{kind, at, waited_s, place, step,
+                                              callback_attempts, short}]}],
+                                  "short_abandon_s": 5}
     POST /api/worklist/claim     {"id": 7}: "I am calling this one back" (renews one's own)
     POST /api/worklist/release   {"id": 7}
     POST /api/worklist/call      {"id": 7}: the receptionist's phone rings, then the number
@@ -33,7 +35,15 @@ from aiohttp import web
 from switchboard.board.pbxs import PBXUnavailable
 from switchboard.core.contact_form import display_number
 from switchboard.core.numbers import NumberKind, normalise
-from switchboard.core.worklist import Outcome, escalated, holder, list_order, short_abandon
+from switchboard.core.worklist import (
+    Outcome,
+    escalated,
+    holder,
+    list_order,
+    outcome_fits,
+    resolved_by_own_call,
+    short_abandon,
+)
 from switchboard.store import worklist
 from switchboard.store.calls import today_from
 from switchboard.store.contacts import names_by_number
@@ -95,6 +105,8 @@ async def worklist_api(request: web.Request, session: BoardSession) -> web.Respo
             "resolved_at": item.resolved_at.isoformat() if item.resolved_at else None,
             "resolved_how": item.resolved_how,
             "resolved_by": item.resolved_by,
+            # Resolved by this receptionist's own call-back: she still says how it went.
+            "own_call": resolved_by_own_call(item.id, item.resolved_call),
             "history": [
                 {
                     "kind": a.kind.value,
@@ -216,8 +228,7 @@ async def outcome_api(request: web.Request, session: BoardSession) -> web.Respon
     item = await worklist.get(request.app[POOL], item_id)
     if item is None:
         return refusal(request, 404, NOT_OPEN)
-    if (item.e164 is None) != (outcome is Outcome.SEEN):
-        # A withheld caller's item is only ever seen; a number's is never "just seen".
+    if not outcome_fits(item.e164 is None, outcome):
         only = "seen" if item.e164 is None else "an outcome of calling back"
         return web.json_response({"errors": {"outcome": only}}, status=422)
     now = datetime.now(UTC)

@@ -190,7 +190,8 @@ def describe(row: Mapping[str, Any], t: Translate = english) -> str:
             elif outcome == "parked":
                 parts.append(t("the caller hung up while parked"))
         return ", ".join(parts)
-    waited = _clock((ended - row["started_at"]).total_seconds())
+    # From the first moment in a queue, as the worklist and the service level count it.
+    waited = _clock((ended - (row.get("queued_at") or row["started_at"])).total_seconds())
     if way and last_step == "voicemail":
         text = ", ".join([*way, t("left a voicemail")])
     elif way and last_step == "goodbye":

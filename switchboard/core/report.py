@@ -66,12 +66,12 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def period(first: date, until: date, zone: ZoneInfo, interval: Interval) -> Period:
     """A checked period: ``until`` after ``first``, and not too many intervals."""
     if first.year not in YEARS or until.year not in YEARS:
-        raise ReportError(f"dates from {YEARS[0]} to {YEARS[-1]}")
+        raise ReportError("dates from 1970 to 2200")  # (YEARS; a fixed text: translated)
     if until <= first:
         raise ReportError("the end date must come after the start date")
     asked = Period(first, until, zone)
     if sum(1 for _ in interval_starts(asked, interval, limit=MAX_INTERVALS + 1)) > MAX_INTERVALS:
-        raise ReportError(f"more than {MAX_INTERVALS} intervals: choose a longer interval")
+        raise ReportError("more than 3000 intervals: choose a longer interval")  # MAX_INTERVALS
     return asked
 
 

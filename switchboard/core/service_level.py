@@ -37,7 +37,8 @@ class Counted(Enum):
 @dataclass(frozen=True)
 class Classified:
     """How one call counts: its kind and its wait from the first moment in a queue (for
-    a call sent on: until the queue gave it up)."""
+    a call the fallback chain sent on: until the queue gave it up; for one that asked
+    for a callback: until it ended)."""
 
     kind: Counted
     wait_s: float

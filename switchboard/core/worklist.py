@@ -91,8 +91,10 @@ class Escalation:
 
 def missed_attempt(call: Call, direction: str, outside_e164: str | None) -> Attempt | None:
     """The attempt an ended inbound call adds, if nobody answered it; None otherwise
-    (answered, internal or outbound, still up, a callback of ours, or a caller who asked
-    for a callback: the callbacks follow that one, and hand it here if it fails)."""
+    (answered, internal or outbound, still up, a callback of ours, or a caller whose
+    callback request was stored (``Call.callback_asked``): the callbacks follow that one,
+    and hand it here if it fails). A caller who hung up while being offered a callback,
+    before it was stored, is missed like any other."""
     if (
         call.ended_at is None
         or call.answered_at is not None
@@ -103,8 +105,6 @@ def missed_attempt(call: Call, direction: str, outside_e164: str | None) -> Atte
     ):
         return None
     step = call.fallback[-1].step if call.fallback else ""
-    if step == "callback":
-        return None
     joined = call.queued_at if call.queued_at is not None else call.started_at
     return Attempt(
         e164=outside_e164,
@@ -149,6 +149,18 @@ def worklist_call_item(linked_id: str) -> int | None:
         return None
     number = linked_id[len(WORKLIST_CALL_PREFIX) :].split("-", 1)[0]
     return int(number) if number.isdigit() and len(number) <= 18 else None
+
+
+def outcome_fits(withheld: bool, outcome: Outcome) -> bool:
+    """A withheld caller's item is only ever seen (there is nothing to call back); a
+    number's item is never just seen."""
+    return withheld == (outcome is Outcome.SEEN)
+
+
+def resolved_by_own_call(item_id: int, resolved_call: str) -> bool:
+    """Whether the board's own call-back for ``item_id`` resolved it (10 s with the
+    number: its holder still says how it went, a voicemail greeting is as long)."""
+    return resolved_call.startswith(f"{WORKLIST_CALL_PREFIX}{item_id}-")
 
 
 def escalated(attempts: int, opened_at: datetime, now: datetime, rule: Escalation) -> bool:

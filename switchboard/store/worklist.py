@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from switchboard.core.worklist import (
-    WORKLIST_CALL_PREFIX,
     Attempt,
     AttemptKind,
     Outcome,
     Resolution,
+    resolved_by_own_call,
 )
 
 if TYPE_CHECKING:
@@ -92,13 +92,16 @@ async def resolve(
     group: str | None = None,
 ) -> list[int]:
     """Resolve the open items of the number (in every group, or only ``group``) whose
-    calls came before ``at``, or the one item the resolution names; the ids resolved."""
+    calls came before ``at``; a resolution that names an item (the board's call-back)
+    resolves it and every other open item of its number. The ids resolved."""
     rows = await db.fetch(
         """
         UPDATE worklist_items SET state = 'resolved', resolved_at = $2, resolved_how = $3,
             resolved_by = $4, resolved_call = $5, updated_at = now()
         WHERE state = 'open' AND last_attempt_at <= $2
-          AND (id = $7 OR (e164 = $1 AND ($6::text IS NULL OR lower(queue_group) = lower($6))))
+          AND (id = $7
+               OR (e164 = coalesce($1, (SELECT e164 FROM worklist_items WHERE id = $7))
+                   AND ($6::text IS NULL OR lower(queue_group) = lower($6))))
         RETURNING id
         """,
         resolution.e164,
@@ -187,7 +190,7 @@ async def record_outcome(
         if row is None or row["claimed_by"] != username:
             return False
         if row["state"] == "resolved":
-            own_call = row["resolved_call"].startswith(f"{WORKLIST_CALL_PREFIX}{item_id}-")
+            own_call = resolved_by_own_call(item_id, row["resolved_call"])
             if row["outcome"] is not None or not own_call:
                 return False
             if outcome.closes:
@@ -294,12 +297,13 @@ class Item:
     resolved_at: datetime | None
     resolved_how: str
     resolved_by: str
+    resolved_call: str  # the call that resolved it ("" while open, or by an outcome)
     history: tuple[ItemAttempt, ...]
 
 
 _ITEM_COLUMNS = """id, e164, queue_group, state, opened_at, last_attempt_at, attempts,
     claimed_by, coalesce(claim_until < now(), false) AS lapsed, outcome, note, resolved_at,
-    resolved_how, resolved_by"""
+    resolved_how, resolved_by, resolved_call"""
 
 
 async def board_list(pool: asyncpg.Pool, resolved_since: datetime) -> list[Item]:
@@ -347,6 +351,7 @@ def _item(row: asyncpg.Record) -> Item:
         resolved_at=row["resolved_at"],
         resolved_how=row["resolved_how"],
         resolved_by=row["resolved_by"],
+        resolved_call=row["resolved_call"],
         history=tuple(
             ItemAttempt(
                 AttemptKind(str(kind)),

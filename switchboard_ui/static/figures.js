@@ -32,7 +32,9 @@
       answered: String(f.answered), counted: String(f.answered + f.abandoned + f.sent_on),
     }));
     set("abandoned", `${percent(f.abandon_rate)} (${f.abandoned})` +
-      (f.short_abandons ? ` · ${t("{n} within 5 s", { n: String(f.short_abandons) })}` : ""));
+      (f.short_abandons
+        ? ` · ${t("{n} within {s} s", { n: String(f.short_abandons), s: String(f.short_abandon_s) })}`
+        : ""));
     set("sent-on", String(f.sent_on));
     set("callbacks", t("{reached} of {requested} reached · median {p50}, 90% {p90}", {
       reached: String(f.callbacks_reached), requested: String(f.callbacks_requested),

@@ -90,12 +90,10 @@
     const choice = document.createElement("select");
     choice.name = "outcome";
     choice.setAttribute("aria-label", t("Outcome"));
+    // (On an item one's own call resolved, "no answer" or "voicemail" opens it again: a
+    // voicemail greeting talks 10 s too.)
     const offered = item.withheld ? ["seen"] : Object.keys(OUTCOMES).filter((o) => o !== "seen");
-    // An item resolved by one's own call takes only an outcome that closes it.
-    const open = item.state === "open";
-    choice.append(...offered
-      .filter((o) => open || !["no answer", "voicemail"].includes(o))
-      .map((o) => new Option(OUTCOMES[o], o)));
+    choice.append(...offered.map((o) => new Option(OUTCOMES[o], o)));
     const note = document.createElement("input");
     note.name = "note";
     note.maxLength = 2000;
@@ -168,7 +166,7 @@
       });
       li.append(how);
       // The holder's own call-back resolved it: they still say how it went.
-      if (item.mine && !item.outcome) li.append(outcomeForm(item));
+      if (item.mine && item.own_call && !item.outcome) li.append(outcomeForm(item));
       return li;
     }
     const actions = document.createElement("span");

@@ -7,13 +7,14 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from switchboard.board.hub import BoardHub
-from switchboard.core.calls.model import CallOutcome
+from switchboard.core.calls.model import Call, CallOutcome, CallState
 from switchboard.store.calls import write_call
 from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
@@ -99,7 +100,9 @@ async def test_the_waiting_callers_row_counts_their_calls_today(
 ) -> None:
     await log_in(board_client)
     national = fresh_mobile()
-    t0 = datetime.now(UTC).timestamp() - 200
+    # Three calls in the last minutes, all today (even just after midnight).
+    midnight = datetime.now(ZoneInfo("Europe/Amsterdam")).replace(hour=0, minute=0, second=0)
+    t0 = max(datetime.now(UTC).timestamp() - 200, midnight.timestamp() + 3)
     for n in range(2):
         await write_call(
             db,
@@ -175,7 +178,7 @@ async def test_the_report_json_and_csv_say_the_same(
         "/api/report?from=2026-12-02&to=2026-12-01",
         "/api/report?from=2016-01-01&to=2026-01-01&interval=15min",
         "/api/report?from=2026-12-01&to=2026-12-02&interval=decade",
-        "/api/report?from=2026-12-01&to=2026-12-02&queue=x';drop table calls;--",
+        "/api/report?from=2026-12-01&to=2026-12-02&queue=%07bell",
         "/api/report.csv?from=&to=",
         "/api/figures/today?queue=" + "q" * 500,
         "/api/report?from=0001-01-01&to=0001-01-02&interval=hour",
@@ -292,3 +295,89 @@ async def test_a_hostile_repeat_caller_question_is_answered_plainly(
     assert reply.status in (200, 400)
     if reply.status == 200:
         assert set(await reply.json()) == {"earlier", "missed"}
+
+
+async def test_a_board_call_back_that_met_a_voicemail_is_said_so_and_opens_again(
+    board_client: TestClient, db: asyncpg.Pool
+) -> None:
+    csrf = await log_in(board_client)
+    national = fresh_mobile()
+    t0 = datetime.now(UTC).timestamp() - 600
+    await write_call(
+        db, call(uid(), national, queued_at=t0, ended_after=30, outcome=CallOutcome.MISSED), "NL"
+    )
+    listed = (await (await board_client.get("/api/worklist")).json())["items"]
+    (item,) = [i for i in listed if i["e164"] == e164_of(national)]
+    assert (await post(board_client, csrf, "/api/worklist/claim", {"id": item["id"]}))[0] == 200
+    greeting = Call(
+        call_id="test:g",
+        pbx="test",
+        linked_id=f"sb-worklist-{item['id']}-a1b2c3",
+        caller_number="209",
+        caller_name="",
+        state=CallState.ENDED,
+        started_at=t0 + 200,
+        answered_at=t0 + 205,
+        ended_at=t0 + 230,
+        outcome=CallOutcome.ANSWERED,
+    )
+    await write_call(db, greeting, "NL")
+    listed = (await (await board_client.get("/api/worklist")).json())["items"]
+    (resolved,) = [i for i in listed if i["id"] == item["id"]]
+    assert (resolved["state"], resolved["own_call"], resolved["mine"]) == ("resolved", True, True)
+    status, _ = await post(
+        board_client,
+        csrf,
+        "/api/worklist/outcome",
+        {"id": item["id"], "outcome": "voicemail", "note": "left a message"},
+    )
+    assert status == 200
+    listed = (await (await board_client.get("/api/worklist")).json())["items"]
+    (reopened,) = [i for i in listed if i["id"] == item["id"]]
+    assert (reopened["state"], reopened["outcome"], reopened["claimed_by"]) == (
+        "open",
+        "voicemail",
+        None,
+    )
+
+
+async def test_the_report_takes_any_queue_name_the_journal_keeps(
+    board_client: TestClient, db: asyncpg.Pool
+) -> None:
+    await log_in(board_client)
+    # A name is a bind parameter, never SQL: this one is just a queue with no calls.
+    odd = await board_client.get(
+        "/api/report",
+        params={"from": "2026-05-06", "to": "2026-05-07", "queue": "x';drop table calls;--"},
+    )
+    assert odd.status == 200 and (await odd.json())["total"]["arrivals"] == 0
+    assert await db.fetchval("SELECT count(*) FROM calls") > 0
+    at = datetime(2026, 5, 6, 10, 0, tzinfo=UTC).timestamp()
+    queue = f"Sales Team {random.randrange(10**6)}"
+    await write_call(
+        db,
+        call(
+            uid(),
+            fresh_mobile(),
+            queued_at=at,
+            answered_after=5,
+            ended_after=60,
+            outcome=CallOutcome.ANSWERED,
+            queue=queue,
+        ),
+        "NL",
+    )
+    reply = await board_client.get(
+        "/api/report", params={"from": "2026-05-06", "to": "2026-05-07", "queue": queue}
+    )
+    assert reply.status == 200
+    assert (await reply.json())["total"]["answered"] == 1
+
+
+async def test_why_a_report_cannot_be_made_is_said_in_the_boards_language(
+    board_client: TestClient,
+) -> None:
+    await log_in(board_client)
+    await board_client.get("/language?lang=nl&next=/board")
+    reply = await board_client.get("/api/report?from=2026-12-02&to=2026-12-01")
+    assert (await reply.json())["errors"]["to"] == "de einddatum moet na de begindatum liggen"

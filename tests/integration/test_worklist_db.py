@@ -161,6 +161,9 @@ async def test_a_caller_who_hangs_up_twice_is_one_item_with_two_attempts_and_06_
 async def test_a_withheld_caller_has_a_bucket_and_a_callback_request_is_not_missed(
     db: asyncpg.Pool,
 ) -> None:
+    """The fallback chain's callback step: one caller's request is stored (the dialplan's
+    SwitchboardCallbackAsked), another hangs up while being offered it: only the second
+    is a missed caller."""
     queue = f"q{random.randrange(10**9)}"
     t0 = datetime.now(UTC).timestamp() - 600
     await hung_up_withheld(db, queue, t0)
@@ -174,10 +177,14 @@ async def test_a_withheld_caller_has_a_bucket_and_a_callback_request_is_not_miss
         queue=queue,
         fallback=(FallbackStep("callback", t0 + 180),),
     )
-    await write_call(db, asked, "NL")
+    await write_call(db, replace(asked, callback_asked=True), "NL")
     [bucket] = await items_of(db, None, queue)
     assert bucket.attempts == 1
     assert await items_of(db, e164_of(national), queue) == []
+    offered = fresh_mobile()
+    await write_call(db, replace(asked, linked_id=uid(), caller_number=offered), "NL")
+    [item] = await items_of(db, e164_of(offered), queue)
+    assert [a.step for a in item.history] == ["callback"]
 
 
 async def test_a_call_out_that_talks_ten_seconds_resolves_and_five_do_not(db: asyncpg.Pool) -> None:
@@ -407,6 +414,7 @@ async def test_a_call_back_from_the_board_that_met_a_voicemail_opens_the_item_ag
     await write_call(db, back, "NL")
     [resolved] = await items_of(db, e164_of(national), queue)
     assert (resolved.state, resolved.resolved_how) == ("resolved", "called back")
+    assert resolved.resolved_call == back.linked_id
     now = datetime.now(UTC)
     assert not await worklist.record_outcome(db, item.id, "lotte", Outcome.VOICEMAIL, "", now)
     assert await worklist.record_outcome(
@@ -566,3 +574,36 @@ async def test_a_23_hour_day_and_a_week_counted_from_the_periods_start(db: async
     weeks = await day_report(db, day, Interval.WEEK, queue)
     assert [(r.start.date(), r.tally.arrivals) for r in weeks.rows] == [(date(2026, 3, 23), 2)]
     assert weeks.total.tally.arrivals == 2
+
+
+async def test_a_call_back_from_the_board_resolves_the_numbers_items_in_every_queue(
+    db: asyncpg.Pool,
+) -> None:
+    national, queue, item = await missed_caller(db)
+    other_queue = f"q{random.randrange(10**9)}"
+    t0 = item.opened_at.timestamp()
+    elsewhere = call(
+        uid(),
+        national,
+        queued_at=t0,
+        ended_after=30,
+        outcome=CallOutcome.ABANDONED,
+        queue=other_queue,
+    )
+    await write_call(db, elsewhere, "NL")
+    back = Call(
+        call_id="test:c",
+        pbx="test",
+        linked_id=f"sb-worklist-{item.id}-def456",
+        caller_number="201",
+        caller_name="",
+        state=CallState.ENDED,
+        started_at=t0 + 100,
+        answered_at=t0 + 105,
+        ended_at=t0 + 140,
+        outcome=CallOutcome.ANSWERED,
+    )
+    await write_call(db, back, "NL")
+    for group in (queue, other_queue):
+        [done] = await items_of(db, e164_of(national), group)
+        assert (done.state, done.resolved_by) == ("resolved", "201")

@@ -177,7 +177,10 @@ def test_what_adds_to_the_worklist() -> None:
     assert missed_attempt(DAY[4], "inbound", "+31612345678").step == "voicemail"  # type: ignore[union-attr]
     # Answered, asked for a callback (the callbacks follow it), internal, our own callback.
     assert missed_attempt(DAY[0], "inbound", "+31612345678") is None
-    assert missed_attempt(DAY[5], "inbound", "+31612345678") is None
+    # Offered a callback by the fallback chain and hung up before it was stored: missed;
+    # once stored (SwitchboardCallbackAsked), the callbacks follow them.
+    assert missed_attempt(DAY[5], "inbound", "+31612345678").step == "callback"  # type: ignore[union-attr]
+    assert missed_attempt(replace(DAY[5], callback_asked=True), "inbound", "+31612345678") is None
     assert missed_attempt(DAY[3], "internal", None) is None
     ours = ended(after=30, outcome=CallOutcome.MISSED, linked_id="sb-callback-4-1-abc")
     assert missed_attempt(ours, "inbound", "+31612345678") is None
