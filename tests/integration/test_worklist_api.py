@@ -14,12 +14,19 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from switchboard.board.hub import BoardHub
-from switchboard.core.calls.model import Call, CallOutcome, CallState
+from switchboard.core.calls.model import CallOutcome
 from switchboard.store.calls import write_call
 from switchboard.store.users import create_user
 from switchboard_ui.app import create_app
 from tests.conftest import BOARD_PASSWORD, log_in
-from tests.integration.test_worklist_db import call, e164_of, fresh_mobile, hung_up_withheld, uid
+from tests.integration.test_worklist_db import (
+    board_call_back,
+    call,
+    e164_of,
+    fresh_mobile,
+    hung_up_withheld,
+    uid,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -309,19 +316,7 @@ async def test_a_board_call_back_that_met_a_voicemail_is_said_so_and_opens_again
     listed = (await (await board_client.get("/api/worklist")).json())["items"]
     (item,) = [i for i in listed if i["e164"] == e164_of(national)]
     assert (await post(board_client, csrf, "/api/worklist/claim", {"id": item["id"]}))[0] == 200
-    greeting = Call(
-        call_id="test:g",
-        pbx="test",
-        linked_id=f"sb-worklist-{item['id']}-a1b2c3",
-        caller_number="209",
-        caller_name="",
-        state=CallState.ENDED,
-        started_at=t0 + 200,
-        answered_at=t0 + 205,
-        ended_at=t0 + 230,
-        outcome=CallOutcome.ANSWERED,
-    )
-    await write_call(db, greeting, "NL")
+    await board_call_back(db, item["id"], "209", t0 + 205, 25)  # a voicemail greeting
     listed = (await (await board_client.get("/api/worklist")).json())["items"]
     (resolved,) = [i for i in listed if i["id"] == item["id"]]
     assert (resolved["state"], resolved["own_call"], resolved["mine"]) == ("resolved", True, True)

@@ -95,6 +95,27 @@ async def missed_caller(db: asyncpg.Pool) -> tuple[str, str, worklist.Item]:
     return national, queue, item
 
 
+async def board_call_back(
+    db: asyncpg.Pool, item_id: int, phone: str, at: float, talked_s: float
+) -> Call:
+    """The board's call-back for ``item_id`` (``phone`` rung first, then the number),
+    answered at ``at`` and on for ``talked_s``, as the journal writes it."""
+    back = Call(
+        call_id=f"test:back-{item_id}",
+        pbx="test",
+        linked_id=f"sb-worklist-{item_id}-{uid()[-6:]}",
+        caller_number=phone,
+        caller_name="",
+        state=CallState.ENDED,
+        started_at=at - 5,
+        answered_at=at,
+        ended_at=at + talked_s,
+        outcome=CallOutcome.ANSWERED,
+    )
+    await write_call(db, back, "NL")
+    return back
+
+
 def uid() -> str:
     return f"wl-{random.randrange(10**12)}"
 
@@ -399,19 +420,7 @@ async def test_a_call_back_from_the_board_that_met_a_voicemail_opens_the_item_ag
     t0 = item.opened_at.timestamp() - 40
     assert (await worklist.claim(db, item.id, "sanne")).held
     # Her call from the board: phone 200 first, then the number; a 20 s greeting.
-    back = Call(
-        call_id="test:b",
-        pbx="test",
-        linked_id=f"sb-worklist-{item.id}-abc123",
-        caller_number="200",
-        caller_name="",
-        state=CallState.ENDED,
-        started_at=t0 + 100,
-        answered_at=t0 + 110,
-        ended_at=t0 + 130,
-        outcome=CallOutcome.ANSWERED,
-    )
-    await write_call(db, back, "NL")
+    back = await board_call_back(db, item.id, "200", t0 + 110, 20)
     [resolved] = await items_of(db, e164_of(national), queue)
     assert (resolved.state, resolved.resolved_how) == ("resolved", "called back")
     assert resolved.resolved_call == back.linked_id
@@ -591,19 +600,7 @@ async def test_a_call_back_from_the_board_resolves_the_numbers_items_in_every_qu
         queue=other_queue,
     )
     await write_call(db, elsewhere, "NL")
-    back = Call(
-        call_id="test:c",
-        pbx="test",
-        linked_id=f"sb-worklist-{item.id}-def456",
-        caller_number="201",
-        caller_name="",
-        state=CallState.ENDED,
-        started_at=t0 + 100,
-        answered_at=t0 + 105,
-        ended_at=t0 + 140,
-        outcome=CallOutcome.ANSWERED,
-    )
-    await write_call(db, back, "NL")
+    await board_call_back(db, item.id, "201", t0 + 105, 35)
     for group in (queue, other_queue):
         [done] = await items_of(db, e164_of(national), group)
         assert (done.state, done.resolved_by) == ("resolved", "201")
