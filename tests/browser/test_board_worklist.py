@@ -22,7 +22,7 @@ from switchboard.core.service_level import Thresholds, classify, tally
 from switchboard.store.calls import write_call
 from tests.browser.conftest import Board, logged_in, waiting_call
 from tests.conftest import ARTIFACTS
-from tests.integration.test_worklist_db import call, fresh_mobile, uid
+from tests.integration.test_worklist_db import call, fresh_mobile, stranger, uid
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 SECOND_MONITOR = {"width": 1600, "height": 900}
@@ -134,9 +134,7 @@ async def test_the_report_page_draws_its_charts_and_offers_the_csv(
         at = datetime(2026, 11, 24, 8, 0, tzinfo=zone).timestamp() + n * 540 + rng.uniform(0, 300)
         roll = rng.random()
         if roll < 0.8:
-            c = call(
-                uid(),
-                fresh_mobile(),
+            c = stranger(
                 queued_at=at,
                 answered_after=rng.expovariate(1 / 12),
                 ended_after=300,
@@ -144,9 +142,7 @@ async def test_the_report_page_draws_its_charts_and_offers_the_csv(
                 queue=queue,
             )
         else:
-            c = call(
-                uid(),
-                fresh_mobile(),
+            c = stranger(
                 queued_at=at,
                 ended_after=rng.uniform(2, 90),
                 outcome=CallOutcome.ABANDONED,

@@ -16,7 +16,7 @@ import pytest
 from switchboard.cli import main
 from switchboard.core.calls.model import CallOutcome
 from switchboard.store.calls import write_call
-from tests.integration.test_worklist_db import call, fresh_mobile, uid
+from tests.integration.test_worklist_db import stranger
 
 pytestmark = pytest.mark.integration
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -40,9 +40,7 @@ def test_the_command_line_prints_the_pages_numbers(
             for answered_after in (8.0, 40.0):
                 await write_call(
                     pool,
-                    call(
-                        uid(),
-                        fresh_mobile(),
+                    stranger(
                         queued_at=at,
                         answered_after=answered_after,
                         ended_after=90,
@@ -53,9 +51,7 @@ def test_the_command_line_prints_the_pages_numbers(
                 )
             await write_call(
                 pool,
-                call(
-                    uid(),
-                    fresh_mobile(),
+                stranger(
                     queued_at=at + 30,
                     ended_after=45,
                     outcome=CallOutcome.ABANDONED,

@@ -25,6 +25,7 @@ from tests.integration.test_worklist_db import (
     e164_of,
     fresh_mobile,
     hung_up_withheld,
+    stranger,
     uid,
 )
 
@@ -138,9 +139,7 @@ async def test_the_report_json_and_csv_say_the_same(
     at = datetime(2026, 5, 4, 10, 0, tzinfo=UTC).timestamp()
     await write_call(
         db,
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at,
             answered_after=8,
             ended_after=60,
@@ -151,9 +150,7 @@ async def test_the_report_json_and_csv_say_the_same(
     )
     await write_call(
         db,
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 5,
             ended_after=40,
             outcome=CallOutcome.ABANDONED,
@@ -351,9 +348,7 @@ async def test_the_report_takes_any_queue_name_the_journal_keeps(
     queue = f"Sales Team {random.randrange(10**6)}"
     await write_call(
         db,
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at,
             answered_after=5,
             ended_after=60,

@@ -11,6 +11,7 @@ import asyncio
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -114,6 +115,11 @@ async def board_call_back(
     )
     await write_call(db, back, "NL")
     return back
+
+
+def stranger(**facts: Any) -> Call:
+    """A call from a number of its own (``facts`` as :func:`call` takes them)."""
+    return call(uid(), fresh_mobile(), **facts)
 
 
 def uid() -> str:
@@ -440,52 +446,40 @@ async def test_the_report_counts_a_scripted_day_as_hand_counted_and_as_the_pure_
     day = date(2026, 3, 10)
     at = datetime(2026, 3, 10, 9, 0, tzinfo=ZONE).timestamp()
     script = [
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at,
             answered_after=10,
             ended_after=100,
             outcome=CallOutcome.ANSWERED,
             queue=queue,
         ),
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 60,
             answered_after=20,
             ended_after=100,
             outcome=CallOutcome.ANSWERED,
             queue=queue,
         ),
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 120,
             ended_after=3,
             outcome=CallOutcome.ABANDONED,
             queue=queue,
         ),
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 3600,
             ended_after=30,
             outcome=CallOutcome.ABANDONED,
             queue=queue,
         ),
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 3700,
             ended_after=200,
             outcome=CallOutcome.MISSED,
             queue=queue,
             fallback=(FallbackStep("voicemail", at + 3700 + 120),),
         ),
-        call(
-            uid(),
-            fresh_mobile(),
+        stranger(
             queued_at=at + 3800,
             ended_after=200,
             outcome=CallOutcome.MISSED,
@@ -519,9 +513,7 @@ async def test_the_report_counts_a_scripted_day_as_hand_counted_and_as_the_pure_
 async def answered_calls(db: asyncpg.Pool, queue: str, moments: list[datetime]) -> None:
     """A call answered after 5 s at each of ``moments`` (queued then), in ``queue``."""
     for at in moments:
-        answered = call(
-            uid(),
-            fresh_mobile(),
+        answered = stranger(
             queued_at=at.timestamp(),
             answered_after=5,
             ended_after=60,

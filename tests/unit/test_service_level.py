@@ -110,16 +110,7 @@ def test_waits_count_from_the_first_moment_in_the_queue_across_the_fallback_chai
 def test_calls_that_never_queued_or_were_closed_do_not_count() -> None:
     assert classify(ended(after=10, outcome=CallOutcome.MISSED, queued=False)) is None
     assert classify(ended(after=10, outcome=CallOutcome.MISSED, reason="closed")) is None
-    up = Call(
-        call_id="t:2",
-        pbx="t",
-        linked_id="2",
-        caller_number="",
-        caller_name="",
-        state=CallState.QUEUED,
-        started_at=T0,
-        queued_at=T0,
-    )
+    up = replace(ended(after=0, outcome=""), state=CallState.QUEUED, ended_at=None)
     assert classify(up) is None
 
 
@@ -204,9 +195,9 @@ def test_what_resolves_an_item() -> None:
         ended_at=T0 + 14,
     )
     assert resolution(out, "outbound", "+31612345678") is None  # 9 s: not a conversation
-    longer = Call(**{**out.__dict__, "ended_at": T0 + 15})
+    longer = replace(out, ended_at=T0 + 15)
     assert resolution(longer, "outbound", "+31612345678").how == "called back"  # type: ignore[union-attr]
-    board = Call(**{**longer.__dict__, "linked_id": "sb-worklist-42-a1b2c3"})
+    board = replace(longer, linked_id="sb-worklist-42-a1b2c3")
     found = resolution(board, "internal", None)
     assert found is not None and found.item == 42
     assert worklist_call_item("sb-worklist-x-1") is None
@@ -251,16 +242,8 @@ def test_a_caller_who_asked_for_a_callback_hangs_up_sent_on_not_abandoned() -> N
 
 
 def test_an_answered_call_counts_from_its_answer() -> None:
-    talking = Call(
-        call_id="t:3",
-        pbx="t",
-        linked_id="3",
-        caller_number="",
-        caller_name="",
-        state=CallState.TALKING,
-        started_at=T0,
-        queued_at=T0,
-        answered_at=T0 + 12,
+    talking = replace(
+        ended(answered_after=12, after=0, outcome=""), state=CallState.TALKING, ended_at=None
     )
     counted = classify(talking)
     assert counted is not None and (counted.kind, counted.wait_s) == (Counted.ANSWERED, 12)
