@@ -8,6 +8,7 @@ import getpass
 import json
 import logging
 import os
+import pwd
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +32,10 @@ from switchboard.store.users import UserError, create_user
 T = TypeVar("T")
 
 
+class WrongUser(RuntimeError):
+    """The command must run as another user; the message says which and how."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
-    except (UserError, ContactError) as exc:
+    except (UserError, ContactError, WrongUser) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
     except DatabaseError as exc:
@@ -171,10 +176,44 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
+def _database_config(args: argparse.Namespace) -> Config:
+    """The config of a command that opens the database, refused as root when the embedded
+    PostgreSQL's data belongs to another user (the service's).
+
+    As root, the embedded PostgreSQL library would make a system user of its own and hand
+    the data directory to it: the service user could no longer start its database.
+    """
+    config = _config(args)
+    data_dir = config.database.data_dir
+    if config.database.dsn or os.geteuid() != 0:
+        return config
+    for path in (data_dir, data_dir.parent):
+        try:
+            owner = path.stat().st_uid
+        except OSError:
+            continue
+        if owner != 0:
+            user = _user_name(owner)
+            raise WrongUser(
+                f"{path} belongs to user {user}, whose embedded PostgreSQL this command"
+                f" would take over as root: run it as that user"
+                f" (runuser -u {user} -- switchboard ...)"
+            )
+        break
+    return config
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def _run(args: argparse.Namespace) -> int:
     from switchboard.service import run
 
-    asyncio.run(run(_config(args)))
+    asyncio.run(run(_database_config(args)))
     return 0
 
 
@@ -184,7 +223,7 @@ def _on_database(
     """Run ``action`` against the configured database (migrated first), then close it."""
     from switchboard.store.database import open_database
 
-    config = _config(args)
+    config = _database_config(args)
 
     async def go() -> T:
         database = await open_database(config.database)
@@ -206,6 +245,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _user_add(args: argparse.Namespace) -> int:
+    _database_config(args)  # refused before a password is asked for nothing
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
     else:
