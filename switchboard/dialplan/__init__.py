@@ -1,0 +1,1 @@
+"""Tools for the dialplan an admin edits: check, trace and test it."""
