@@ -26,9 +26,18 @@ def recognition_commands(
     """The lines for ``recognition``; ``mset`` writes them and ``display`` cleans free text
     (a route passes its own :class:`pbx_agi.agi_protocol.MSetWriter`'s ``lines`` and its
     remembering display text)."""
+    return mset(recognition_variables(recognition, display))
+
+
+def recognition_variables(
+    recognition: Recognition, display: Display = display_text
+) -> dict[str, str]:
+    """What the dialplan is told of ``recognition``: CALLERID(name) (when there is one)
+    and every SB_* variable, the routing decision's included (``switchboard dialplan
+    trace`` shows the same)."""
     variables = recognition.channel_variables(display)
     # CALLERID(name) first: it is what phones and the board show.
     if recognition.display_name:
         variables = {"CALLERID(name)": recognition.display_name, **variables}
     variables.update(decide_route(recognition).channel_variables())
-    return mset(variables)
+    return variables

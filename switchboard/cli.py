@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
+import importlib
 import json
 import logging
 import os
 import pwd
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
 from switchboard.board import figures
 from switchboard.config import Config, ConfigError, load_config
 from switchboard.core.contacts import ContactError
-from switchboard.core.opening import hours_table
+from switchboard.core.opening import hours_for, hours_table
 from switchboard.core.prompt_texts import LANGUAGES
 from switchboard.core.report import Interval, ReportError, period
 from switchboard.core.schedule import describe
+from switchboard.dialplan.check import ASTERISK_ETC, CheckError, default_directory, run_check
+from switchboard.dialplan.files import FilesError, read_directory
+from switchboard.dialplan.rules import RULES, Site
+from switchboard.dialplan.trace import Situation, Trace
+from switchboard.dialplan.trace import trace as trace_call
 from switchboard.prompts import PromptError
 from switchboard.prompts import build as build_prompts
 from switchboard.store.database import DatabaseError
@@ -168,6 +175,82 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--queue", default="", help="one queue (default: all)")
     report.add_argument("--csv", action="store_true", help="CSV, as the page's download")
     report.set_defaults(handler=_report)
+
+    dialplan = commands.add_parser(
+        "dialplan", help="check, trace and test the dialplan before it goes live"
+    )
+    dialplan_commands = dialplan.add_subparsers(required=True, metavar="ACTION")
+    check = dialplan_commands.add_parser(
+        "check",
+        help="what Asterisk would skip or not do as written",
+        description="Load the configuration directory into a throwaway Asterisk (this"
+        " host's binary, or the sandbox's in a checkout; private directories, no network"
+        " ports) and report every finding as FILE:LINE: RULE-ID message. A finding is"
+        " suppressed by '; switchboard: ignore RULE-ID because <why>' on its line or the"
+        " line above. Exit status: 0 clean, 1 findings, 2 could not run.",
+    )
+    check.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        help=f"default: the shipped dialplans/ in a checkout, else {ASTERISK_ETC}",
+    )
+    check.add_argument("--json", action="store_true", help="the findings as JSON")
+    check.add_argument("--rules", action="store_true", help="list the rules and exit")
+    check.add_argument(
+        "--ami-user", default="switchboard", help="the AMI user the service logs in as"
+    )
+    check.set_defaults(handler=_dialplan_check)
+
+    trace = dialplan_commands.add_parser(
+        "trace",
+        help="the route a call would take, step by step, with the service's decisions",
+        description="Walk the dialplan for a call from the trunk as Asterisk would run it,"
+        " with the service's own answers (recognition from the contacts and recent calls,"
+        " the opening hours and the board's overrides) at the moment given. Nothing is"
+        " written. What depends on people (does anybody answer, what does the caller"
+        " press) is said with the options.",
+    )
+    trace.add_argument("--did", required=True, help="the number dialled (our DID)")
+    trace.add_argument("--cid", default="", help="the caller's number (empty: withheld)")
+    trace.add_argument("--name", default="", help="the caller's name as the provider sends it")
+    trace.add_argument(
+        "--at", help='when, in the site\'s time zone: "2026-12-25 10:00" (default: now)'
+    )
+    trace.add_argument(
+        "--directory", type=Path, help="the configuration directory (default: as check)"
+    )
+    trace.add_argument(
+        "--keys", default="", help="what the caller types at each Read, comma separated"
+    )
+    trace.add_argument(
+        "--nobody-answers", action="store_true", help="no queue and no phone picks up"
+    )
+    trace.add_argument("--queue-status", default="TIMEOUT", help="QUEUESTATUS then")
+    trace.add_argument("--offline", default="", help="extensions whose phones are offline")
+    trace.add_argument("--hangs-up-in", default="", help="the application the caller hangs up in")
+    trace.add_argument("--json", action="store_true", help="the steps as JSON")
+    trace.set_defaults(handler=_dialplan_trace)
+
+    scenario = dialplan_commands.add_parser(
+        "test",
+        help="run YAML call scenarios against the sandbox Asterisk with SIPp",
+        description="Each FILE.yaml is one caller and what must happen to them (see"
+        " dialplans/README.md). Runs in a checkout, against the sandbox Asterisk and the"
+        " service answering its FastAGI (the demo, or 'python -m devtools sandbox up' and"
+        " 'switchboard run'); with -c, 'closed: true' closes reception by an override in"
+        " that service's database. Exit status: 0 all passed, 1 some failed, 2 could not"
+        " run.",
+    )
+    scenario.add_argument(
+        "files", nargs="*", type=Path, help="default: the shipped dialplans/scenarios/*.yaml"
+    )
+    scenario.add_argument(
+        "--schedule",
+        default="",
+        help="the [hours.NAME] 'closed: true' closes (default: the one of the reception queue)",
+    )
+    scenario.set_defaults(handler=_dialplan_test)
 
     return parser
 
@@ -436,6 +519,116 @@ def _report_table(report: figures.Report) -> str:
     )
     footer = f"missed callers not yet reached: {report.open_items}\n"
     return title + body + footer
+
+
+def _dialplan_check(args: argparse.Namespace) -> int:
+    if args.rules:
+        for rule, what in RULES.items():
+            print(f"{rule:22} {what}")
+        return 0
+    directory = args.directory or default_directory()
+    try:
+        report = run_check(directory, ami_username=args.ami_user)
+    except CheckError as exc:
+        print(f"switchboard dialplan check: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([f.as_json() for f in report.findings], indent=2))
+    else:
+        for finding in report.findings:
+            print(finding)
+        count = len(report.findings)
+        print(
+            f"{directory}: {count} finding{'s' if count != 1 else ''} ({report.asterisk})",
+            file=sys.stderr,
+        )
+    return 1 if report.findings else 0
+
+
+def _dialplan_trace(args: argparse.Namespace) -> int:
+    from pbx_agi.trace_answers import TraceAnswers
+
+    directory = args.directory or default_directory()
+    try:
+        site = Site.read(read_directory(directory))
+    except FilesError as exc:
+        print(f"switchboard dialplan trace: {exc}", file=sys.stderr)
+        return 2
+    config = _database_config(args)
+    zone = config.timezone
+    try:
+        at = datetime.fromisoformat(args.at).replace(tzinfo=zone) if args.at else datetime.now(zone)
+    except ValueError as exc:
+        print(f"switchboard dialplan trace: --at: {exc}", file=sys.stderr)
+        return 2
+    situation = Situation(
+        did=args.did,
+        caller_id=args.cid,
+        caller_name=args.name,
+        at=at,
+        keys=tuple(k.strip() for k in args.keys.split(",")) if args.keys else (),
+        answered=not args.nobody_answers,
+        queue_status=args.queue_status,
+        unavailable=frozenset(e.strip() for e in args.offline.split(",") if e.strip()),
+        hangs_up_in=args.hangs_up_in,
+    )
+
+    async def walk(pool: asyncpg.Pool, config: Config) -> Trace:
+        answers = TraceAnswers(pool, config.hours, region=config.default_region, at=at)
+        await answers.load()
+        loop = asyncio.get_running_loop()
+
+        def answer(route: str, arguments: list[str], variables: Mapping[str, str]) -> Any:
+            future = asyncio.run_coroutine_threadsafe(
+                answers.answer(route, arguments, variables), loop
+            )
+            return future.result(timeout=30)
+
+        return await asyncio.to_thread(
+            trace_call, site.dialplan, site.trunk_context(), situation, answer
+        )
+
+    result = _on_database(args, walk)
+    if args.json:
+        steps = [dataclasses.asdict(step) for step in result.steps]
+        print(json.dumps({"steps": steps, "end": result.end}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{args.cid or 'withheld'} calls {args.did} at {at:%Y-%m-%d %H:%M} ({zone.key})")
+    for number, step in enumerate(result.steps, 1):
+        print(f"{number:3}  {step}")
+    print(f"end: {result.end}")
+    if result.unknown:
+        print(f"not evaluated: {', '.join(result.unknown)}")
+    return 0
+
+
+def _dialplan_test(args: argparse.Namespace) -> int:
+    try:
+        # The scenarios drive SIPp and the sandbox: tools of a checkout, not of the wheel.
+        scenarios = importlib.import_module("devtools.scenarios")
+    except ModuleNotFoundError:
+        print(
+            "switchboard dialplan test: needs a checkout (the sandbox Asterisk and SIPp);"
+            " on a PBX host run 'switchboard dialplan check' and 'trace'",
+            file=sys.stderr,
+        )
+        return 2
+    files = args.files or sorted((default_directory() / "scenarios").glob("*.yaml"))
+    if not files:
+        print("switchboard dialplan test: no scenario files", file=sys.stderr)
+        return 2
+    if args.config is None:
+        status: int = asyncio.run(scenarios.run_files(files, None, print))
+        return status
+
+    async def run(pool: asyncpg.Pool, config: Config) -> int:
+        ruling = hours_for(tuple(config.hours), "switchboard", "")
+        schedule = args.schedule or (ruling.name if ruling else "")
+        close = scenarios.closing_by_override(pool, schedule) if schedule else None
+        result: int = await scenarios.run_files(files, close, print)
+        return result
+
+    return _on_database(args, run)
 
 
 def _prompts_build(args: argparse.Namespace) -> int:

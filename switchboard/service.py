@@ -31,6 +31,7 @@ from switchboard.board.hub import BoardHub
 from switchboard.board.pbxs import PBXs
 from switchboard.calendar_feed import CalendarFeed
 from switchboard.config import Config, ConfigError, PBXConfig
+from switchboard.core import agi_routes
 from switchboard.core.callbacks import NumberPolicy
 from switchboard.core.opening import HoursBook
 from switchboard.store.database import Database, open_database
@@ -139,7 +140,7 @@ async def start_services(config: Config) -> Services:
             await services.directory.start()
             services.fastagi = FastAGIServer(allowed_peers=fastagi_peers)
             services.fastagi.add_route(
-                "recognize",
+                agi_routes.RECOGNIZE,
                 RecogniseRoute.from_directory(
                     services.directory,
                     database.pool,
@@ -148,12 +149,12 @@ async def start_services(config: Config) -> Services:
                     repeat_window=timedelta(hours=config.fastagi.repeat_window_hours),
                 ),
             )
-            services.fastagi.add_route("hours", hours_route)
+            services.fastagi.add_route(agi_routes.HOURS, hours_route)
             # Callbacks asked for in the queue; the first PBX's bridge (in this process)
             # knows the waits, so the caller hears when they will be called back.
             first = services.bridges[0] if services.bridges else None
             services.fastagi.add_route(
-                "callback",
+                agi_routes.CALLBACK,
                 CallbackRoute(
                     database.pool,
                     pbx=config.pbx[0].name if config.pbx else "main",
