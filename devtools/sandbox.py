@@ -47,6 +47,7 @@ from pathlib import Path
 
 from switchboard import prompts
 from switchboard.core import prompt_texts
+from switchboard.dialplan.files import inside_root
 
 LOOPBACK = "127.0.0.1"
 AMI_PORT = 15038
@@ -692,12 +693,10 @@ class Sandbox:
     def _inside_root(self, path: Path) -> Path:
         """``path`` (inside the root) with its symbolic links followed as the chroot's
         Asterisk sees them: an absolute link target is a path inside the root."""
-        for _ in range(16):
-            if not path.is_symlink():
-                return path
-            target = os.readlink(path)
-            path = self.root / target.lstrip("/") if os.path.isabs(target) else path.parent / target
-        raise SandboxError(f"{path}: too many symbolic links")
+        try:
+            return inside_root(self.root, path)
+        except OSError as exc:
+            raise SandboxError(str(exc)) from exc
 
     def _install_classic_agi(self) -> None:
         """Mount this Python read-only into the root and write the AGI wrapper (idempotent).

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import pwd
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -527,6 +528,9 @@ def _dialplan_check(args: argparse.Namespace) -> int:
             print(f"{rule:22} {what}")
         return 0
     directory = args.directory or default_directory()
+    # A check stopped by SIGTERM still stops its throwaway Asterisk and removes its
+    # private directory (which holds copies of the files, secrets included).
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
     try:
         report = run_check(directory, ami_username=args.ami_user)
     except CheckError as exc:

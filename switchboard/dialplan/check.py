@@ -9,7 +9,7 @@ from pathlib import Path
 
 from switchboard.core import prompt_texts
 from switchboard.dialplan import throwaway
-from switchboard.dialplan.files import FilesError, read_directory
+from switchboard.dialplan.files import FilesError, inside_root, read_directory
 from switchboard.dialplan.rules import Environment, Finding, Site, check
 
 #: Where the Asterisk binary is looked for: this host's, then a checkout's sandbox root.
@@ -84,18 +84,10 @@ def _sounds(root: Path) -> frozenset[str] | None:
         return None
     found: set[str] = set()
     for language in prompt_texts.LANGUAGES:
-        directory = _inside(root, sounds / language) / "switchboard"
+        try:
+            directory = inside_root(root, sounds / language) / "switchboard"
+        except OSError:
+            continue
         if directory.is_dir():
             found.update(f"{language}/switchboard/{p.stem}" for p in directory.iterdir())
     return frozenset(found)
-
-
-def _inside(root: Path, path: Path) -> Path:
-    """``path`` with its symbolic links followed as a program chrooted in ``root`` sees
-    them (Debian's ``sounds/en`` is a link to ``/etc/alternatives/...``)."""
-    for _ in range(16):
-        if not path.is_symlink():
-            return path
-        target = os.readlink(path)
-        path = root / target.lstrip("/") if os.path.isabs(target) else path.parent / target
-    return path

@@ -88,6 +88,9 @@ class ConfigFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: (file, line) -> the comment on that line and the comment lines right above it,
+    #: for every line with something on it (entries, sections, #include lines)
+    comments: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
 
     def section_entries(self, name: str) -> Iterator[Entry]:
         return (e for e in self.entries if e.section == name)
@@ -157,6 +160,7 @@ def _read(
         if not body:
             above = [*above, comment] if comment else []
             continue
+        result.comments[(name, number)] = (comment, *above)
         include = _INCLUDE.match(body)
         if include:
             above = []

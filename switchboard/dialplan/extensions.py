@@ -1,23 +1,33 @@
-"""``extensions.conf`` as pbx_config builds the dialplan from it: contexts, extensions,
-priorities (numbers, ``n``, ``same``, labels), hints and includes, each with its line.
+"""``extensions.conf`` as pbx_config builds the dialplan from it, and Asterisk's way of
+finding a priority in it.
 
-Pure. What pbx_config would refuse (a ``same`` with no extension before it, a priority
-that is not a number) is a problem here as in Asterisk's log; what it silently loads
-differently from what an admin meant (a duplicate priority) is a rule of
-:mod:`switchboard.dialplan.rules`.
+Pure. :func:`build` numbers priorities as pbx/pbx_config.c ``pbx_load_config`` does
+(``n``/``next``, ``s``/``same``, a label, ``+N``, ``hint``; a ``same =>`` goes on from the
+last line), copies template contexts (``[ctx](tpl)``) and records what pbx_config would
+refuse as problems. :func:`find_step` finds a priority as main/pbx.c
+``pbx_find_extension`` does: the context's own extensions in Asterisk's order (an exact
+name, then patterns by ``ext_cmp``: position by position, the more specific character
+first), then its includes depth-first in the order written, a timed include only inside
+its time.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from switchboard.dialplan.conf_files import ConfigFile, Entry, Problem, Where
-from switchboard.dialplan.expressions import split_application
+from switchboard.dialplan.expressions import split_application, split_condition
+from switchboard.dialplan.timing import build_timing
 
 #: Sections of extensions.conf that are not contexts.
 SETTINGS_SECTIONS = frozenset({"general", "globals"})
-_PRIORITY = re.compile(r"^(?P<base>\d+|n|s|hint)(?P<offset>[+-]\d+)?(?:\((?P<label>[^)]*)\))?$")
+#: Extensions Asterisk enters by itself (hang-up, invalid, timeout, ...), never dialled.
+SPECIAL_EXTENSIONS = frozenset({"h", "i", "t", "T", "e", "a", "o", "fax", "talk"})
+_PRIORITY = re.compile(r"^(?P<base>[^+()]+?)(?:\+(?P<offset>\d+))?(?:\((?P<label>[^)]*)\))?$")
+_FASTAGI = re.compile(r"^agis?://[^/]*/([^?,]*)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Hint:
+    """``exten => 100,hint,PJSIP/100,CustomPresence:100``: what a phone's lamp shows."""
+
     where: Where
     context: str
     extension: str
@@ -49,11 +61,17 @@ class Hint:
 
 @dataclass(frozen=True)
 class Include:
+    """``include => other[,timespec]``: another context searched after this one's own."""
+
     where: Where
     context: str
     target: str
     timing: str
     entry: Entry
+
+    def applies(self, at: datetime | None) -> bool:
+        """Whether Asterisk searches it at ``at`` (None: at some time or other)."""
+        return at is None or not self.timing or build_timing(self.timing).matches(at)
 
 
 @dataclass
@@ -64,6 +82,7 @@ class Context:
     extensions: dict[str, list[Step]] = field(default_factory=dict)
     includes: list[Include] = field(default_factory=list)
     hints: list[Hint] = field(default_factory=list)
+    template: bool = False
 
     def step(self, extension: str, priority: int) -> Step | None:
         return next((s for s in self.extensions.get(extension, []) if s.priority == priority), None)
@@ -79,15 +98,29 @@ class Dialplan:
     problems: list[Problem] = field(default_factory=list)
 
     def steps(self) -> list[Step]:
-        return [s for c in self.contexts.values() for ss in c.extensions.values() for s in ss]
+        return [
+            s
+            for c in self.contexts.values()
+            if not c.template
+            for ss in c.extensions.values()
+            for s in ss
+        ]
 
 
 def build(config: ConfigFile) -> Dialplan:
     """The dialplan ``config`` (a parsed extensions.conf) describes."""
     plan = Dialplan(problems=list(config.problems))
+    inherits: dict[str, tuple[str, ...]] = {}
     for section in config.sections:
-        if section.name not in SETTINGS_SECTIONS and section.name not in plan.contexts:
-            plan.contexts[section.name] = Context(section.name, section.where)
+        if section.name in SETTINGS_SECTIONS:
+            continue
+        if section.name not in plan.contexts:
+            plan.contexts[section.name] = Context(
+                section.name, section.where, template=section.is_template
+            )
+        if section.templates:
+            inherits[section.name] = section.templates
+    # pbx_config's "last priority", per context.
     last: dict[str, tuple[str, int]] = {}
     for entry in config.entries:
         if entry.section == "globals":
@@ -115,28 +148,41 @@ def build(config: ConfigFile) -> Dialplan:
                     "Asterisk skips the line",
                 )
             )
+    for name, templates in inherits.items():
+        _inherit(plan, plan.contexts[name], templates)
     return plan
+
+
+def _inherit(plan: Dialplan, context: Context, templates: tuple[str, ...]) -> None:
+    """A context made from templates starts with their extensions and includes."""
+    for template_name in templates:
+        template = plan.contexts.get(template_name)
+        if template is None:
+            continue
+        for extension, steps in template.extensions.items():
+            own = context.extensions.setdefault(extension, [])
+            taken = {s.priority for s in own}
+            own.extend(replace(s, context=context.name) for s in steps if s.priority not in taken)
+        context.includes.extend(replace(i, context=context.name) for i in template.includes)
+        context.hints.extend(replace(h, context=context.name) for h in template.hints)
 
 
 def _add_priority(
     plan: Dialplan, context: Context, entry: Entry, last: dict[str, tuple[str, int]]
 ) -> None:
+    previous_extension, previous = last.get(context.name, ("", 0))
     if entry.key.lower() == "same":
-        previous = last.get(context.name)
-        if previous is None:
+        if not previous_extension:
             plan.problems.append(
                 Problem(entry.where, "SB-SYNTAX", "'same =>' with no 'exten =>' before it")
             )
             return
-        extension, previous_priority = previous
+        extension = previous_extension
         priority_text, _, rest = entry.value.partition(",")
     else:
         extension, _, after = _split_extension(entry.value)
         priority_text, _, rest = after.partition(",")
         extension = extension.strip()
-        # pbx_config counts "n" on from the last priority it added, whichever
-        # extension that was.
-        previous_priority = last.get(context.name, ("", 0))[1]
     match = _PRIORITY.match(priority_text.strip())
     if not extension or match is None:
         plan.problems.append(
@@ -147,13 +193,22 @@ def _add_priority(
             )
         )
         return
-    base = match.group("base")
+    base = match.group("base").strip()
     if base == "hint":
         context.hints.append(Hint(entry.where, context.name, extension, rest.strip(), entry))
+        # pbx_config: after a hint "n" counts from -1, so a "same => n" is priority 0.
+        last[context.name] = (extension, -1)
         return
-    number = (
-        previous_priority + 1 if base == "n" else previous_priority if base == "s" else int(base)
-    )
+    number = _priority_number(context, extension, base, previous)
+    if number is None:
+        plan.problems.append(
+            Problem(
+                entry.where,
+                "SB-SYNTAX",
+                f"invalid priority {priority_text.strip()!r}: Asterisk skips the line",
+            )
+        )
+        return
     number += int(match.group("offset") or 0)
     if number < 1:
         plan.problems.append(
@@ -175,6 +230,19 @@ def _add_priority(
     last[context.name] = (extension, number)
 
 
+def _priority_number(context: Context, extension: str, base: str, previous: int) -> int | None:
+    """pbx_config's priority: ``n``/``next`` after the last, ``s``/``same`` the last, a
+    number, or a label of this extension (``label+1``)."""
+    if base in ("n", "next"):
+        return previous + 1
+    if base in ("s", "same"):
+        return previous
+    if base.isdigit():
+        return int(base)
+    labelled = context.labelled(extension, base)
+    return labelled.priority if labelled else None
+
+
 def _split_extension(value: str) -> tuple[str, str, str]:
     """The extension name ends at the first comma outside ``[...]`` (``_[1,2]X``)."""
     depth = 0
@@ -188,6 +256,9 @@ def _split_extension(value: str) -> tuple[str, str, str]:
     return value, "", ""
 
 
+# ------------------------------------------------------------------- matching
+
+
 def matches(pattern: str, number: str) -> bool:
     """Whether extension ``pattern`` (``_X.``, ``_+X.``, ``s``, ``100``) matches ``number``,
     as Asterisk matches a dialled extension (``/callerid`` parts are ignored)."""
@@ -199,49 +270,150 @@ def matches(pattern: str, number: str) -> bool:
 
 def pattern_regex(pattern: str) -> str:
     """The regular expression of an extension pattern (``_`` form)."""
-    out: list[str] = []
-    i = 1
-    body = pattern.split("/", 1)[0]
+    return "".join(_regex_of(kind, text) for kind, text in _pattern_parts(pattern))
+
+
+def _pattern_parts(pattern: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) per position of a pattern: literal, set, N, Z, X, '.', '!'."""
+    body = pattern.split("/", 1)[0][1:]
+    i = 0
     while i < len(body):
         char = body[i]
         upper = char.upper()
-        if upper == "X":
-            out.append("[0-9]")
-        elif upper == "Z":
-            out.append("[1-9]")
-        elif upper == "N":
-            out.append("[2-9]")
-        elif char == ".":
-            out.append(".+")
-        elif char == "!":
-            out.append(".*")
-        elif char == "[":
+        if upper in "XZN":
+            yield upper, upper
+        elif char in ".!":
+            yield char, char
+        elif char == "[" and body.find("]", i) > 0:
             end = body.find("]", i)
-            if end < 0:
-                out.append(re.escape(char))
-            else:
-                out.append("[" + body[i + 1 : end].replace(",", "").replace("\\", "\\\\") + "]")
-                i = end
-        elif char == "-":
-            pass  # Asterisk ignores dashes in patterns ("_0X-XXX")
-        else:
-            out.append(re.escape(char))
+            yield "set", body[i + 1 : end]
+            i = end
+        elif char != "-":  # Asterisk ignores dashes in patterns ("_0X-XXX")
+            yield "literal", char
         i += 1
-    return "".join(out)
+
+
+def _regex_of(kind: str, text: str) -> str:
+    if kind == "X":
+        return "[0-9]"
+    if kind == "Z":
+        return "[1-9]"
+    if kind == "N":
+        return "[2-9]"
+    if kind == ".":
+        return ".+"
+    if kind == "!":
+        return ".*"
+    if kind == "set":
+        return "[" + text.replace(",", "").replace("\\", "\\\\") + "]"
+    return re.escape(text)
+
+
+def _rank(pattern: str) -> tuple[tuple[int, str], ...]:
+    """ext_cmp's order of a pattern: position by position, how many characters each
+    position admits (a literal 1, a set its size, N 8, Z 9, X 10, then '.' and '!')."""
+    ranks: list[tuple[int, str]] = []
+    for kind, text in _pattern_parts(pattern):
+        if kind == "literal":
+            ranks.append((1, text))
+        elif kind == "set":
+            ranks.append((len(set(_set_members(text))), text))
+        else:
+            ranks.append(({"N": 8, "Z": 9, "X": 10, ".": 11, "!": 12}[kind], text))
+    return tuple(ranks)
+
+
+def _set_members(text: str) -> Iterator[str]:
+    i = 0
+    while i < len(text):
+        if i + 2 < len(text) and text[i + 1] == "-":
+            yield from (chr(c) for c in range(ord(text[i]), ord(text[i + 2]) + 1))
+            i += 3
+        else:
+            yield text[i]
+            i += 1
+
+
+def ordered_matches(context: Context, number: str) -> list[str]:
+    """The extensions of ``context`` matching ``number``, in the order Asterisk tries
+    them: the exact name first, then the patterns, the most specific first."""
+    exact = [number] if number in context.extensions else []
+    patterns = sorted(
+        (e for e in context.extensions if e.startswith("_") and matches(e, number)),
+        key=_rank,
+    )
+    return exact + patterns
 
 
 def best_match(context: Context, number: str) -> str | None:
-    """The extension of ``context`` Asterisk picks for ``number``: an exact name first,
-    else the most specific matching pattern (fewer wildcard characters win)."""
-    if number in context.extensions:
-        return number
-    candidates = [e for e in context.extensions if e.startswith("_") and matches(e, number)]
-    if not candidates:
+    """The extension of ``context`` Asterisk picks first for ``number``."""
+    found = ordered_matches(context, number)
+    return found[0] if found else None
+
+
+def search_order(plan: Dialplan, context: Context, at: datetime | None = None) -> list[Context]:
+    """``context``, then what it includes, depth-first in the order written (a timed
+    include only when ``at`` is inside its time; ``at`` None: every include)."""
+    seen: dict[str, Context] = {}
+
+    def visit(current: Context) -> None:
+        if current.name in seen:
+            return
+        seen[current.name] = current
+        for include in current.includes:
+            target = plan.contexts.get(include.target)
+            if target is not None and include.applies(at):
+                visit(target)
+
+    visit(context)
+    return list(seen.values())
+
+
+def find_step(
+    plan: Dialplan, context_name: str, number: str, priority: int, at: datetime | None = None
+) -> Step | None:
+    """The priority Asterisk runs for ``number`` at ``context_name``: the first matching
+    extension that has it, through the includes (pbx_find_extension)."""
+    context = plan.contexts.get(context_name)
+    if context is None:
         return None
-    return min(candidates, key=_specificity)
+    for candidate in search_order(plan, context, at):
+        for extension in ordered_matches(candidate, number):
+            step = candidate.step(extension, priority)
+            if step is not None:
+                return step
+    return None
 
 
-def _specificity(pattern: str) -> tuple[int, int, str]:
-    body = pattern.split("/", 1)[0][1:]
-    wild = sum(1 for c in body if c in ".!")
-    return (wild, -len(body), pattern)
+def find_label(
+    plan: Dialplan, context_name: str, number: str, label: str, at: datetime | None = None
+) -> Step | None:
+    """The priority labelled ``label`` for ``number`` at ``context_name``."""
+    context = plan.contexts.get(context_name)
+    if context is None:
+        return None
+    for candidate in search_order(plan, context, at):
+        for extension in ordered_matches(candidate, number):
+            step = candidate.labelled(extension, label)
+            if step is not None:
+                return step
+    return None
+
+
+# ------------------------------------------------------------- applications
+
+
+def fastagi_route(script: str) -> str | None:
+    """The route of a FastAGI URL (``agi://host:4573/recognize`` -> ``recognize``); None
+    for a classic AGI script."""
+    match = _FASTAGI.match(script)
+    return match.group(1) if match else None
+
+
+def execif_applications(data: str) -> list[tuple[str, str]]:
+    """The applications an ``ExecIf(cond?App(args):App(args))`` may run: (name, data)."""
+    found = []
+    for branch in split_condition(data, style="ExecIf")[1:]:
+        if branch.strip():
+            found.append(split_application(branch.strip()))
+    return found

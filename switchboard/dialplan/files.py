@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from pathlib import Path
 
 #: A config file larger than this is not one an admin wrote (and would not be read whole).
 MAX_FILE_BYTES = 4 * 1024 * 1024
-_ABSOLUTE_INCLUDE = re.compile(r'^\s*#\s*(?:try)?include\s+"?(/[^"\s]+)"?', re.MULTILINE)
+#: More files than this through includes is not a configuration but a loop of globs.
+MAX_FILES = 2000
+_INCLUDE = re.compile(r'^\s*#\s*(?:try)?include\s+(?:"([^"]*)"|<([^>]*)>|(\S+))', re.MULTILINE)
 
 
 class FilesError(RuntimeError):
@@ -15,8 +19,9 @@ class FilesError(RuntimeError):
 
 
 def read_directory(directory: Path) -> dict[str, str]:
-    """Every ``*.conf`` file of ``directory`` by its name, plus the files they include by
-    an absolute path (named by that path, or by their name when inside ``directory``).
+    """Every ``*.conf`` file of ``directory`` by its name, and every file they include:
+    a relative include by its path relative to ``directory`` (``site/did.conf``, globs
+    as Asterisk's), an absolute one by its absolute path.
 
     Undecodable bytes become U+FFFD: a finding then points at the line, nothing is lost.
     """
@@ -24,33 +29,36 @@ def read_directory(directory: Path) -> dict[str, str]:
         raise FilesError(f"{directory}: not a directory")
     texts: dict[str, str] = {}
     try:
-        paths = sorted(p for p in directory.iterdir() if p.is_file())
+        paths = sorted(p for p in directory.iterdir() if p.suffix == ".conf" and p.is_file())
     except OSError as exc:
         raise FilesError(f"{directory}: {exc.strerror or exc}") from exc
     for path in paths:
-        if path.suffix == ".conf":
-            texts[path.name] = _read(path)
+        texts[path.name] = _read(path)
     pending = list(texts.values())
     while pending:
-        for target in _ABSOLUTE_INCLUDE.findall(pending.pop()):
-            path = Path(target)
-            name = path.name if path.parent == directory else target
-            if name in texts or not path.is_file():
-                continue
-            texts[name] = _read(path)
-            pending.append(texts[name])
-    return _relative_includes(texts, directory)
+        for groups in _INCLUDE.findall(pending.pop()):
+            target = next(g for g in groups if g)
+            for name, path in _targets(directory, target):
+                if name in texts or not path.is_file():
+                    continue
+                if len(texts) >= MAX_FILES:
+                    raise FilesError(f"{directory}: more than {MAX_FILES} files included")
+                texts[name] = _read(path)
+                pending.append(texts[name])
+    return texts
 
 
-def _relative_includes(texts: dict[str, str], directory: Path) -> dict[str, str]:
-    """Absolute includes of files inside ``directory`` name them as a relative include does."""
-    prefix = f"{directory.resolve()}/"
-    rewritten: dict[str, str] = {}
-    for name, text in texts.items():
-        rewritten[name] = re.sub(
-            r'(#\s*(?:try)?include\s+"?)' + re.escape(prefix), r"\1", text
-        ).replace(f'"{directory}/', '"')
-    return rewritten
+def _targets(directory: Path, target: str) -> list[tuple[str, Path]]:
+    """(name, path) of what ``#include target`` reads."""
+    absolute = os.path.isabs(target)
+    pattern = target if absolute else str(directory / target)
+    found = sorted(glob.glob(pattern)) if any(c in target for c in "*?[") else [pattern]
+    result = []
+    for match in found:
+        path = Path(match)
+        name = str(path) if absolute else os.path.relpath(path, directory)
+        result.append((name, path))
+    return result
 
 
 def _read(path: Path) -> str:
@@ -62,3 +70,15 @@ def _read(path: Path) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise FilesError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     return data.decode("utf-8", "replace")
+
+
+def inside_root(root: Path, path: Path) -> Path:
+    """``path`` (inside ``root``) with its symbolic links followed as a program chrooted
+    in ``root`` sees them: an absolute link target is a path inside ``root`` (Debian's
+    ``sounds/en`` links to ``/etc/alternatives/...``). Raises OSError after 16 links."""
+    for _ in range(16):
+        if not path.is_symlink():
+            return path
+        target = os.readlink(path)
+        path = root / target.lstrip("/") if os.path.isabs(target) else path.parent / target
+    raise OSError(f"{path}: too many symbolic links")

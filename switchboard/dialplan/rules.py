@@ -25,7 +25,21 @@ from switchboard.dialplan.expressions import (
     split_condition,
     substitute,
 )
-from switchboard.dialplan.extensions import Context, Dialplan, Step, build, matches
+from switchboard.dialplan.extensions import (
+    SPECIAL_EXTENSIONS,
+    Context,
+    Dialplan,
+    Step,
+    build,
+    execif_applications,
+    fastagi_route,
+    find_label,
+    find_step,
+    matches,
+    ordered_matches,
+    search_order,
+)
+from switchboard.dialplan.timing import END_MINUTE_NOTE, build_timing
 
 #: Rule ids and what each finds (``switchboard dialplan check --rules`` lists them).
 RULES: Mapping[str, str] = {
@@ -46,29 +60,29 @@ RULES: Mapping[str, str] = {
     "SB-AMI-RIGHTS": "the AMI user's rights short of what the service needs",
     "SB-SUPPRESSION": "a suppression without a reason",
 }
-#: What the service's AMI user must be granted (manager.conf ``read``/``write``), and why.
+#: What the service's AMI user must be granted (manager.conf ``read``/``write``): each
+#: class with what needs it (the events the bridge follows, the actions it sends; an
+#: action's own reply needs no read class).
 AMI_READ = {
-    "call": "channels, bridges, dial, hangup, device and presence state",
-    "agent": "queue callers and members",
-    "user": "the dialplan's UserEvents",
-    "reporting": "answers to status requests",
-    "system": "FullyBooted, Reload, Shutdown",
+    "call": "channels, bridges, dials, hang-ups, device and presence state",
+    "agent": "queue callers and members (QueueCallerJoin, AgentCalled, ...)",
+    "user": "the dialplan's UserEvents (recognition, fallback, callbacks)",
+    "system": "FullyBooted and Reload after an Asterisk restart",
 }
 AMI_WRITE = {
-    "call": "Redirect, Hangup, Setvar",
+    "call": "Redirect, Hangup, Setvar, Getvar, BlindTransfer, Atxfer, Park",
     "originate": "Originate (answer from the board, callbacks, announcements)",
     "agent": "QueueAdd, QueueRemove, QueuePause",
-    "reporting": "CoreShowChannels, DeviceStateList, QueueStatus",
-    "user": "UserEvent",
+    "reporting": "CoreShowChannels after a reconnect",
 }
 #: Applications after which a call does not go on to the next priority.
-FINAL_APPLICATIONS = frozenset({"hangup", "goto", "return", "softhangup"})
+FINAL_APPLICATIONS = frozenset(
+    {"hangup", "goto", "return", "softhangup", "voicemail", "busy", "congestion"}
+)
 #: Applications always there (the PBX core registers them; no module to load).
 CORE_MODULES = frozenset({"", "builtin", "pbx_builtins", "pbx", "core"})
 _SUPPRESSION = re.compile(r"switchboard:\s*ignore\s+([A-Z][A-Z0-9-]*)(?:\s+because\s+(\S.*))?")
 _SOUND_APPS = frozenset({"playback", "background", "controlplayback"})
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 @dataclass(frozen=True, order=True)
@@ -177,8 +191,10 @@ def _files_rule(site: Site, _env: Environment) -> Iterator[Finding]:
                 yield _at(problem.where, problem.rule, problem.message)
     priority_lines = {e.where for e in _priority_entries(site)}
     for problem in site.dialplan.problems:
-        # A priority line Asterisk skipped is SB-SKIPPED, with this as its reason.
-        if problem.where not in priority_lines or _held(_env, problem.where) is not False:
+        # A priority line Asterisk skipped is SB-SKIPPED, with this as its reason; one it
+        # loaded after all was read wrongly here, and is no finding.
+        held = _held(_env, problem.where)
+        if problem.where not in priority_lines or held is None:
             yield _at(problem.where, problem.rule, problem.message)
 
 
@@ -283,16 +299,16 @@ def _contexts_rule(site: Site, _env: Environment) -> Iterator[Finding]:
 
 
 def _dead_end_rule(site: Site, _env: Environment) -> Iterator[Finding]:
-    """From every context a SIP endpoint's calls enter, every path must end in a final
-    application: falling off the last priority hangs the caller up without a word."""
+    """From the context the provider's calls enter (every DID), every path must end in a
+    final application: falling off the last priority hangs the caller up without a
+    word."""
     plan = site.dialplan
-    entries = [
-        e.value for e in site.pjsip.entries if e.key == "context" and e.value in plan.contexts
-    ]
+    trunk = plan.contexts.get(site.trunk_context())
     walker = _Walker(plan)
-    for name in dict.fromkeys(entries):
-        for extension in plan.contexts[name].extensions:
-            walker.walk(plan.contexts[name], extension, 1, subroutine=False)
+    for context in search_order(plan, trunk) if trunk is not None else []:
+        for extension in context.extensions:
+            if extension not in SPECIAL_EXTENSIONS:
+                walker.walk(context, extension, 1, subroutine=False)
     for step in walker.dead_ends:
         yield _at(
             step.where,
@@ -310,11 +326,8 @@ def _applications_rule(site: Site, env: Environment) -> Iterator[Finding]:
     for step in site.dialplan.steps():
         yield from _application_findings(step.where, step.application, env, loaded)
         if step.application.lower() == "execif":
-            _cond, true, false = split_condition(step.data, style="ExecIf")
-            for branch in (true, false):
-                inner = branch.split("(", 1)[0].strip()
-                if inner:
-                    yield from _application_findings(step.where, inner, env, loaded)
+            for inner, _data in execif_applications(step.data):
+                yield from _application_findings(step.where, inner, env, loaded)
 
 
 def _application_findings(
@@ -337,14 +350,17 @@ def _application_findings(
 
 
 def loaded_modules(modules: ConfigFile) -> Callable[[str], bool]:
-    """Whether ``modules.conf`` loads a module (``app_dial``), with its autoload setting."""
-    autoload = True
+    """Whether ``modules.conf`` loads a module (``app_dial``), with its autoload setting.
+    No modules.conf at all: Asterisk loads nothing."""
+    if not modules.files:
+        return lambda _module: False
+    autoload = False
     listed: set[str] = set()
     refused: set[str] = set()
-    for entry in modules.entries:
+    for entry in modules.section_entries("modules"):
         key, value = entry.key.lower(), entry.value.removesuffix(".so").strip()
         if key == "autoload":
-            autoload = value.lower() in ("yes", "true", "1", "on")
+            autoload = value.lower() in ("yes", "true", "y", "t", "1", "on")
         elif key in ("load", "require", "preload", "preload-require"):
             listed.add(value)
         elif key == "noload":
@@ -371,51 +387,13 @@ def _time_spec_rule(site: Site, _env: Environment) -> Iterator[Finding]:
 
 
 def time_spec_problems(spec: str) -> list[str]:
-    """What Asterisk's ast_build_timing skips of ``times,weekdays,mdays,months[,zone]``
-    (``|`` separates as well); each message notes that the end minute is included."""
+    """What Asterisk's ast_build_timing skips of ``spec``, each noting the end minute."""
     if "$" in spec:
         return []
-    parts = [p.strip() for p in re.split(r"[,|]", spec)]
-    checks: tuple[tuple[str, Callable[[str], str | None]], ...] = (
-        ("time", _time_range_problem),
-        ("weekday", lambda p: _names_problem(p, _WEEKDAYS)),
-        ("day of the month", lambda p: _numbers_problem(p, 1, 31)),
-        ("month", lambda p: _names_problem(p, _MONTHS)),
-    )
-    problems = []
-    for (what, problem_of), part in zip(checks, parts, strict=False):
-        for element in part.split("&"):
-            problem = problem_of(element.strip()) if element.strip() not in ("", "*") else None
-            if problem:
-                problems.append(
-                    f"{what} {element.strip()!r}: {problem}; Asterisk skips it (and"
-                    " includes the end minute: 08:00-17:00 matches until 17:00:59)"
-                )
-    return problems
-
-
-def _time_range_problem(element: str) -> str | None:
-    for end in element.split("-", 1):
-        match = re.fullmatch(r"(\d{1,2}):(\d{2})", end.strip())
-        if not match:
-            return "not hh:mm or hh:mm-hh:mm"
-        if int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            return "no such time of day"
-    return None
-
-
-def _names_problem(element: str, names: tuple[str, ...]) -> str | None:
-    for end in element.split("-", 1):
-        if end.strip().lower()[:3] not in names or len(end.strip()) > 3:
-            return f"not one of {', '.join(names)}"
-    return None
-
-
-def _numbers_problem(element: str, low: int, high: int) -> str | None:
-    for end in element.split("-", 1):
-        if not end.strip().isdigit() or not low <= int(end) <= high:
-            return f"not a number from {low} to {high}"
-    return None
+    return [
+        f"{problem}: Asterisk skips it ({END_MINUTE_NOTE})"
+        for problem in build_timing(spec).problems
+    ]
 
 
 def _agi_rule(site: Site, _env: Environment) -> Iterator[Finding]:
@@ -423,14 +401,13 @@ def _agi_rule(site: Site, _env: Environment) -> Iterator[Finding]:
         if step.application.lower() not in ("agi", "eagi"):
             continue
         script = split_arguments(step.data)[0] if step.data else ""
-        url = substitute(script, _globals_scope(site.dialplan.globals))
-        match = re.match(r"^agis?://[^/]*/([^?,]*)", url)
-        if match and match.group(1) not in agi_routes.ROUTES:
+        route = fastagi_route(substitute(script, _globals_scope(site.dialplan.globals)))
+        if route is not None and route not in agi_routes.ROUTES:
             served = ", ".join(sorted(agi_routes.ROUTES))
             yield _at(
                 step.where,
                 "SB-AGI-ROUTE",
-                f"FastAGI route {match.group(1)!r} is not served by the switchboard service"
+                f"FastAGI route {route!r} is not served by the switchboard service"
                 f" (it serves {served})",
             )
 
@@ -448,10 +425,7 @@ def _sounds_rule(site: Site, env: Environment) -> Iterator[Finding]:
 def _prompts_played(step: Step) -> Iterator[str]:
     applications = [(step.application, step.data)]
     if step.application.lower() == "execif":
-        for branch in split_condition(step.data, style="ExecIf")[1:]:
-            if "(" in branch:
-                app, _, data = branch.partition("(")
-                applications.append((app.strip(), data.rsplit(")", 1)[0]))
+        applications.extend(execif_applications(step.data))
     for application, data in applications:
         name = application.lower()
         if name in _SOUND_APPS and data:
@@ -484,7 +458,11 @@ def _prompt_problem(name: str, language: str, names: set[str], env: Environment)
 def _hints_rule(site: Site, _env: Environment) -> Iterator[Finding]:
     for context in site.dialplan.contexts.values():
         for hint in context.hints:
-            if not any(d.strip().startswith("CustomPresence:") for d in hint.devices.split(",")):
+            devices = [d.strip() for d in hint.devices.split(",")]
+            # A phone's hint (not a parking space's or a custom state's).
+            if not any(d.startswith("PJSIP/") for d in devices):
+                continue
+            if not any(d.startswith("CustomPresence:") for d in devices):
                 yield _at(
                     hint.where,
                     "SB-HINT-PRESENCE",
@@ -553,10 +531,7 @@ def branch_targets(step: Step, globals_: Mapping[str, str]) -> list[GotoTarget]:
         _cond, true, false = split_condition(data)
         texts = [t for t in (true, false) if t]
     elif name == "execif":
-        for branch in split_condition(data, style="ExecIf")[1:]:
-            app, _, inner = branch.partition("(")
-            if app.strip().lower() in ("goto", "gosub"):
-                texts.append(inner.rsplit(")", 1)[0])
+        texts = [d for app, d in execif_applications(data) if app.lower() in ("goto", "gosub")]
     elif name == "dial":
         arguments = split_arguments(data)
         if len(arguments) > 2:
@@ -574,6 +549,8 @@ def branch_targets(step: Step, globals_: Mapping[str, str]) -> list[GotoTarget]:
 
 
 def _missing(plan: Dialplan, names: set[str], step: Step, target: GotoTarget) -> str | None:
+    """Why ``target`` (from ``step``) leads nowhere, or None when it may lead somewhere
+    (a part with ``${...}`` in it is not judged)."""
     context_name = target.context if target.context is not None else step.context
     extension = target.extension if target.extension is not None else step.extension
     if "$" in context_name:
@@ -582,44 +559,18 @@ def _missing(plan: Dialplan, names: set[str], step: Step, target: GotoTarget) ->
         return f"no context {context_name!r}"
     context = plan.contexts.get(context_name)
     if context is None or "$" in extension:
-        return None
-    if not any(
-        e == extension or matches(e, extension) for e in _reachable_extensions(plan, context)
-    ):
+        return None  # a context a module makes (parkedcalls), or a computed extension
+    if not any(ordered_matches(c, extension) for c in search_order(plan, context)):
         return f"no extension {extension!r} in context {context_name!r}"
     if "$" in target.priority:
         return None
-    steps = [
-        s
-        for c in _included(plan, context)
-        for e, ss in c.extensions.items()
-        if e == extension or matches(e, extension)
-        for s in ss
-    ]
-    if target.priority.isdigit():
-        if not any(s.priority == int(target.priority) for s in steps):
-            return f"no priority {target.priority} in {context_name},{extension}"
-    elif not any(s.label == target.priority for s in steps):
-        return f"no label {target.priority!r} in {context_name},{extension}"
+    number = target.number(step.priority)
+    if number is not None:
+        if find_step(plan, context_name, extension, number) is None:
+            return f"no priority {number} in {context_name},{extension}"
+    elif find_label(plan, context_name, extension, target.label or "") is None:
+        return f"no label {target.label!r} in {context_name},{extension}"
     return None
-
-
-def _included(plan: Dialplan, context: Context) -> list[Context]:
-    seen: dict[str, Context] = {}
-    pending = [context]
-    while pending:
-        current = pending.pop()
-        if current.name in seen:
-            continue
-        seen[current.name] = current
-        pending.extend(
-            plan.contexts[i.target] for i in current.includes if i.target in plan.contexts
-        )
-    return list(seen.values())
-
-
-def _reachable_extensions(plan: Dialplan, context: Context) -> list[str]:
-    return [e for c in _included(plan, context) for e in c.extensions]
 
 
 class _Walker:
@@ -659,18 +610,30 @@ class _Walker:
                 self.dead_ends.append(step)
 
     def _resolve(self, step: Step, target: GotoTarget) -> Iterator[tuple[Context, str, int]]:
+        """The priorities ``target`` may lead to (every candidate of a computed one)."""
         context_name = target.context if target.context is not None else step.context
         extension = target.extension if target.extension is not None else step.extension
         if "$" in context_name or context_name not in self.plan.contexts:
+            return
+        if "$" not in extension and "$" not in target.priority:
+            number = target.number(step.priority)
+            found = (
+                find_step(self.plan, context_name, extension, number)
+                if number is not None
+                else find_label(self.plan, context_name, extension, target.label or "")
+            )
+            if found is not None:
+                yield self.plan.contexts[found.context], found.extension, found.priority
             return
         context = self.plan.contexts[context_name]
         for name in context.extensions:
             if not _could_be(extension, name):
                 continue
             for candidate in context.extensions[name]:
+                number = None if "$" in target.priority else target.number(step.priority)
                 if (
-                    (target.priority.isdigit() and candidate.priority == int(target.priority))
-                    or (candidate.label and candidate.label == target.priority)
+                    (number is not None and candidate.priority == number)
+                    or (candidate.label and candidate.label == target.label)
                     or ("$" in target.priority and candidate.priority == 1)
                 ):
                     yield context, name, candidate.priority
@@ -716,10 +679,9 @@ def _globals_scope(globals_: Mapping[str, str]) -> Scope:
 
 
 def _suppressed(site: Site, found: list[Finding]) -> Iterator[Finding]:
-    comments: dict[tuple[str, int], list[str]] = {}
+    comments: dict[tuple[str, int], tuple[str, ...]] = {}
     for config in site.files():
-        for entry in config.entries:
-            comments[(entry.where.file, entry.where.line)] = [entry.comment, *entry.comment_above]
+        comments.update(config.comments)
     reasons_missing: set[tuple[str, int]] = set()
     for finding in found:
         ignored = False

@@ -15,6 +15,7 @@ In a checkout the binary is the sandbox's (``root``: its Debian tree, run under
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ _LOG_LINE = re.compile(
     r"^\[[^\]]*\]\s+(?P<level>WARNING|ERROR|NOTICE)\[\d+\][^:]*:\s+(?P<source>\S+):\d+\s+"
     r"\S+:\s+(?P<message>.*)$"
 )
+_PR_SET_PDEATHSIG = 1
 _CHILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "TERM": "dumb"}
 
 
@@ -74,26 +76,29 @@ def load(texts: Mapping[str, str], root: Path, *, timeout_s: float = BOOT_TIMEOU
     if chrooted and os.geteuid() != 0:
         raise ThrowawayError(f"running the Asterisk under {root} needs root (chroot)")
     module_dir = _module_dir(root)
-    with _private_dir(root) as (outside, inside):
-        _write_config(outside, inside, texts, module_dir)
-        prefix = ["chroot", str(root)] if chrooted else []
-        conf = f"{inside}/etc/asterisk.conf"
-        command = [*prefix, "/" + ASTERISK, "-C", conf]
-        process = subprocess.Popen(
-            [*command, "-f", "-n", "-q"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=_CHILD_ENV,
-            start_new_session=True,
-        )
-        try:
-            _wait_booted(command, process, timeout_s, outside)
-            show = _run(command, "dialplan show")
-            version = _run(command, "core show version").split(" built by")[0].strip()
-        finally:
-            _stop(command, process)
-        log = _log_lines(outside / "log" / "messages.log")
+    try:
+        with _private_dir(root) as (outside, inside):
+            _write_config(outside, inside, texts, module_dir, chrooted=chrooted)
+            prefix = ["chroot", str(root)] if chrooted else []
+            command = [*prefix, "/" + ASTERISK, "-C", f"{inside}/etc/asterisk.conf"]
+            process = subprocess.Popen(
+                [*command, "-f", "-n", "-q"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_CHILD_ENV,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            try:
+                _wait_booted(command, process, timeout_s, outside)
+                show = _run(command, "dialplan show")
+                version = _run(command, "core show version").split(" built by")[0].strip()
+            finally:
+                _stop(command, process)
+            log = _log_lines(outside / "log" / "messages.log")
+    except OSError as exc:
+        raise ThrowawayError(f"{exc.strerror or exc} ({exc.filename or root})") from exc
     lines = frozenset(
         (m.group("file"), int(m.group("line")))
         for m in (_SHOW_LINE.search(line) for line in show.splitlines())
@@ -108,11 +113,21 @@ def applications(root: Path) -> dict[str, frozenset[str]]:
     docs = sorted((root / "usr/share/asterisk/documentation").glob("core-*.xml"))
     if not docs:
         return {}
-    text = docs[0].read_text(encoding="utf-8", errors="replace")
+    try:
+        text = docs[0].read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
     found: dict[str, set[str]] = {}
     for name, module in re.findall(r'<application name="([^"]+)"[^>]*\bmodule="([^"]+)"', text):
         found.setdefault(name.lower(), set()).add(module)
     return {name: frozenset(modules) for name, modules in found.items()}
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel kills it when the check that started it dies, however
+    (a SIGKILL leaves no ``finally`` to stop it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _module_dir(root: Path) -> str:
@@ -135,13 +150,36 @@ def _private_dir(root: Path) -> Iterator[tuple[Path, str]]:
         shutil.rmtree(outside, ignore_errors=True)
 
 
-def _write_config(outside: Path, inside: str, texts: Mapping[str, str], module_dir: str) -> None:
+def _write_config(
+    outside: Path, inside: str, texts: Mapping[str, str], module_dir: str, *, chrooted: bool
+) -> None:
+    """The private directories and configuration; the admin's files as they are, but
+    for the ones the instance must have its own of. Under chroot a file included by an
+    absolute path is not there: it is copied under ``etc/_abs`` and the include points
+    at the copy."""
     for sub in ("etc", "run", "log", "lib", "spool", "cache"):
         (outside / sub).mkdir()
     etc = outside / "etc"
+    moved = {name: f"{inside}/etc/_abs{name}" for name in texts if chrooted and os.path.isabs(name)}
     for name, text in texts.items():
-        if "/" not in name and name not in OWN_FILES:
-            (etc / name).write_text(text, encoding="utf-8")
+        if name in OWN_FILES or ".." in Path(name).parts:
+            continue
+        if os.path.isabs(name):
+            if not chrooted:
+                continue  # the host's own Asterisk reads it where it is
+            destination = etc / "_abs" / name.lstrip("/")
+        else:
+            destination = etc / name
+        for original, copy in moved.items():
+            text = text.replace(original, copy)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(text, encoding="utf-8")
+    _write_own_files(etc, inside, module_dir)
+
+
+def _write_own_files(etc: Path, inside: str, module_dir: str) -> None:
+    """asterisk.conf with every directory private, pbx_config the only module, no
+    manager, no HTTP server, a log of its warnings."""
     (etc / "asterisk.conf").write_text(
         "[directories]\n"
         f"astetcdir => {inside}/etc\n"

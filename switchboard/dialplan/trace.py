@@ -13,7 +13,6 @@ events on the caller's channel, so a trace can be held against a real call.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,12 +22,21 @@ from switchboard.dialplan.expressions import (
     Scope,
     check_condition,
     parse_goto_target,
-    split_application,
     split_arguments,
     split_condition,
     substitute,
 )
-from switchboard.dialplan.extensions import Context, Dialplan, Step, best_match
+from switchboard.dialplan.extensions import (
+    Dialplan,
+    Step,
+    execif_applications,
+    fastagi_route,
+    find_label,
+    find_step,
+    ordered_matches,
+    search_order,
+)
+from switchboard.dialplan.timing import build_timing
 
 #: A loop in the dialplan must not run the trace forever.
 MAX_STEPS = 1000
@@ -37,9 +45,6 @@ Answer = Callable[[str, list[str], Mapping[str, str]], Mapping[str, str] | None]
 #: What an application did (a note, and where the call goes next: None for the next
 #: priority), or None: nothing to say, on to the next priority. A call ends by _Hangup.
 _Outcome = tuple[str, tuple[str, str, int] | None] | None
-_AGI_URL = re.compile(r"^agis?://[^/]*/([^?,]*)")
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,7 @@ class _Run:
         if context is None:
             self.result.end = f"no context {entry_context!r}: Asterisk refuses the call"
             return self.result
-        pattern = best_match(context, extension)
-        if pattern is None:
+        if not any(ordered_matches(c, extension) for c in search_order(self.plan, context)):
             self.result.end = f"no extension of {entry_context} matches {extension!r}"
             return self.result
         position: tuple[str, str, int] | None = (entry_context, extension, 1)
@@ -154,14 +158,7 @@ class _Run:
         return self.result
 
     def _find(self, context_name: str, extension: str, priority: int) -> Step | None:
-        context = self.plan.contexts.get(context_name)
-        if context is None:
-            return None
-        for candidate in _search_order(self.plan, context):
-            pattern = best_match(candidate, extension)
-            if pattern is not None:
-                return candidate.step(pattern, priority)
-        return None
+        return find_step(self.plan, context_name, extension, priority, self.situation.at)
 
     def _step(self, context: str, extension: str, priority: int) -> tuple[str, str, int] | None:
         step = self._find(context, extension, priority)
@@ -222,21 +219,10 @@ class _Run:
         number = target.number(step.priority)
         if number is not None:
             return context, exten, number
-        found = self._find_label(context, exten, target.label or "")
+        found = find_label(self.plan, context, exten, target.label or "", self.situation.at)
         if found is None:
             raise _Hangup(f"no label {target.priority!r} at {context},{exten}: Asterisk hangs up")
-        return context, exten, found
-
-    def _find_label(self, context_name: str, extension: str, label: str) -> int | None:
-        context = self.plan.contexts.get(context_name)
-        if context is None:
-            return None
-        for candidate in _search_order(self.plan, context):
-            pattern = best_match(candidate, extension)
-            if pattern is not None:
-                step = candidate.labelled(pattern, label)
-                return step.priority if step else None
-        return None
+        return context, exten, found.priority
 
     # -------------------------------------------------------------- applications
 
@@ -257,28 +243,28 @@ class _Run:
         return None
 
     def _app_goto(self, step: Step, extension: str, data: str) -> _Outcome:
-        return "", self._goto(step, extension, parse_goto_target(data))
+        return "", self._goto(step, extension, _target(data))
 
     def _app_gotoif(self, step: Step, extension: str, data: str) -> _Outcome:
         condition, true, false = split_condition(data)
         branch = true if check_condition(condition) else false
         if not branch:
             return None
-        return "", self._goto(step, extension, parse_goto_target(branch))
+        return "", self._goto(step, extension, _target(branch))
 
     def _app_gotoiftime(self, step: Step, extension: str, data: str) -> _Outcome:
         spec, _, branches = data.partition("?")
         true, _, false = branches.partition(":")
-        matched = time_matches(spec, self.situation.at)
+        matched = build_timing(spec).matches(self.situation.at)
         branch = true if matched else false
         note = f"{self.situation.at:%a %H:%M} {'matches' if matched else 'does not match'}"
         if not branch:
             return note, None
-        return note, self._goto(step, extension, parse_goto_target(branch))
+        return note, self._goto(step, extension, _target(branch))
 
     def _app_gosub(self, step: Step, extension: str, data: str) -> _Outcome:
         self.stack.append((step.context, extension, step.priority + 1))
-        return "", self._goto(step, extension, parse_goto_target(data.split("(", 1)[0]))
+        return "", self._goto(step, extension, _target(data.split("(", 1)[0]))
 
     def _app_return(self, step: Step, extension: str, data: str) -> _Outcome:
         if not self.stack:
@@ -288,14 +274,14 @@ class _Run:
     def _app_execif(self, step: Step, extension: str, data: str) -> _Outcome:
         condition, true, false = split_condition(data, style="ExecIf")
         branch = true if check_condition(condition) else false
-        if not branch:
+        if not branch.strip():
             return None
-        application, inner = split_application(branch)
+        ((application, inner),) = execif_applications(f"1?{branch}")
         handler = getattr(self, f"_app_{application.lower()}", None)
-        if handler is not None and application.lower() not in ("goto", "gosub", "gotoif"):
-            outcome = handler(step, extension, inner)
-            return (outcome[0] if outcome else "") or f"runs {application}({inner})", None
-        return f"runs {application}({inner})", None
+        outcome = handler(step, extension, inner) if handler is not None else None
+        note = outcome[0] if outcome and outcome[0] else f"runs {application}({inner})"
+        # A Goto or Gosub inside moves the call as it would on its own line.
+        return note, outcome[1] if outcome else None
 
     def _app_while(self, step: Step, extension: str, data: str) -> _Outcome:
         if check_condition(data):
@@ -333,13 +319,14 @@ class _Run:
 
     def _app_agi(self, step: Step, extension: str, data: str) -> _Outcome:
         arguments = split_arguments(data)
-        match = _AGI_URL.match(arguments[0] if arguments else "")
-        if match is None:
+        route = fastagi_route(arguments[0] if arguments else "")
+        if route is None:
             # A classic AGI script: the trace assumes it answers like the service.
             self.result.variables["AGISTATUS"] = "SUCCESS"
             return "a classic AGI script (not traced)", None
-        route = match.group(1)
-        answered = self.answer(route, arguments[1:], dict(self.result.variables))
+        # What the route reads of the channel: its variables and its caller ID.
+        channel = {**self.result.variables, **self.channel}
+        answered = self.answer(route, arguments[1:], channel)
         if answered is None:
             self.result.variables["AGISTATUS"] = "FAILURE"
             return f"the service does not serve {route!r}: AGISTATUS=FAILURE", None
@@ -414,57 +401,14 @@ class _Run:
         return "1" if self._find(context, extension, int(priority or "1")) else "0"
 
 
+def _target(text: str) -> GotoTarget:
+    """A Goto target, or the end of the call: Asterisk hangs up on one it cannot read."""
+    try:
+        return parse_goto_target(text)
+    except ValueError as exc:
+        raise _Hangup(f"invalid Goto target {text!r} ({exc}): Asterisk hangs up") from exc
+
+
 def _function_key(name: str) -> str:
     function, _, argument = name.partition("(")
     return f"{function.strip().upper()}({argument.rstrip(')').strip().lower()})"
-
-
-def _search_order(plan: Dialplan, context: Context) -> list[Context]:
-    """A context, then the contexts it includes, in Asterisk's order."""
-    seen: dict[str, Context] = {}
-    pending = [context]
-    while pending:
-        current = pending.pop(0)
-        if current.name in seen:
-            continue
-        seen[current.name] = current
-        pending.extend(
-            plan.contexts[i.target] for i in current.includes if i.target in plan.contexts
-        )
-    return list(seen.values())
-
-
-def time_matches(spec: str, at: datetime) -> bool:
-    """Whether ``at`` (in its own zone) falls in ``times,weekdays,mdays,months``, the end
-    minute included, as Asterisk's ast_check_timing."""
-    parts = [p.strip() for p in re.split(r"[,|]", spec)] + ["*"] * 4
-    times, weekdays, mdays, months = parts[:4]
-    minute = at.hour * 60 + at.minute
-    return (
-        _in(times, minute, _minute_of)
-        and _in(weekdays, at.weekday(), lambda v: _WEEKDAYS.index(v.lower()[:3]))
-        and _in(mdays, at.day, int)
-        and _in(months, at.month - 1, lambda v: _MONTHS.index(v.lower()[:3]))
-    )
-
-
-def _minute_of(text: str) -> int:
-    hours, _, minutes = text.partition(":")
-    return int(hours) * 60 + int(minutes or 0)
-
-
-def _in(spec: str, value: int, parse: Callable[[str], int]) -> bool:
-    if spec in ("", "*"):
-        return True
-    for element in spec.split("&"):
-        start_text, _, end_text = element.partition("-")
-        try:
-            start = parse(start_text.strip())
-            end = parse(end_text.strip()) if end_text else start
-        except (ValueError, IndexError):
-            continue  # Asterisk skips an element it cannot read
-        if start <= end and start <= value <= end:
-            return True
-        if start > end and (value >= start or value <= end):
-            return True
-    return False

@@ -42,6 +42,8 @@ def fixture_directory(name: str, tmp_path: Path) -> Path:
 def expected(directory: Path) -> set[tuple[str, int, str]]:
     marks = set()
     for path in directory.iterdir():
+        if not path.is_file():
+            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             match = _EXPECT.search(line)
             if match and not line.lstrip().startswith(";"):
@@ -60,10 +62,7 @@ def switchboard(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_rule_has_its_broken_dialplan() -> None:
-    covered = set()
-    for name in BROKEN:
-        for path in (FIXTURES / name).iterdir():
-            covered |= {rule for _f, _l, rule in expected(FIXTURES / name) if path}
+    covered = {rule for name in BROKEN for _file, _line, rule in expected(FIXTURES / name)}
     assert set(RULES) <= covered
 
 

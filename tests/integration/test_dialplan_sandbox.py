@@ -5,6 +5,7 @@ for a real call with the same number at the same moment (its own log of every st
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import secrets
@@ -19,7 +20,7 @@ import pytest
 from devtools.sandbox import Sandbox
 from devtools.scenarios import CloseLine, Runner, closing_by_override, load
 from tests.conftest import REPO, free_port, service_config
-from tests.sandbox_ami import Asterisk
+from tests.sandbox_ami import DIRECTORY_REFRESH_S, Asterisk
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +137,29 @@ async def test_the_trace_walks_the_steps_asterisk_walks(
     assert walked == real
     end = "answered in queue switchboard" if not closed else "the caller hangs up in VoiceMail"
     assert trace["end"] == end
+
+
+async def test_the_trace_knows_a_returning_caller_as_the_service_does(
+    runner: Runner, sandbox: Sandbox, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """A caller the receptionist at 100 helped calls again: the service sends them to 100
+    first (its phone free). The trace says so from the journal, and the real call does."""
+    config = tmp_path / "switchboard.toml"
+    config.write_text(service_config(postgres_dsn, free_port(), sandbox.settings))
+    first = dataclasses.replace(
+        load(REPO / "dialplans/scenarios/answered.yaml"),
+        number=f"0614{secrets.randbelow(10**6):06}",
+    )
+    assert (await runner.run(first)).passed
+    await asyncio.sleep(DIRECTORY_REFRESH_S)
+
+    trace = traced(config, sandbox, first.number)
+    again = await runner.run(first)
+
+    steps = trace["steps"]
+    assert isinstance(steps, list)
+    walked = [(s["context"], s["extension"], s["priority"], s["application"]) for s in steps]
+    real = [(s.context, s.extension, s.priority, s.application) for s in again.observed.steps]
+    assert walked == real
+    assert trace["end"] == "answered by PJSIP/100"
+    assert again.observed.answered_by == "100" and not again.observed.queued

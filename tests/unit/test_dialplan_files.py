@@ -68,10 +68,13 @@ def test_priorities_n_same_labels_and_hints_as_pbx_config_numbers_them() -> None
 @pytest.mark.parametrize(
     ("spec", "problem"),
     [
-        ("08:00-17:60,*,*,*", "time '08:00-17:60': no such time of day"),
-        ("*,mon-fry,*,*", "weekday 'mon-fry'"),
-        ("*,*,32,*", "day of the month '32'"),
-        ("*,*,*,dex", "month 'dex'"),
+        ("08:00-17:60,*,*,*", "'17:60' isn't a valid end time"),
+        ("8-17,*,*,*", "'8' isn't a valid start time"),
+        ("*,mon-fry,*,*", "invalid end day of week 'fry'"),
+        ("*,monday,*,*", "invalid day of week 'monday'"),
+        ("*, mon,*,*", "invalid day of week ' mon'"),
+        ("*,*,32,*", "invalid day '32'"),
+        ("*,*,*,dex", "invalid month 'dex'"),
     ],
 )
 def test_time_spec_elements_asterisk_would_skip(spec: str, problem: str) -> None:
@@ -82,6 +85,8 @@ def test_time_spec_elements_asterisk_would_skip(spec: str, problem: str) -> None
 
 def test_valid_time_specs_give_nothing() -> None:
     assert time_spec_problems("08:30-17:00,mon-fri,1-31,jan-dec") == []
+    # Numbers count from 1 (weekday 1 is Sunday), and scanf reads 8:5 as 08:05.
+    assert time_spec_problems("8:5-17:00,2-6,*,1-12,Europe/Amsterdam") == []
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -107,3 +112,19 @@ def test_a_huge_line_and_undecodable_bytes_are_read_as_text() -> None:
     findings = check(Site.read(texts), Environment())
 
     assert [f.rule for f in findings] == ["SB-AMI-RIGHTS"]
+
+
+def test_a_finding_on_an_include_line_can_be_suppressed_with_a_reason() -> None:
+    texts = {
+        "extensions.conf": "[c]\n"
+        "#include optional.conf ; switchboard: ignore SB-INCLUDE-MISSING because per site\n"
+        "#include other.conf ; switchboard: ignore SB-INCLUDE-MISSING\n",
+        "manager.conf": "[switchboard]\nread = all\nwrite = all\n",
+    }
+
+    findings = check(Site.read(texts), Environment())
+
+    assert [(f.line, f.rule) for f in findings] == [
+        (3, "SB-INCLUDE-MISSING"),
+        (3, "SB-SUPPRESSION"),
+    ]

@@ -12,7 +12,8 @@ import pytest
 from switchboard.dialplan.conf_files import parse
 from switchboard.dialplan.extensions import build
 from switchboard.dialplan.rules import Site
-from switchboard.dialplan.trace import MAX_STEPS, Situation, Trace, time_matches, trace
+from switchboard.dialplan.timing import build_timing
+from switchboard.dialplan.trace import MAX_STEPS, Situation, Trace, trace
 from tests.conftest import REPO
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -162,7 +163,7 @@ def test_a_dialplan_that_falls_off_its_end_says_so() -> None:
     ],
 )
 def test_time_specs_match_as_asterisk_matches_them(spec: str, at: datetime, matches: bool) -> None:
-    assert time_matches(spec, at) is matches
+    assert build_timing(spec).matches(at) is matches
 
 
 def test_a_caller_id_full_of_dialplan_syntax_is_data_not_dialplan() -> None:
@@ -171,3 +172,69 @@ def test_a_caller_id_full_of_dialplan_syntax_is_data_not_dialplan() -> None:
 
     assert result.end == "answered in queue switchboard"
     assert hostile in result.steps[2].data
+
+
+def test_the_service_is_asked_with_the_callers_number() -> None:
+    """Recognition reads the caller ID of the channel, as the FastAGI route does."""
+    site = shipped()
+    asked: list[tuple[str, str]] = []
+
+    def answer(route: str, _args: list[str], channel: Mapping[str, str]) -> Mapping[str, str]:
+        asked.append((route, channel.get("CALLERID(num)", "")))
+        return {"SB_OPEN": "yes"} if route == "hours" else {}
+
+    trace(site.dialplan, "from-trunk", Situation("0201234567", "0612345678", MONDAY_TEN), answer)
+
+    assert asked == [("hours", "0612345678"), ("recognize", "0612345678")]
+
+
+def steps_of(text: str, number: str = "123", at: datetime = MONDAY_TEN) -> Trace:
+    plan = build(parse("extensions.conf", {"extensions.conf": text}))
+    return trace(plan, "from-trunk", Situation(number, "06", at), lambda *_: None)
+
+
+def test_asterisk_tries_the_more_specific_pattern_first_position_by_position() -> None:
+    text = (
+        "[from-trunk]\n"
+        "exten => _[2-9]XX,1,NoOp(a set first)\n same => n,Hangup()\n"
+        "exten => _2XX,1,NoOp(a literal first)\n same => n,Hangup()\n"
+        "exten => _1.,1,NoOp(one then anything)\n same => n,Hangup()\n"
+        "exten => _XXX,1,NoOp(any three)\n same => n,Hangup()\n"
+    )
+    assert steps_of(text, "234").steps[0].data == "a literal first"
+    assert steps_of(text, "123").steps[0].data == "one then anything"
+    assert steps_of(text, "456").steps[0].data == "a set first"
+
+
+def test_includes_are_searched_depth_first_and_a_timed_one_only_in_its_time() -> None:
+    text = (
+        "[from-trunk]\ninclude => b\ninclude => c\n"
+        "[b]\ninclude => d\n"
+        "[c]\nexten => _X.,1,NoOp(from c)\n same => n,Hangup()\n"
+        "[d]\nexten => _X.,1,NoOp(from d)\n same => n,Hangup()\n"
+        "[day]\nexten => _X.,1,NoOp(daytime)\n same => n,Hangup()\n"
+        "[timed]\ninclude => day,08:00-17:00,mon-fri,*,*\ninclude => c\n"
+    )
+    assert steps_of(text).steps[0].data == "from d"
+    timed = text.replace(
+        "[from-trunk]\ninclude => b\ninclude => c\n", "[from-trunk]\ninclude => timed\n"
+    )
+    assert steps_of(timed).steps[0].data == "daytime"
+    assert steps_of(timed, at=MONDAY_TEN.replace(hour=23)).steps[0].data == "from c"
+
+
+def test_a_goto_inside_execif_moves_the_call() -> None:
+    text = (
+        "[from-trunk]\nexten => _X.,1,ExecIf($[1]?Goto(away,1))\n"
+        " same => n,NoOp(fell through)\n"
+        "exten => away,1,Hangup()\n"
+    )
+    result = steps_of(text)
+
+    assert [s.application for s in result.steps] == ["ExecIf", "Hangup"]
+
+
+def test_a_goto_asterisk_cannot_read_ends_the_trace_with_the_reason() -> None:
+    result = steps_of("[from-trunk]\nexten => _X.,1,Goto(a,b,c,d)\n")
+
+    assert result.end.startswith("invalid Goto target 'a,b,c,d'")
