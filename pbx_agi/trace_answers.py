@@ -41,16 +41,17 @@ class TraceAnswers:
             return await current_override(pool, schedule, now)
 
         self._hours = HoursRoute(tuple(hours), overrides, budget_s=BUDGET_S, clock=lambda: at)
-        snapshot = self._directory.snapshot
+        directory = self._directory
 
+        # The directory's snapshot as it is when asked: load() puts a new one in place.
         async def lookup(e164: str) -> CallerFacts:
-            return snapshot.facts(e164, at)
+            return directory.snapshot.facts(e164, at)
 
         self._recognise = RecogniseRoute(
             lookup,
             region=region,
             budget_s=BUDGET_S,
-            instant=lambda e164: snapshot.facts(e164, at),
+            instant=lambda e164: directory.snapshot.facts(e164, at),
         )
 
     async def load(self) -> None:
