@@ -1,11 +1,12 @@
-"""``python -m devtools sandbox up|down|restart|status|cli CMD`` and ``python -m devtools demo``."""
+"""``python -m devtools sandbox up|down|restart|status|cli CMD``, ``python -m devtools demo``
+and ``python -m devtools deploy-host build|boot NAME|clean``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from devtools import demo, sandbox
+from devtools import demo, deploy_host, sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,9 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     show.add_argument("--port", type=int, default=8080, help="board port")
     show.add_argument("--calls-every", type=float, default=8.0, help="seconds between callers")
+    host = commands.add_parser(
+        "deploy-host", help="the booted Debian host of the Ansible test: build | boot | clean"
+    )
+    host.add_argument("deploy_host_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "sandbox":
         return sandbox.main(args.sandbox_args)
+    if args.command == "deploy-host":
+        return deploy_host.main(args.deploy_host_args)
     return demo.main(port=args.port, calls_every_s=args.calls_every)
 
 

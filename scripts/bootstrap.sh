@@ -6,7 +6,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export SWITCHBOARD_CACHE=${SWITCHBOARD_CACHE:-/var/cache/switchboard}
 export SWITCHBOARD_SANDBOX_ROOT=${SWITCHBOARD_SANDBOX_ROOT:-$SWITCHBOARD_CACHE/sandbox-root}
-APT_PACKAGES=(debootstrap sip-tester chromium python3 python3-venv gcc libc6-dev iproute2 procps ca-certificates nginx-light openssl espeak-ng)
+APT_PACKAGES=(debootstrap systemd-container sip-tester chromium python3 python3-venv gcc libc6-dev iproute2 procps ca-certificates nginx-light openssl espeak-ng)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
