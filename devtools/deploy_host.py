@@ -36,6 +36,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.sandbox import log_tail, pid_alive
+
 CACHE_DIR = Path("/var/cache/switchboard")
 BASE_ENV = "SWITCHBOARD_DEPLOY_HOST_BASE"
 DEFAULT_BASE = CACHE_DIR / "deploy-host-base"
@@ -88,25 +90,6 @@ def runs_dir(base: Path | None = None) -> Path:
     """The directory holding one directory per run, beside the base root."""
     base = base_root() if base is None else base
     return base.parent / "deploy-host-runs"
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_bytes()[-64 * 1024 :].decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _pid_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie (reaped here if it is our child)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _start_time(pid: int) -> int | None:
@@ -222,7 +205,7 @@ def build_base(base: Path | None = None, *, log: Path | None = None) -> Path:
             if result.returncode != 0:
                 raise DeployHostError(
                     f"debootstrap failed (exit {result.returncode}); last lines of {log}:\n"
-                    f"{_tail(log)}"
+                    f"{log_tail(log)}"
                 )
             _prepare_base(tmp)
             _write_marker(tmp)
@@ -388,7 +371,7 @@ class DeployHost:
             if self.nspawn.poll() is not None:
                 raise DeployHostError(
                     f"systemd-nspawn exited ({self.nspawn.returncode}) before the host booted:\n"
-                    f"{_tail(self.console_log)}"
+                    f"{log_tail(self.console_log)}"
                 )
             for entry in Path("/proc").iterdir():
                 if not entry.name.isdigit():
@@ -407,7 +390,9 @@ class DeployHost:
         state = ""
         while time.monotonic() < deadline:
             if self.nspawn is not None and self.nspawn.poll() is not None:
-                raise DeployHostError(f"the host stopped while booting:\n{_tail(self.console_log)}")
+                raise DeployHostError(
+                    f"the host stopped while booting:\n{log_tail(self.console_log)}"
+                )
             result = self.run(["systemctl", "is-system-running"], check=False, timeout=10)
             state = result.stdout.strip()
             if state in ("running", "degraded"):
@@ -415,7 +400,7 @@ class DeployHost:
             time.sleep(0.2)
         raise DeployHostError(
             f"systemd did not come up within {timeout:.0f} s (is-system-running: {state!r}):\n"
-            f"{_tail(self.console_log)}"
+            f"{log_tail(self.console_log)}"
         )
 
     def nsenter(self, command: Sequence[str]) -> list[str]:
@@ -463,7 +448,7 @@ class DeployHost:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.nspawn.pid, signal.SIGKILL)
                 self.nspawn.wait(10)
-        if self.leader_pid is not None and _pid_alive(self.leader_pid):
+        if self.leader_pid is not None and pid_alive(self.leader_pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.leader_pid, signal.SIGKILL)
         self.leader_pid = None
@@ -572,14 +557,14 @@ def remove_stale_runs(base: Path | None = None) -> list[Path]:
         except (OSError, ValueError):
             state = {}
         owner = state.get("owner_pid")
-        if isinstance(owner, int) and owner != os.getpid() and _pid_alive(owner):
+        if isinstance(owner, int) and owner != os.getpid() and pid_alive(owner):
             continue
         nspawn = state.get("nspawn_pid")
         if isinstance(nspawn, int) and _start_time(nspawn) == state.get("nspawn_start"):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(nspawn, signal.SIGKILL)
         leader = state.get("leader_pid")
-        if isinstance(leader, int) and _parent(leader) in (nspawn, 1) and _pid_alive(leader):
+        if isinstance(leader, int) and _parent(leader) in (nspawn, 1) and pid_alive(leader):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(leader, signal.SIGKILL)
         _remove_cgroup(run_dir.name)

@@ -297,7 +297,7 @@ exec {python} -I -m pbx_agi.classic_agi "$@"
 """
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def log_tail(path: Path, lines: int = 40) -> str:
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)
@@ -338,7 +338,7 @@ def _unmount_all_under(path: Path) -> None:
             subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, check=False)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True if ``pid`` exists and is not a zombie (reaping it if it is our child)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
@@ -516,12 +516,12 @@ class Sandbox:
                 except subprocess.TimeoutExpired as exc:
                     raise SandboxError(
                         f"debootstrap did not finish within {BUILD_TIMEOUT_S} s; "
-                        f"last lines of {log_path}:\n{_tail(log_path)}"
+                        f"last lines of {log_path}:\n{log_tail(log_path)}"
                     ) from exc
             if result.returncode != 0:
                 raise SandboxError(
                     f"debootstrap failed (exit {result.returncode}); "
-                    f"last lines of {log_path}:\n{_tail(log_path)}"
+                    f"last lines of {log_path}:\n{log_tail(log_path)}"
                 )
             if not (tmp / _ASTERISK.lstrip("/")).is_file():
                 raise SandboxError(f"debootstrap finished but {_ASTERISK} is missing in {tmp}")
@@ -550,7 +550,7 @@ class Sandbox:
         """Remove half-built roots left by interrupted builds."""
         for stale in self.settings.cache_dir.glob(f".{self.root.name}.build-*"):
             pid_text = stale.name.rsplit("-", 1)[-1]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and pid_alive(int(pid_text)):
                 continue  # another process is building right now
             _unmount_all_under(stale)
             if not _mounts_under(stale):
@@ -783,7 +783,7 @@ class Sandbox:
             if entry.name.isdigit():
                 candidates.append(int(entry.name))
         for pid in candidates:
-            if _proc_root(pid) == root and _proc_exe_is_asterisk(pid) and _pid_alive(pid):
+            if _proc_root(pid) == root and _proc_exe_is_asterisk(pid) and pid_alive(pid):
                 # "asterisk -rx" clients also live in the root; the daemon is
                 # the one with -f in its command line.
                 with contextlib.suppress(OSError):
@@ -888,10 +888,10 @@ class Sandbox:
     def _wait_exit(pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return True
             time.sleep(0.1)
-        return not _pid_alive(pid)
+        return not pid_alive(pid)
 
     def _cli(self, command: str, *, timeout: float = CLI_TIMEOUT_S) -> str:
         try:
@@ -917,7 +917,7 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         last_error = ""
         while True:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 raise SandboxError(f"Asterisk exited during startup.\n{self._log_tails()}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -937,7 +937,7 @@ class Sandbox:
     def _log_tails(self) -> str:
         parts = []
         for path in (self.settings.console_log, self.settings.messages_log):
-            tail = _tail(path)
+            tail = log_tail(path)
             if tail:
                 parts.append(f"--- last lines of {path} ---\n{tail}")
         return "\n".join(parts) or "(no Asterisk log output)"

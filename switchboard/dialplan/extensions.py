@@ -14,7 +14,7 @@ its time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -374,27 +374,29 @@ def find_step(
 ) -> Step | None:
     """The priority Asterisk runs for ``number`` at ``context_name``: the first matching
     extension that has it, through the includes (pbx_find_extension)."""
-    context = plan.contexts.get(context_name)
-    if context is None:
-        return None
-    for candidate in search_order(plan, context, at):
-        for extension in ordered_matches(candidate, number):
-            step = candidate.step(extension, priority)
-            if step is not None:
-                return step
-    return None
+    return _first(plan, context_name, number, at, lambda c, e: c.step(e, priority))
 
 
 def find_label(
     plan: Dialplan, context_name: str, number: str, label: str, at: datetime | None = None
 ) -> Step | None:
     """The priority labelled ``label`` for ``number`` at ``context_name``."""
+    return _first(plan, context_name, number, at, lambda c, e: c.labelled(e, label))
+
+
+def _first(
+    plan: Dialplan,
+    context_name: str,
+    number: str,
+    at: datetime | None,
+    pick: Callable[[Context, str], Step | None],
+) -> Step | None:
     context = plan.contexts.get(context_name)
     if context is None:
         return None
     for candidate in search_order(plan, context, at):
         for extension in ordered_matches(candidate, number):
-            step = candidate.labelled(extension, label)
+            step = pick(candidate, extension)
             if step is not None:
                 return step
     return None
