@@ -28,7 +28,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -408,8 +408,7 @@ class OfficeDay:
         elif name == "DialEnd":
             self._dial_end(headers)
         elif name == "Hangup":
-            if channel in self.trunk_legs:
-                self._call_out_ended(channel)
+            self.trunk_legs.pop(channel, None)
         if ledger is None:
             return
         if name == "QueueCallerJoin" and ledger.queued_at is None:
@@ -465,9 +464,6 @@ class OfficeDay:
         )
         await asyncio.sleep(caller.called_back_talk_s if caller else 60.0)
         await self._action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
-
-    def _call_out_ended(self, channel: str) -> None:
-        self.trunk_legs.pop(channel, None)
 
     def _talked(self, ext: str, seconds: float) -> None:
         if ext in self.result.talk_s:
@@ -670,6 +666,3 @@ def occupancy(result: ArmResult) -> dict[str, float]:
         ext: (result.talk_s.get(ext, 0.0) / present) if present else 0.0
         for ext, present in result.present_s.items()
     }
-
-
-Reporter = Callable[[str], None]
