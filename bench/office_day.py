@@ -39,7 +39,7 @@ DEFAULT_CHART = Path("test-artifacts/office_day.png")
 def figures(result: ArmResult) -> dict[str, float | int | None]:
     """The figures of one arm, as the table prints them."""
     counted = result.tally(THRESHOLDS)
-    delays, lost, repeats = reached_after_abandon(result)
+    reach = reached_after_abandon(result)
     unqueued = sum(1 for a in result.attempts if a.queued_at is None)
     busy = occupancy(result)
     staff = [busy[ext] for ext in ("100", "200", "201") if ext in busy]
@@ -53,38 +53,32 @@ def figures(result: ArmResult) -> dict[str, float | int | None]:
         "short abandons": counted.short_abandons,
         "sent on": counted.sent_on,
         "not queued": unqueued,
-        "abandoned, later reached": len(delays),
-        "lost": lost,
-        "called more than once": repeats,
-        "time to reach, median s": percentile(delays, 0.5),
-        "time to reach, p90 s": percentile(delays, 0.9),
+        "callers not answered once": reach.missed,
+        "  later reached": len(reach.delays),
+        "  on the worklist, claimed": reach.claimed,
+        "  lost": reach.lost,
+        "  lost, number withheld": reach.lost_withheld,
+        "called more than once": reach.repeats,
+        "time to reach, median s": percentile(reach.delays, 0.5),
+        "time to reach, p90 s": percentile(reach.delays, 0.9),
         "receptionists busy": sum(staff) / len(staff) if staff else None,
+        "worklist work, min": sum(result.desk_s.values()) / 60,
     }
 
 
 def accounted(result: ArmResult) -> bool:
-    """Every call counted once, and every caller reached or lost."""
+    """Every call counted once (answered, abandoned, sent on, or never queued: the counts
+    add up to the calls placed), every caller's first call placed, and every caller not
+    answered once reached, claimed or lost."""
     counted = result.tally(THRESHOLDS)
     unqueued = sum(1 for a in result.attempts if a.queued_at is None)
     calls_add_up = counted.arrivals + unqueued == len(result.attempts)
-    delays, lost, _ = reached_after_abandon(result)
-    answered_callers = {
-        a.caller.number for a in result.attempts if a.connected_at is not None or a.callback_asked
+    every_caller_called = {a.caller.number for a in result.attempts} == {
+        c.number for c in result.callers
     }
-    never_missed = sum(
-        1
-        for c in result.callers
-        if c.number in answered_callers
-        and all(
-            a.connected_at is not None or a.callback_asked
-            for a in result.attempts
-            if a.caller.number == c.number
-        )
-    )
-    missed_callers = len(result.callers) - never_missed
-    # A caller missed once is either reached later or lost (or reached by a later answer
-    # of their own, which reached_after_abandon counts as reached).
-    return calls_add_up and missed_callers >= len(delays) + lost
+    reach = reached_after_abandon(result)
+    ends = len(reach.delays) + reach.claimed + reach.lost + reach.answered_before
+    return calls_add_up and every_caller_called and ends == reach.missed
 
 
 def table(plain: dict[str, float | int | None], product: dict[str, float | int | None]) -> str:

@@ -43,6 +43,7 @@ from devtools.office_day_model import Caller, Model, Patience, office_hour
 from devtools.sandbox import Sandbox, SandboxSettings
 from devtools.sipp import SippProcess, place_call, start_phone
 from switchboard.config import CallbacksConfig
+from switchboard.core.callbacks import ACTIVE
 from switchboard.core.service_level import Classified, Counted, Tally, Thresholds, tally
 from switchboard.service import Services, run
 from switchboard.store.contacts import add_contact
@@ -77,6 +78,10 @@ DESKS = {"anna": "100", "bram": "200", "carla": "201"}
 #: A caller sent on stays at least this long (a message on voicemail).
 MESSAGE_S = 12.0
 _TOLD_IN_LOG = re.compile(r"Told (\S+) in \S+ their queue position")
+
+
+class ArmFailed(RuntimeError):
+    """A part of the bench (a desk, a caller's call) failed: the figures would be wrong."""
 
 
 class Arm(Enum):
@@ -126,10 +131,14 @@ class ArmResult:
     attempts: list[Ledger] = field(default_factory=list)
     #: number -> when a call back (callback or worklist) reached them
     called_back_at: dict[str, float] = field(default_factory=dict)
-    #: extension -> seconds in conversation
+    #: extension -> seconds in conversation within the period
     talk_s: dict[str, float] = field(default_factory=dict)
-    #: extension -> seconds present (not paused, not gone)
+    #: extension -> seconds present within the period (not paused, not gone)
     present_s: dict[str, float] = field(default_factory=dict)
+    #: username -> seconds a desk spent on the worklist (product arm)
+    desk_s: dict[str, float] = field(default_factory=dict)
+    #: numbers still open on the worklist with a claim when the arm ended (product arm)
+    claimed_at_end: set[str] = field(default_factory=set)
 
     def tally(self, thresholds: Thresholds) -> Tally:
         return tally((c for a in self.attempts if (c := a.classified())), thresholds)
@@ -172,6 +181,7 @@ class OfficeDay:
         self.reached: set[str] = set()
         self.start = 0.0
         self.tasks: set[asyncio.Task[None]] = set()
+        self.failures: list[BaseException] = []
         self.phones: dict[str, SippProcess] = {}
         self.manager: Manager | None = None
         self.trunk_legs: dict[str, str] = {}  # trunk channel of a call out -> number
@@ -180,6 +190,8 @@ class OfficeDay:
         self.away: set[str] = set()
         #: the board's desks (product arm): (base URL, {username: password})
         self.board: tuple[str, dict[str, str]] | None = None
+        #: callbacks in line and workable worklist items, as the board last listed them
+        self.board_work: int | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.start
@@ -201,6 +213,7 @@ class OfficeDay:
                 base_url, passwords = self.board
                 for username, password in passwords.items():
                     self._spawn(Desk(self, base_url, username, password).work())
+                self._spawn(self._watch_board(base_url, *next(iter(passwords.items()))))
             deadline = self.run_s + self.drain_s
             while self.now() < deadline:
                 await asyncio.sleep(1.0)
@@ -217,11 +230,16 @@ class OfficeDay:
             await self._staff_out()
             if self.manager is not None:
                 self.manager.close()
+        if self.failures:
+            raise ArmFailed(f"the {self.arm.value} arm failed: {self.failures[0]!r}")
         return self.result
 
     def _settled(self) -> bool:
+        """Nothing more will happen: no call up, no call due, and (product arm) no
+        callback in line and no open item on the worklist that a desk could still work."""
         calls_up = any(a.ended_at is None for a in self.result.attempts)
-        return not calls_up and not self.trunk_legs and not self._due()
+        board_idle = self.board is None or self.board_work == 0
+        return not calls_up and not self.trunk_legs and not self._due() and board_idle
 
     def _due(self) -> bool:
         return any(not t.done() and t.get_name() == "attempt" for t in self.tasks)
@@ -229,7 +247,15 @@ class OfficeDay:
     def _spawn(self, job: Any, name: str = "job") -> None:
         task = asyncio.create_task(job, name=name)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A desk that could not log in, an event the bench misread: the run's figures
+            # would be wrong, so the run fails (ArmFailed) instead of printing them.
+            log.error("office day: %s failed", task.get_name(), exc_info=error)
+            self.failures.append(error)
 
     def _later(self, at_s: float, job: Any) -> None:
         async def wait_then() -> None:
@@ -324,7 +350,7 @@ class OfficeDay:
                 away.discard(ext)
                 await self._pause(ext, False, "")
             for ext in self.result.present_s:
-                if ext not in away:
+                if during and ext not in away:
                     self.result.present_s[ext] += 1.0
             await asyncio.sleep(1.0)
 
@@ -430,7 +456,7 @@ class OfficeDay:
         elif name == "Hangup" and ledger.ended_at is None:
             ledger.ended_at = self.now()
             if ledger.connected_at is not None and ledger.connected_to:
-                self._talked(ledger.connected_to, self.now() - ledger.connected_at)
+                self._talked(ledger.connected_to, ledger.connected_at, self.now())
 
     def _dial_begin(self, headers: dict[str, str]) -> None:
         dest = headers.get("DestChannel", "")
@@ -465,9 +491,27 @@ class OfficeDay:
         await asyncio.sleep(caller.called_back_talk_s if caller else 60.0)
         await self._action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
 
-    def _talked(self, ext: str, seconds: float) -> None:
+    def _talked(self, ext: str, since: float, until: float) -> None:
+        """Occupancy is of the office period: the talk within it counts."""
         if ext in self.result.talk_s:
-            self.result.talk_s[ext] += seconds
+            self.result.talk_s[ext] += max(0.0, min(until, self.run_s) - min(since, self.run_s))
+
+    async def _watch_board(self, base_url: str, username: str, password: str) -> None:
+        """What is left to do on the board (the drain waits for it), and at the end, the
+        callers still on the worklist with a claim (the goal counts them as not lost)."""
+        async with board_client(base_url) as http:
+            await board_login(http, username, password)
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, ValueError, KeyError):
+                    items = (await (await http.get("/api/worklist")).json())["items"]
+                    lined = (await (await http.get("/api/callbacks")).json())["callbacks"]
+                    workable = [i for i in items if i["state"] == "open" and i["e164"]]
+                    waiting = [c for c in lined if c["state"] in ACTIVE]
+                    self.board_work = len(workable) + len(waiting)
+                    self.result.claimed_at_end = {
+                        str(i["e164"]).replace("+31", "0", 1) for i in workable if i["claimed_by"]
+                    }
+                await asyncio.sleep(3.0)
 
     async def _read_told(self) -> None:
         """Patience: a caller told their place waits more calmly. The product says so
@@ -503,11 +547,8 @@ class Desk:
         self.spent_s = 0.0
 
     async def work(self) -> None:
-        async with aiohttp.ClientSession(base_url=self.base_url) as http:
-            await http.post("/login", data={"username": self.username, "password": self.password})
-            page = await (await http.get("/board")).text()
-            token = re.search(r'name="csrf-token" content="([^"]+)"', page)
-            headers = {"X-CSRF-Token": token.group(1) if token else ""}
+        async with board_client(self.base_url) as http:
+            headers = await board_login(http, self.username, self.password)
             while True:
                 await asyncio.sleep(5.0)
                 if not self._free():
@@ -527,16 +568,21 @@ class Desk:
                 body = {"id": item["id"]}
                 claim = await http.post("/api/worklist/claim", json=body, headers=headers)
                 if claim.status != 200:
+                    log.info(
+                        "%s could not claim item %s: %s", self.username, item["id"], claim.status
+                    )
                     continue
                 if item["withheld"]:
                     outcome = "seen"
                 else:
                     await http.post("/api/worklist/call", json=body, headers=headers)
                     outcome = await self._call_back(str(item["e164"]))
-                await http.post(
+                recorded = await http.post(
                     "/api/worklist/outcome", json={**body, "outcome": outcome}, headers=headers
                 )
+                log.info("%s: item %s %s (%s)", self.username, item["id"], outcome, recorded.status)
                 self.spent_s += self.day.now() - started
+                self.day.result.desk_s[self.username] = self.spent_s
 
     def _free(self) -> bool:
         day = self.day
@@ -560,6 +606,23 @@ class Desk:
             if local in self.day.reached and not talking:
                 return "helped"
         return "no answer"
+
+
+async def board_login(http: aiohttp.ClientSession, username: str, password: str) -> dict[str, str]:
+    """Log in to the board as a receptionist would; the headers of her POSTs (CSRF).
+    Raises :class:`RuntimeError` when the board did not let her in."""
+    await http.post("/login", data={"username": username, "password": password})
+    board = await http.get("/board")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', await board.text())
+    if board.url.path != "/board" or token is None:
+        raise RuntimeError(f"the board did not let {username} in ({board.status} {board.url})")
+    return {"X-CSRF-Token": token.group(1)}
+
+
+def board_client(base_url: str) -> aiohttp.ClientSession:
+    """A browser's cookie jar: the board is on 127.0.0.1, whose cookies aiohttp's default
+    jar refuses (an IP address, not a host name)."""
+    return aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
 def _extension(channel: str) -> str | None:
@@ -631,23 +694,41 @@ async def run_product(
         await asyncio.to_thread(server.cleanup)
 
 
-def reached_after_abandon(result: ArmResult) -> tuple[list[float], int, int]:
-    """(seconds from a caller's first unanswered call to being reached, for every
-    caller reached after one; how many were never reached; how many called more than
-    once)."""
-    delays: list[float] = []
-    lost = 0
-    repeats = 0
+@dataclass
+class Reach:
+    """Whom an arm reached in the end: every caller with a call not answered (given up,
+    sent on, or a callback asked) is reached later (a call of their own answered, a
+    callback, a call back from the worklist), still on the worklist with a claim, or
+    lost."""
+
+    #: seconds from a caller's first unanswered call to being reached, per reached caller
+    delays: list[float] = field(default_factory=list)
+    claimed: int = 0
+    lost: int = 0
+    #: of the lost, those who withheld their number (nobody can call them back)
+    lost_withheld: int = 0
+    #: callers who called more than once
+    repeats: int = 0
+    #: callers with a call not answered
+    missed: int = 0
+    #: of the missed, those answered on an earlier call (neither reached later nor lost)
+    answered_before: int = 0
+
+
+def reached_after_abandon(result: ArmResult) -> Reach:
+    """The :class:`Reach` of one arm."""
+    reach = Reach()
     for caller in result.callers:
         mine = sorted(
             (a for a in result.attempts if a.caller.number == caller.number),
             key=lambda a: a.placed_at,
         )
         if len(mine) > 1:
-            repeats += 1
-        missed = [a for a in mine if a.connected_at is None and not a.callback_asked]
+            reach.repeats += 1
+        missed = [a for a in mine if a.connected_at is None]
         if not missed:
             continue
+        reach.missed += 1
         first_miss = missed[0].ended_at or missed[0].placed_at
         answers = [
             a.connected_at for a in mine if a.connected_at is not None and a.placed_at > first_miss
@@ -655,10 +736,15 @@ def reached_after_abandon(result: ArmResult) -> tuple[list[float], int, int]:
         called_back = result.called_back_at.get(caller.number)
         candidates = [t for t in (*answers, called_back) if t is not None]
         if candidates:
-            delays.append(min(candidates) - first_miss)
-        elif not any(a.connected_at is not None for a in mine):
-            lost += 1
-    return delays, lost, repeats
+            reach.delays.append(max(0.0, min(candidates) - first_miss))
+        elif any(a.connected_at is not None for a in mine):
+            reach.answered_before += 1  # helped once, then a second question missed
+        elif caller.number in result.claimed_at_end:
+            reach.claimed += 1
+        else:
+            reach.lost += 1
+            reach.lost_withheld += caller.withheld
+    return reach
 
 
 def occupancy(result: ArmResult) -> dict[str, float]:

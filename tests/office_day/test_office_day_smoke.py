@@ -3,8 +3,9 @@ the sandbox Asterisk with SIPp. It asserts only that both arms ran and that ever
 and every caller is accounted for in both, never a figure or a timing (the bench's
 figures are recorded in bench/README.md, not asserted).
 
-It runs apart from the rest of the suite (``scripts/test`` runs it after): the suite's
-own switchboard service holds the sandbox's FastAGI port and would serve its callers.
+It runs apart from the rest of the suite (``scripts/test`` runs it before the
+integration tests, beside the deployment test): the suite's own switchboard service
+holds the sandbox's FastAGI port and would serve its callers.
 """
 
 from __future__ import annotations
