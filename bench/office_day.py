@@ -30,7 +30,7 @@ from devtools.office_day import (
     run_product,
 )
 from devtools.office_day_model import Model, office_hour, population
-from switchboard.core.service_level import Thresholds, percentile
+from switchboard.core.service_level import Classified, Counted, Thresholds, percentile, tally
 
 THRESHOLDS = Thresholds()
 DEFAULT_CHART = Path("test-artifacts/office_day.png")
@@ -99,8 +99,8 @@ def _cell(key: str, value: float | int | None) -> str:
 
 
 def chart(results: list[ArmResult], path: Path) -> None:
-    """Waits of the answered calls over the office day and the service level per office
-    half hour, both arms."""
+    """The wait of every counted call over the office day (answered: dots; given up or
+    sent on: crosses) and the service level per office half hour, both arms."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,29 +108,32 @@ def chart(results: list[ArmResult], path: Path) -> None:
 
     figure, (waits, level) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     for result, colour in zip(results, ("tab:grey", "tab:blue"), strict=False):
-        points = [
-            (
-                office_hour(a.queued_at, result.run_s),
-                (a.connected_at or a.ended_at or 0) - a.queued_at,
-            )
-            for a in result.attempts
-            if a.queued_at is not None
-        ]
-        waits.scatter([p[0] for p in points], [p[1] for p in points], s=12, c=colour,
-                      label=result.arm.value)  # fmt: skip
-        buckets: dict[float, list[bool]] = {}
+        buckets: dict[float, list[Classified]] = {}
+        for answered in (True, False):
+            points = [
+                (office_hour(a.queued_at, result.run_s), c.wait_s)
+                for a in result.attempts
+                if a.queued_at is not None
+                and (c := a.classified()) is not None
+                and (c.kind is Counted.ANSWERED) is answered
+            ]
+            label = f"{result.arm.value}, {'answered' if answered else 'not answered'}"
+            waits.scatter([p[0] for p in points], [p[1] for p in points], s=14, c=colour,
+                          marker="o" if answered else "x", label=label)  # fmt: skip
         for attempt in result.attempts:
             classified = attempt.classified()
-            if classified is None or attempt.queued_at is None:
-                continue
-            hour = office_hour(attempt.queued_at, result.run_s)
-            good = classified.kind.value == "answered" and classified.wait_s <= 15
-            buckets.setdefault(int(hour * 2) / 2, []).append(good)
-        hours = sorted(buckets)
-        level.plot(hours, [sum(buckets[h]) / len(buckets[h]) for h in hours], marker="o",
-                   c=colour, label=result.arm.value)  # fmt: skip
+            if classified is not None and attempt.queued_at is not None:
+                hour = office_hour(attempt.queued_at, result.run_s)
+                buckets.setdefault(int(hour * 2) / 2, []).append(classified)
+        # The service level per office half hour, as the board's figure counts it (short
+        # abandons are not in it).
+        levels = [(h, tally(buckets[h], THRESHOLDS).service_level) for h in sorted(buckets)]
+        shown = [(h, v) for h, v in levels if v is not None]
+        level.plot([h for h, _ in shown], [v for _, v in shown], marker="o", c=colour,
+                   label=result.arm.value)  # fmt: skip
     waits.axhline(15, ls="--", c="k", lw=0.8)
     waits.set_ylabel("wait in the queue (s)")
+    level.legend()
     waits.legend()
     level.axhline(THRESHOLDS.target, ls="--", c="k", lw=0.8)
     level.set_ylabel("answered within 15 s")
