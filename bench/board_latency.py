@@ -14,8 +14,8 @@ The floor, in the same run: a bare aiohttp websocket server, no model, no hub, n
 journal, that sends the very same payloads (encoded once) at the same moments to as
 many clients. Rounds alternate ours and floor so machine noise hits both alike.
 
-    .venv/bin/python bench/board_latency.py                # 200 boards, 500 extensions
-    .venv/bin/python bench/board_latency.py --boards 50 --calls 40
+    scripts/bench board_latency                # 200 boards, 500 extensions
+    scripts/bench board_latency --boards 50 --calls 40
 """
 
 from __future__ import annotations

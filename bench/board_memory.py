@@ -7,8 +7,8 @@ a garbage collection) is read at each step. The floor is a bare aiohttp websocke
 that sends each board the same snapshot text and keeps the socket open. Prints the RSS at
 each step and KiB per board between steps, for both, and the ratio.
 
-    .venv/bin/python bench/board_memory.py
-    .venv/bin/python bench/board_memory.py --steps 0 100 500 --extensions 100
+    scripts/bench board_memory
+    scripts/bench board_memory --steps 0 100 500 --extensions 100
 """
 
 from __future__ import annotations

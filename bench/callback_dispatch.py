@@ -19,9 +19,9 @@ with OPEN open requests in the queue beside an empty queue (the baseline measure
 same run), and prints the ratios.
 
     python -m devtools sandbox up        # one sandbox at a time on a machine
-    .venv/bin/python bench/callback_dispatch.py                  # 10,000 open requests
-    .venv/bin/python bench/callback_dispatch.py --open 2000 --rounds 50 --ring-rounds 10
-    .venv/bin/python bench/callback_dispatch.py --ring-rounds 0  # no sandbox: the list only
+    scripts/bench callback_dispatch                  # 10,000 open requests
+    scripts/bench callback_dispatch --open 2000 --rounds 50 --ring-rounds 10
+    scripts/bench callback_dispatch --ring-rounds 0  # no sandbox: the list only
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ event loop wakes it from a 1 ms sleep (the delay a call arriving then would get)
 
 Prints the worst and p99 lateness of each and the ratios against the floor.
 
-    .venv/bin/python bench/directory_reload.py                  # 100,000 contacts
-    .venv/bin/python bench/directory_reload.py --contacts 20000 --rounds 2
+    scripts/bench directory_reload                  # 100,000 contacts
+    scripts/bench directory_reload --contacts 20000 --rounds 2
 """
 
 from __future__ import annotations

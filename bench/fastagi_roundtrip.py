@@ -11,7 +11,7 @@ close. The same client runs against
 Client and servers share one event loop and one process, so the numbers are
 end-to-end CPU cost per session on this machine, not network latency.
 
-    .venv/bin/python bench/fastagi_roundtrip.py [--sessions 5000] [--concurrency 50]
+    scripts/bench fastagi_roundtrip [--sessions 5000] [--concurrency 50]
 """
 
 from __future__ import annotations

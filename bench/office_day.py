@@ -1,9 +1,9 @@
 """An office day, side by side: the same callers through a plain app_queue set-up and
 through the whole product, on the sandbox Asterisk with real SIP calls (issue 17).
 
-    python bench/office_day.py                 # a busy hour per arm (about 2 h 20 in all)
-    python bench/office_day.py --minutes 10    # a quick run
-    python bench/office_day.py --smoke --json out.json   # a few callers (the test suite)
+    scripts/bench office_day                 # a busy hour per arm (about 2 h 20 in all)
+    scripts/bench office_day --minutes 10    # a quick run
+    scripts/bench office_day --smoke --json out.json   # a few callers (the test suite)
 
 The model of the callers and staff, with its sources: devtools/office_day_model.py; the
 two arms: devtools/office_day.py. Needs the sandbox (python -m devtools sandbox up) and

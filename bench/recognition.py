@@ -9,9 +9,9 @@ directory takes. Optionally (--classic N) times the classic pyst2 script per cal
 With --asterisk c, agi_client.c plays Asterisk's side: a thread per channel and blocking
 sockets as res_agi has, at far less CPU per call than the Python stand-in.
 
-    .venv/bin/python bench/recognition.py                 # 100,000 contacts, 300,000 numbers
-    .venv/bin/python bench/recognition.py --asterisk c
-    .venv/bin/python bench/recognition.py --contacts 10000 --sessions 2000
+    scripts/bench recognition                 # 100,000 contacts, 300,000 numbers
+    scripts/bench recognition --asterisk c
+    scripts/bench recognition --contacts 10000 --sessions 2000
 """
 
 from __future__ import annotations

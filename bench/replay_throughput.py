@@ -20,7 +20,7 @@ round) and the ratio against (a), then whether the new model keeps the project's
 (at least 0.5x the parse rate) and its rate against the old one. One process, one core,
 nothing asserted.
 
-    .venv/bin/python bench/replay_throughput.py [--rounds 200] [--old-rev 7f934ca^]
+    scripts/bench replay_throughput [--rounds 200] [--old-rev 7f934ca^]
 """
 
 from __future__ import annotations

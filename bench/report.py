@@ -21,9 +21,9 @@ peak of one build, and the plans (``EXPLAIN (ANALYZE, BUFFERS)``) of the report'
 queries: whether the calls are read by an index-only scan of calls_service_level.
 ``--without-index`` then drops that index and times the report again.
 
-    .venv/bin/python bench/report.py                      # a million calls, 5 rounds
-    .venv/bin/python bench/report.py --calls 100000 --runs 3
-    .venv/bin/python bench/report.py --without-index      # and what the index buys
+    scripts/bench report                      # a million calls, 5 rounds
+    scripts/bench report --calls 100000 --runs 3
+    scripts/bench report --without-index      # and what the index buys
 """
 
 from __future__ import annotations

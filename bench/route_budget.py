@@ -9,8 +9,8 @@ work costs there, apart from what recognition's work is. ``--asterisk c`` plays
 Asterisk's side with ``agi_client.c`` (built with cc on the spot): a thread per
 channel and blocking sockets, as res_agi does, and far less CPU per call than Python.
 
-    .venv/bin/python bench/route_budget.py               # under a minute
-    .venv/bin/python bench/route_budget.py --asterisk c --sessions 5000
+    scripts/bench route_budget               # under a minute
+    scripts/bench route_budget --asterisk c --sessions 5000
 """
 
 from __future__ import annotations

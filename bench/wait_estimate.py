@@ -35,9 +35,9 @@ remain), for both figures alike. ``--patience 0`` lets nobody give up, to see ho
 percentile is calibrated without that; the overloaded load is then left out, its queue
 grows without end.
 
-    .venv/bin/python bench/wait_estimate.py                  # 10,000 calls per load
-    .venv/bin/python bench/wait_estimate.py --seed 7 --calls 50000 --members 2
-    .venv/bin/python bench/wait_estimate.py --patience 0
+    scripts/bench wait_estimate                  # 10,000 calls per load
+    scripts/bench wait_estimate --seed 7 --calls 50000 --members 2
+    scripts/bench wait_estimate --patience 0
 """
 
 from __future__ import annotations
