@@ -178,6 +178,7 @@ class OfficeDay:
         self.result = ArmResult(arm, run_s, callers)
         self.by_tag: dict[str, Ledger] = {}
         self.by_channel: dict[str, Ledger] = {}
+        self.by_unique_id: dict[str, Ledger] = {}
         self.reached: set[str] = set()
         self.start = 0.0
         self.tasks: set[asyncio.Task[None]] = set()
@@ -428,6 +429,7 @@ class OfficeDay:
             if tagged is not None and not tagged.channel:
                 tagged.channel, tagged.unique_id = channel, headers.get("Uniqueid", "")
                 self.by_channel[channel] = tagged
+                self.by_unique_id[tagged.unique_id] = tagged
             return
         if name == "DialBegin":
             self._dial_begin(headers)
@@ -435,6 +437,11 @@ class OfficeDay:
             self._dial_end(headers)
         elif name == "Hangup":
             self.trunk_legs.pop(channel, None)
+        elif name == "UserEvent" and headers.get("UserEvent") == "SwitchboardAnnouncement":
+            # Said on a channel of its own (ChanSpy), naming the caller's unique id.
+            told = self.by_unique_id.get(headers.get("For", ""))
+            if told is not None and told.patience is not None:
+                told.patience.tell(self.now())
         if ledger is None:
             return
         if name == "QueueCallerJoin" and ledger.queued_at is None:
