@@ -80,7 +80,9 @@ async def test_a_reconnect_keeps_the_answered_call_and_ends_the_one_that_hung_up
         await until(lambda: bridge.connected, "the bridge to log in")
         await asyncio.sleep(1.0)  # its first resync
 
-        callers.append(place_call(talking, "Anna", duration_s=12))
+        # Anna talks past the slowest reconnect seen (its resync once waited 10 s per
+        # list); the test hangs her up itself once the rebuilt call is checked.
+        callers.append(place_call(talking, "Anna", duration_s=90))
         await until(
             lambda: (c := call_from(bridge, talking)) and c.state is CallState.TALKING,
             "the operator to answer",
@@ -123,6 +125,7 @@ async def test_a_reconnect_keeps_the_answered_call_and_ends_the_one_that_hung_up
         assert gone is not None and gone["ended_at"] is not None
         assert gone["outcome"] == "abandoned"
 
+        await asyncio.to_thread(callers[0].stop)
         await until(lambda: call_from(bridge, talking) is None, "Anna to hang up", 30)
         await journal.flush(10)
         done = await row(talking)
