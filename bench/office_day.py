@@ -1,7 +1,7 @@
 """An office day, side by side: the same callers through a plain app_queue set-up and
 through the whole product, on the sandbox Asterisk with real SIP calls (issue 17).
 
-    scripts/bench office_day                 # a busy hour per arm (about 2 h 20 in all)
+    scripts/bench office_day                 # a busy hour per arm (about 2 h 10 in all)
     scripts/bench office_day --minutes 10    # a quick run
     scripts/bench office_day --smoke --json out.json   # a few callers (the test suite)
 
