@@ -189,7 +189,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few callers in a minute")
     parser.add_argument("--chart", type=Path, default=DEFAULT_CHART)
     parser.add_argument("--json", type=Path, help="the figures as JSON")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.drain_minutes < 0:
+        parser.error("--minutes must be above 0 and --drain-minutes not below 0")
+    return args
 
 
 if __name__ == "__main__":

@@ -487,14 +487,12 @@ class OfficeDay:
             self.trunk_legs.pop(dest, None)
 
     def _reached(self, number: str) -> None:
-        local = number.replace("+31", "0", 1)
+        local = national(number)
         self.reached.add(local)
         self.result.called_back_at.setdefault(local, self.now())
 
     async def _hang_up_after(self, channel: str, number: str) -> None:
-        caller = next(
-            (c for c in self.result.callers if c.number == number.replace("+31", "0", 1)), None
-        )
+        caller = next((c for c in self.result.callers if c.number == national(number)), None)
         await asyncio.sleep(caller.called_back_talk_s if caller else 60.0)
         await self._action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
 
@@ -509,14 +507,18 @@ class OfficeDay:
         async with board_client(base_url) as http:
             await board_login(http, username, password)
             while True:
-                with contextlib.suppress(aiohttp.ClientError, ValueError, KeyError):
+                try:
                     items = (await (await http.get("/api/worklist")).json())["items"]
                     lined = (await (await http.get("/api/callbacks")).json())["callbacks"]
+                except (aiohttp.ClientError, ValueError, KeyError) as exc:
+                    # The drain then waits on the last list it had (at most its deadline).
+                    log.warning("office day: the board's lists did not come: %r", exc)
+                else:
                     workable = [i for i in items if i["state"] == "open" and i["e164"]]
                     waiting = [c for c in lined if c["state"] in ACTIVE]
                     self.board_work = len(workable) + len(waiting)
                     self.result.claimed_at_end = {
-                        str(i["e164"]).replace("+31", "0", 1) for i in workable if i["claimed_by"]
+                        national(str(i["e164"])) for i in workable if i["claimed_by"]
                     }
                 await asyncio.sleep(3.0)
 
@@ -605,7 +607,7 @@ class Desk:
     async def _call_back(self, e164: str) -> str:
         """Her phone rings, then the caller's: "helped" once they talked and the bench
         hung their side up, "no answer" when they were not reached within a minute."""
-        local = e164.replace("+31", "0", 1)
+        local = national(e164)
         started = self.day.now()
         while self.day.now() < started + 60 or local in self.day.reached:
             await asyncio.sleep(1.0)
@@ -630,6 +632,12 @@ def board_client(base_url: str) -> aiohttp.ClientSession:
     """A browser's cookie jar: the board is on 127.0.0.1, whose cookies aiohttp's default
     jar refuses (an IP address, not a host name)."""
     return aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def national(number: str) -> str:
+    """A Dutch number as the bench's callers carry it (``06…``), from the E.164 form the
+    board and the dialler use (``+316…``)."""
+    return "0" + number[3:] if number.startswith("+31") else number
 
 
 def _extension(channel: str) -> str | None:

@@ -4,7 +4,7 @@ or lost; nobody is counted twice or forgotten."""
 
 from __future__ import annotations
 
-from devtools.office_day import Arm, ArmResult, Ledger, reached_after_abandon
+from devtools.office_day import Arm, ArmResult, Ledger, national, reached_after_abandon
 from devtools.office_day_model import Model, population
 
 MODEL = Model()
@@ -65,3 +65,8 @@ def test_answered_callers_are_not_missed() -> None:
         _call(result, who, 100.0 * who, answered_after=5.0, ends=100.0)
     reach = reached_after_abandon(result)
     assert (reach.missed, reach.delays, reach.lost, reach.claimed) == (0, [], 0, 0)
+
+
+def test_the_boards_e164_numbers_match_the_callers_own() -> None:
+    assert national("+31612345678") == "0612345678"
+    assert national("0612345678") == "0612345678"
